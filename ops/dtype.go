@@ -1,0 +1,61 @@
+package ops
+
+import "fmt"
+
+// DType is the element type of a tensor.
+type DType uint8
+
+// The element types a backend may hold. Kernels state which of them they compute in.
+const (
+	Invalid DType = iota
+	Float32
+	Float16
+	BFloat16
+	Int32
+	Int64
+	Uint8
+	Bool
+)
+
+var dtypeInfo = [...]struct {
+	name string
+	size int
+}{
+	Invalid:  {"invalid", 0},
+	Float32:  {"float32", 4},
+	Float16:  {"float16", 2},
+	BFloat16: {"bfloat16", 2},
+	Int32:    {"int32", 4},
+	Int64:    {"int64", 8},
+	Uint8:    {"uint8", 1},
+	Bool:     {"bool", 1},
+}
+
+// Size is the number of bytes one element takes.
+func (d DType) Size() int {
+	if int(d) >= len(dtypeInfo) {
+		return 0
+	}
+	return dtypeInfo[d].size
+}
+
+// String is the lower-case name of the type, as PyTorch spells it.
+func (d DType) String() string {
+	if int(d) >= len(dtypeInfo) || d == Invalid {
+		return fmt.Sprintf("DType(%d)", uint8(d))
+	}
+	return dtypeInfo[d].name
+}
+
+// IsFloat reports whether d is one of the floating-point types.
+func (d DType) IsFloat() bool { return d == Float32 || d == Float16 || d == BFloat16 }
+
+// ParseDType returns the DType named s ("float32", "float16", "bfloat16", "int32", "int64", "uint8", "bool").
+func ParseDType(s string) (DType, error) {
+	for d := Float32; int(d) < len(dtypeInfo); d++ {
+		if dtypeInfo[d].name == s {
+			return d, nil
+		}
+	}
+	return Invalid, fmt.Errorf("unknown dtype %q: want one of float32, float16, bfloat16, int32, int64, uint8, bool", s)
+}
