@@ -133,6 +133,9 @@ func checkBNInput(op string, x Tensor) int {
 	if len(s) != 2 && len(s) != 4 {
 		Misuse(op, "x has shape %v, want [N, C] or [N, C, H, W]", s)
 	}
+	if !s.Valid() {
+		Misuse(op, "x has an empty shape %v", s)
+	}
 	return s[1]
 }
 

@@ -1,0 +1,153 @@
+package cpu
+
+import "github.com/resnext/resnext/ops"
+
+// Elementwise kernels, the bias broadcast and the float64 reductions the other kernels share.
+
+// ReLU computes y = max(x, 0). NaN stays NaN, as in PyTorch. y may be x.
+func (b *Backend) ReLU(x, y ops.Tensor) {
+	const op = "ReLU"
+	ops.CheckUnary(op, x, y)
+	xs, ys := f32(op, x), f32(op, y)
+	b.parallelFor(len(xs), 1, func(lo, hi int) {
+		for i, v := range xs[lo:hi] {
+			if v < 0 {
+				v = 0
+			}
+			ys[lo+i] = v
+		}
+	})
+}
+
+// ReLUBackward computes dx = dy where y > 0, else 0 (NaN in y counts as not positive). dx may be dy.
+func (b *Backend) ReLUBackward(dy, y, dx ops.Tensor) {
+	const op = "ReLUBackward"
+	ops.CheckBinary(op, dy, y, dx)
+	dys, ys, dxs := f32(op, dy), f32(op, y), f32(op, dx)
+	b.parallelFor(len(ys), 1, func(lo, hi int) {
+		for i, v := range ys[lo:hi] {
+			g := dys[lo+i]
+			if !(v > 0) {
+				g = 0
+			}
+			dxs[lo+i] = g
+		}
+	})
+}
+
+// Add computes y = a + alpha*b. y may be a or b.
+func (b *Backend) Add(a, bb, y ops.Tensor, alpha float64) {
+	const op = "Add"
+	ops.CheckBinary(op, a, bb, y)
+	as, bs, ys := f32(op, a), f32(op, bb), f32(op, y)
+	k := float32(alpha)
+	b.parallelFor(len(ys), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] = as[i] + k*bs[i]
+		}
+	})
+}
+
+// Scale computes y = alpha*x. y may be x.
+func (b *Backend) Scale(x, y ops.Tensor, alpha float64) {
+	const op = "Scale"
+	ops.CheckUnary(op, x, y)
+	xs, ys := f32(op, x), f32(op, y)
+	k := float32(alpha)
+	b.parallelFor(len(ys), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ys[i] = k * xs[i]
+		}
+	})
+}
+
+// BiasAdd computes y = x + bias along dimension 1 of x [N, C, ...]. y may be x.
+func (b *Backend) BiasAdd(x, bias, y ops.Tensor) {
+	const op = "BiasAdd"
+	ops.CheckBias(op, x, bias, y)
+	xs, bs, ys := f32(op, x), f32(op, bias), f32(op, y)
+	c, inner := dim1(x.Shape())
+	b.parallelFor(len(xs)/max(inner, 1), inner, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			v := bs[p%c]
+			for i := p * inner; i < (p+1)*inner; i++ {
+				ys[i] = xs[i] + v
+			}
+		}
+	})
+}
+
+// BiasGrad sums dy [N, C, ...] over every dimension but 1 into db [C].
+func (b *Backend) BiasGrad(dy, db ops.Tensor) {
+	const op = "BiasGrad"
+	ops.CheckBias(op, dy, db, nil)
+	dys, dbs := f32(op, dy), f32(op, db)
+	c, inner := dim1(dy.Shape())
+	n := dy.Shape()[0]
+	b.parallelFor(c, n*inner, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64
+			for i := range n {
+				off := (i*c + ch) * inner
+				s += sum64(dys[off : off+inner])
+			}
+			dbs[ch] = float32(s)
+		}
+	})
+}
+
+// dim1 splits a shape [N, C, ...] into C and the number of elements behind one (n, c) pair.
+func dim1(s ops.Shape) (c, inner int) {
+	c, inner = s[1], 1
+	for _, d := range s[2:] {
+		inner *= d
+	}
+	return c, inner
+}
+
+// sum64 is the sum of s, accumulated in float64 (four lanes, to keep the adds independent).
+func sum64(s []float32) float64 {
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += float64(s[i])
+		a1 += float64(s[i+1])
+		a2 += float64(s[i+2])
+		a3 += float64(s[i+3])
+	}
+	for ; i < len(s); i++ {
+		a0 += float64(s[i])
+	}
+	return (a0 + a1) + (a2 + a3)
+}
+
+// sqDev64 is the sum of (s[i] - mean)^2, in float64.
+func sqDev64(s []float32, mean float64) float64 {
+	var a0, a1 float64
+	i := 0
+	for ; i+2 <= len(s); i += 2 {
+		d0, d1 := float64(s[i])-mean, float64(s[i+1])-mean
+		a0 += d0 * d0
+		a1 += d1 * d1
+	}
+	for ; i < len(s); i++ {
+		d := float64(s[i]) - mean
+		a0 += d * d
+	}
+	return a0 + a1
+}
+
+// dotDev64 is the sum of dy[i] * (x[i] - mean), in float64. dy and x have the same length.
+func dotDev64(dy, x []float32, mean float64) float64 {
+	x = x[:len(dy)]
+	var a0, a1 float64
+	i := 0
+	for ; i+2 <= len(dy); i += 2 {
+		a0 += float64(dy[i]) * (float64(x[i]) - mean)
+		a1 += float64(dy[i+1]) * (float64(x[i+1]) - mean)
+	}
+	for ; i < len(dy); i++ {
+		a0 += float64(dy[i]) * (float64(x[i]) - mean)
+	}
+	return a0 + a1
+}
