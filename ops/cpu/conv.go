@@ -1,0 +1,362 @@
+package cpu
+
+import "github.com/resnext/resnext/ops"
+
+// Convolution as GEMM. For image n and group g, with x_ng its [Cg, H, W] slab, w_g the group's
+// filters as a [Kg, Cg*R*S] matrix and col(x_ng) the [Cg*R*S, P*Q] column matrix (im2col: row
+// (c, r, s) holds the input value under filter tap (r, s) of channel c for every output position,
+// zero where the tap falls in the padding):
+//
+//	forward           y_ng = w_g @ col(x_ng)
+//	backward data     dx_ng = col2im(w_g^T @ dy_ng)         (col2im scatter-adds back into the image)
+//	backward filter   dw_g = sum over n of dy_ng @ col(x_ng)^T
+//
+// A 1x1 convolution with stride 1 and no padding needs no column matrix: col(x_ng) is x_ng itself.
+
+// convShape is the geometry of one convolution, with the normalised parameters.
+type convShape struct {
+	ops.Conv2dParams
+	n, c, h, w int // input x [n, c, h, w]
+	k, kh, kw  int // filters [k, cg, kh, kw]
+	oh, ow     int // output y [n, k, oh, ow]
+	cg, kg     int // input and output channels per group
+}
+
+func newConvShape(x, w ops.Shape, p ops.Conv2dParams) *convShape {
+	g := &convShape{Conv2dParams: p, n: x[0], c: x[1], h: x[2], w: x[3], k: w[0], kh: w[2], kw: w[3]}
+	g.oh, g.ow = p.OutSize(g.h, g.w, g.kh, g.kw)
+	g.cg, g.kg = g.c/p.Groups, g.k/p.Groups
+	return g
+}
+
+// rows is the height of the column matrix: Cg*R*S, the length of one output channel's filter.
+func (g *convShape) rows() int { return g.cg * g.kh * g.kw }
+
+// plane is the number of output positions per channel, the width of the column matrix.
+func (g *convShape) plane() int { return g.oh * g.ow }
+
+// direct reports whether the column matrix of an image is the image itself.
+func (g *convShape) direct() bool {
+	return g.kh == 1 && g.kw == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0
+}
+
+// xSlab is image n, group g of an input-shaped buffer: [cg, h, w].
+func (g *convShape) xSlab(x []float32, n, grp int) []float32 {
+	size := g.cg * g.h * g.w
+	return x[(n*g.Groups+grp)*size:][:size]
+}
+
+// ySlab is image n, group g of an output-shaped buffer: [kg, oh*ow].
+func (g *convShape) ySlab(y []float32, n, grp int) []float32 {
+	size := g.kg * g.plane()
+	return y[(n*g.Groups+grp)*size:][:size]
+}
+
+// wSlab is group g of a filter-shaped buffer: [kg, cg*kh*kw].
+func (g *convShape) wSlab(w []float32, grp int) []float32 {
+	size := g.kg * g.rows()
+	return w[grp*size:][:size]
+}
+
+// taskCost is the work of one image and group, in multiply-adds: the GEMM plus the copies.
+func (g *convShape) taskCost() int { return (g.kg + 1) * g.rows() * g.plane() }
+
+// Conv2d computes y = conv(x, w) (see ops.Backend).
+func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
+	const op = "Conv2d"
+	p = ops.CheckConv2d(x, w, y, p)
+	xs, ws, ys := f32(op, x), f32(op, w), f32(op, y)
+	g := newConvShape(x.Shape(), w.Shape(), p)
+	b.convEach(g, func(cw *convWorker, n, grp int) {
+		col := cw.columns(g.xSlab(xs, n, grp))
+		cw.gemm(gemmOp{m: g.kg, n: g.plane(), k: g.rows(),
+			a: g.wSlab(ws, grp), lda: g.rows(),
+			b: col, ldb: g.plane(),
+			c: g.ySlab(ys, n, grp), ldc: g.plane(), alpha: 1})
+	})
+}
+
+// Conv2dBackward computes dx and dw (either may be nil) from dy (see ops.Backend).
+func (b *Backend) Conv2dBackward(dy, x, w, dx, dw ops.Tensor, p ops.Conv2dParams) {
+	const op = "Conv2dBackward"
+	p = ops.CheckConv2dBackward(dy, x, w, dx, dw, p)
+	g := newConvShape(x.Shape(), w.Shape(), p)
+	dys := f32(op, dy)
+	if dx != nil {
+		b.convBackwardData(g, dys, f32(op, w), f32(op, dx))
+	}
+	if dw != nil {
+		b.convBackwardFilter(g, dys, f32(op, x), f32(op, dw))
+	}
+}
+
+// convBackwardData computes dx_ng = col2im(w_g^T @ dy_ng) for every image and group.
+func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
+	b.convEach(g, func(cw *convWorker, n, grp int) {
+		dxs := g.xSlab(dx, n, grp)
+		o := gemmOp{m: g.rows(), n: g.plane(), k: g.kg,
+			a: g.wSlab(w, grp), lda: g.rows(), transA: true,
+			b: g.ySlab(dy, n, grp), ldb: g.plane(),
+			c: dxs, ldc: g.plane(), alpha: 1}
+		if g.direct() {
+			cw.gemm(o)
+			return
+		}
+		o.c = cw.col
+		cw.gemm(o)
+		clear(dxs)
+		g.col2im(cw.col, dxs)
+	})
+}
+
+// convBackwardFilter computes dw_g = sum over n of dy_ng @ col(x_ng)^T. The sum over the batch
+// must not race, so the work is split by whichever has enough parallelism: by group (each
+// goroutine owns whole groups of dw), by image (each goroutine sums its share of the batch into a
+// partial dw, added up at the end), or else inside each GEMM.
+func (b *Backend) convBackwardFilter(g *convShape, dy, x, dw []float32) {
+	f := &filterGrad{g: g, dy: dy, x: x}
+	switch {
+	case g.n == 0:
+		clear(dw) // the sum over an empty batch
+	case b.acrossTasks(g.Groups):
+		b.parallelFor(g.Groups, g.n*g.taskCost(), func(lo, hi int) {
+			cw := b.newConvWorker(g, false)
+			for grp := lo; grp < hi; grp++ {
+				f.sum(cw, dw, 0, g.n, grp)
+			}
+			cw.release()
+		})
+	case b.acrossTasks(g.n):
+		b.filterGradByImage(f, dw)
+	default:
+		cw := b.newConvWorker(g, true)
+		for grp := range g.Groups {
+			f.sum(cw, dw, 0, g.n, grp)
+		}
+		cw.release()
+	}
+}
+
+// filterGrad holds the operands of one weight gradient.
+type filterGrad struct {
+	g     *convShape
+	dy, x []float32
+}
+
+// sum writes the sum over the images [lo, hi) of dy_ng @ col(x_ng)^T into group grp of dw.
+func (f *filterGrad) sum(cw *convWorker, dw []float32, lo, hi, grp int) {
+	g := f.g
+	o := gemmOp{m: g.kg, n: g.rows(), k: g.plane(), lda: g.plane(), ldb: g.plane(), transB: true,
+		c: g.wSlab(dw, grp), ldc: g.rows(), alpha: 1}
+	for n := lo; n < hi; n++ {
+		o.a = g.ySlab(f.dy, n, grp)
+		o.b = cw.columns(g.xSlab(f.x, n, grp))
+		o.beta = 1
+		if n == lo {
+			o.beta = 0
+		}
+		cw.gemm(o)
+	}
+}
+
+// filterGradByImage splits the batch over the threads. The goroutine that starts at image 0
+// writes dw itself, every other one a pooled partial sum, and the partials are then added in
+// order of their first image, so the result does not depend on which goroutine finishes first.
+func (b *Backend) filterGradByImage(f *filterGrad, dw []float32) {
+	g := f.g
+	partial := make([][]float32, g.n) // partial[lo]: the images [lo, hi) of one goroutine
+	b.parallelFor(g.n, g.Groups*g.taskCost(), func(lo, hi int) {
+		out := dw
+		if lo > 0 {
+			out = b.scratch(len(dw))
+			partial[lo] = out
+		}
+		cw := b.newConvWorker(g, false)
+		for grp := range g.Groups {
+			f.sum(cw, out, lo, hi, grp)
+		}
+		cw.release()
+	})
+	for _, p := range partial {
+		if p == nil {
+			continue
+		}
+		for i, v := range p {
+			dw[i] += v
+		}
+		b.release(p)
+	}
+}
+
+// acrossTasks reports whether tasks independent pieces of work keep every thread busy in equal
+// shares; if not, the threads are better spent inside each GEMM.
+func (b *Backend) acrossTasks(tasks int) bool {
+	return tasks >= b.threads && (tasks%b.threads == 0 || tasks >= 4*b.threads)
+}
+
+// convEach runs fn for every image and group, spread over the threads either across the
+// (image, group) pairs, each goroutine with its own column matrix and serial GEMMs, or, when there
+// are too few pairs, one pair at a time with parallel GEMMs. fn must only write memory that
+// belongs to its image and group.
+func (b *Backend) convEach(g *convShape, fn func(cw *convWorker, n, grp int)) {
+	tasks := g.n * g.Groups
+	if !b.acrossTasks(tasks) {
+		cw := b.newConvWorker(g, true)
+		for t := range tasks {
+			fn(cw, t/g.Groups, t%g.Groups)
+		}
+		cw.release()
+		return
+	}
+	b.parallelFor(tasks, g.taskCost(), func(lo, hi int) {
+		cw := b.newConvWorker(g, false)
+		for t := lo; t < hi; t++ {
+			fn(cw, t/g.Groups, t%g.Groups)
+		}
+		cw.release()
+	})
+}
+
+// convWorker is the working memory of one goroutine of a convolution: a column matrix (unless the
+// convolution is direct) and, for serial GEMMs, packing buffers.
+type convWorker struct {
+	b        *Backend
+	g        *convShape
+	col      []float32 // [rows, plane]
+	work     gemmWork
+	parallel bool // GEMMs use all threads (and their own packing memory)
+}
+
+func (b *Backend) newConvWorker(g *convShape, parallel bool) *convWorker {
+	cw := &convWorker{b: b, g: g, parallel: parallel}
+	if !g.direct() {
+		cw.col = b.scratch(g.rows() * g.plane())
+	}
+	if !parallel {
+		cw.work = b.newGemmWork()
+	}
+	return cw
+}
+
+func (cw *convWorker) release() {
+	if cw.col != nil {
+		cw.b.release(cw.col)
+	}
+	if !cw.parallel {
+		cw.b.releaseGemmWork(cw.work)
+	}
+}
+
+func (cw *convWorker) gemm(o gemmOp) {
+	if cw.parallel {
+		cw.b.gemm(o)
+		return
+	}
+	o.run(&cw.work)
+}
+
+// columns returns the column matrix of the input slab x: x itself for a direct convolution, else
+// im2col(x) in the worker's buffer.
+func (cw *convWorker) columns(x []float32) []float32 {
+	if cw.g.direct() {
+		return x
+	}
+	cw.g.im2col(x, cw.col)
+	return cw.col
+}
+
+// convSpan is the range [lo, hi) of output positions o < out whose input position
+// o*stride - pad + offset lies inside [0, in).
+func convSpan(in, out, stride, pad, offset int) (lo, hi int) {
+	// The smallest o >= 0 with o*stride >= v, for any sign of v.
+	first := func(v int) int {
+		if v <= 0 {
+			return 0
+		}
+		return (v + stride - 1) / stride
+	}
+	hi = min(out, first(in+pad-offset))
+	lo = min(first(pad-offset), hi)
+	return lo, hi
+}
+
+// im2col writes the column matrix of the slab x [cg, h, w] into col [cg*kh*kw, oh*ow].
+func (g *convShape) im2col(x, col []float32) {
+	plane := g.plane()
+	for ci := range g.cg {
+		img := x[ci*g.h*g.w:][:g.h*g.w]
+		for r := range g.kh {
+			for s := range g.kw {
+				row := col[((ci*g.kh+r)*g.kw+s)*plane:][:plane]
+				g.im2colRow(img, row, r, s)
+			}
+		}
+	}
+}
+
+// im2colRow fills one row of the column matrix: tap (r, s) of one channel img [h, w] at every
+// output position, zero in the padding.
+func (g *convShape) im2colRow(img, row []float32, r, s int) {
+	p0, p1 := convSpan(g.h, g.oh, g.StrideH, g.PadH, r*g.DilationH)
+	q0, q1 := convSpan(g.w, g.ow, g.StrideW, g.PadW, s*g.DilationW)
+	clear(row[:p0*g.ow])
+	clear(row[p1*g.ow:])
+	for p := p0; p < p1; p++ {
+		in := img[(p*g.StrideH-g.PadH+r*g.DilationH)*g.w:][:g.w]
+		out := row[p*g.ow:][:g.ow]
+		clear(out[:q0])
+		clear(out[q1:])
+		if q0 == q1 {
+			continue // every tap of this row is in the padding
+		}
+		iw := q0*g.StrideW - g.PadW + s*g.DilationW
+		if g.StrideW == 1 {
+			copy(out[q0:q1], in[iw:])
+			continue
+		}
+		for q := q0; q < q1; q++ {
+			out[q] = in[iw]
+			iw += g.StrideW
+		}
+	}
+}
+
+// col2im adds every entry of the column matrix col back onto the input position it was read
+// from in the slab x [cg, h, w]; entries that came from padding are dropped.
+func (g *convShape) col2im(col, x []float32) {
+	plane := g.plane()
+	for ci := range g.cg {
+		img := x[ci*g.h*g.w:][:g.h*g.w]
+		for r := range g.kh {
+			for s := range g.kw {
+				row := col[((ci*g.kh+r)*g.kw+s)*plane:][:plane]
+				g.col2imRow(row, img, r, s)
+			}
+		}
+	}
+}
+
+// col2imRow adds one row of the column matrix, tap (r, s), onto one channel img [h, w].
+func (g *convShape) col2imRow(row, img []float32, r, s int) {
+	p0, p1 := convSpan(g.h, g.oh, g.StrideH, g.PadH, r*g.DilationH)
+	q0, q1 := convSpan(g.w, g.ow, g.StrideW, g.PadW, s*g.DilationW)
+	if q0 == q1 {
+		return
+	}
+	for p := p0; p < p1; p++ {
+		in := img[(p*g.StrideH-g.PadH+r*g.DilationH)*g.w:][:g.w]
+		out := row[p*g.ow:][:g.ow]
+		iw := q0*g.StrideW - g.PadW + s*g.DilationW
+		if g.StrideW == 1 {
+			dst := in[iw:][:q1-q0]
+			for q, v := range out[q0:q1] {
+				dst[q] += v
+			}
+			continue
+		}
+		for q := q0; q < q1; q++ {
+			in[iw] += out[q]
+			iw += g.StrideW
+		}
+	}
+}
