@@ -164,11 +164,9 @@ func CheckBinary(op string, a, b, y Tensor) {
 	wantType(op, "y", y, a.DType())
 }
 
-// CheckMaxPool2d checks the operands of MaxPool2d and its backward: x is the input (or dx), y the
-// output (or dy), and mask must have the shape and dtype the backend's MaxPool2dMask gives.
-func CheckMaxPool2d(op string, x, y, mask Tensor, p Pool2dParams, maskShape Shape, maskType DType) {
-	wantFloat(op, "x", x)
-	n, c, h, w := x.Shape().NCHW(op)
+// PoolOutShape checks p against the input shape x and returns the output shape [N, C, Ho, Wo].
+func PoolOutShape(op string, x Shape, p Pool2dParams) Shape {
+	n, c, h, w := x.NCHW(op)
 	if p.KernelH <= 0 || p.KernelW <= 0 || p.StrideH <= 0 || p.StrideW <= 0 ||
 		p.PadTop < 0 || p.PadBottom < 0 || p.PadLeft < 0 || p.PadRight < 0 {
 		Misuse(op, "bad attributes %+v", p)
@@ -176,11 +174,21 @@ func CheckMaxPool2d(op string, x, y, mask Tensor, p Pool2dParams, maskShape Shap
 	if p.PadTop >= p.KernelH || p.PadBottom >= p.KernelH || p.PadLeft >= p.KernelW || p.PadRight >= p.KernelW {
 		Misuse(op, "padding in %+v must be smaller than the kernel, or a window could hold only padding", p)
 	}
+	if h <= 0 || w <= 0 {
+		Misuse(op, "x has shape %v: empty planes", x)
+	}
 	ho, wo := p.OutSize(h, w)
 	if ho <= 0 || wo <= 0 {
-		Misuse(op, "x %v with %+v gives an empty output", x.Shape(), p)
+		Misuse(op, "x %v with %+v gives an empty output", x, p)
 	}
-	want(op, "y", y, Shape{n, c, ho, wo})
+	return Shape{n, c, ho, wo}
+}
+
+// CheckMaxPool2d checks the operands of MaxPool2d and its backward: x is the input (or dx), y the
+// output (or dy), and mask must have the shape and dtype the backend's MaxPool2dMask gives.
+func CheckMaxPool2d(op string, x, y, mask Tensor, p Pool2dParams, maskShape Shape, maskType DType) {
+	wantFloat(op, "x", x)
+	want(op, "y", y, PoolOutShape(op, x.Shape(), p))
 	wantType(op, "y", y, x.DType())
 	want(op, "mask", mask, maskShape)
 	wantType(op, "mask", mask, maskType)

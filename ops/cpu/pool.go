@@ -8,30 +8,15 @@ import "github.com/resnext/resnext/ops"
 // each element the flat index h*W + w of its window's winner within the input plane (PyTorch's
 // indices).
 func (b *Backend) MaxPool2dMask(x ops.Shape, p ops.Pool2dParams) (ops.Shape, ops.DType) {
-	return poolMask("MaxPool2dMask", x, p), ops.Int32
+	return ops.PoolOutShape("MaxPool2dMask", x, p), ops.Int32
 }
 
-// poolMask is the mask shape for input shape x, panicking with op's name on attributes that give
-// no shape.
-func poolMask(op string, x ops.Shape, p ops.Pool2dParams) ops.Shape {
-	n, c, h, w := x.NCHW(op)
-	if p.StrideH <= 0 || p.StrideW <= 0 {
-		ops.Misuse(op, "bad attributes %+v", p)
-	}
-	ho, wo := p.OutSize(h, w)
-	return ops.Shape{n, c, ho, wo}
-}
-
-// checkPool runs the shared checks of a max pool whose input (or input gradient, named name) is x,
-// and rejects empty input planes, whose windows would hold only padding.
+// checkPool runs the shared checks of a max pool whose input (or input gradient, named name) is x.
 func checkPool(op, name string, x, y, mask ops.Tensor, p ops.Pool2dParams) {
 	if x == nil {
 		ops.Misuse(op, "%s is nil", name)
 	}
-	ops.CheckMaxPool2d(op, x, y, mask, p, poolMask(op, x.Shape(), p), ops.Int32)
-	if s := x.Shape(); s[2] == 0 || s[3] == 0 {
-		ops.Misuse(op, "x has shape %v: empty planes", s)
-	}
+	ops.CheckMaxPool2d(op, x, y, mask, p, ops.PoolOutShape(op, x.Shape(), p), ops.Int32)
 }
 
 // MaxPool2d computes the maximum of each window of x (padding counts as -inf) into y and the
