@@ -1,0 +1,216 @@
+package safetensors
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Typed views of tensor data. The getters copy and convert; the constructors encode.
+
+// Float32 returns the elements as float32. F32 is copied, F16 and BF16 are widened exactly, F64 is
+// rounded to nearest.
+func (t Tensor) Float32() ([]float32, error) {
+	if err := t.sized(); err != nil {
+		return nil, err
+	}
+	n := t.Numel()
+	out := make([]float32, n)
+	d := t.Data
+	switch t.DType {
+	case F32:
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
+		}
+	case F16:
+		for i := range out {
+			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
+		}
+	case BF16:
+		for i := range out {
+			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
+		}
+	case F64:
+		for i := range out {
+			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
+		}
+	default:
+		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, not F32, F16, BF16 or F64", t.Name, t.DType)
+	}
+	return out, nil
+}
+
+// Float64 returns the elements of a floating-point tensor as float64 (exactly).
+func (t Tensor) Float64() ([]float64, error) {
+	if t.DType == F64 {
+		if err := t.sized(); err != nil {
+			return nil, err
+		}
+		out := make([]float64, t.Numel())
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:]))
+		}
+		return out, nil
+	}
+	f, err := t.Float32()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(f))
+	for i, v := range f {
+		out[i] = float64(v)
+	}
+	return out, nil
+}
+
+// Int32 returns the elements of an integer or BOOL tensor as int32; I64, U32 and U64 values outside
+// the int32 range are an error.
+func (t Tensor) Int32() ([]int32, error) {
+	v, err := t.Int64()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int32, len(v))
+	for i, x := range v {
+		if x < math.MinInt32 || x > math.MaxInt32 {
+			return nil, fmt.Errorf("safetensors: tensor %q: element %d = %d does not fit in int32", t.Name, i, x)
+		}
+		out[i] = int32(x)
+	}
+	return out, nil
+}
+
+// Int64 returns the elements of an integer or BOOL tensor as int64; U64 values above the int64
+// range are an error.
+func (t Tensor) Int64() ([]int64, error) {
+	if err := t.sized(); err != nil {
+		return nil, err
+	}
+	out := make([]int64, t.Numel())
+	d := t.Data
+	le := binary.LittleEndian
+	switch t.DType {
+	case BOOL, U8:
+		for i := range out {
+			out[i] = int64(d[i])
+		}
+	case I8:
+		for i := range out {
+			out[i] = int64(int8(d[i]))
+		}
+	case I16:
+		for i := range out {
+			out[i] = int64(int16(le.Uint16(d[2*i:])))
+		}
+	case U16:
+		for i := range out {
+			out[i] = int64(le.Uint16(d[2*i:]))
+		}
+	case I32:
+		for i := range out {
+			out[i] = int64(int32(le.Uint32(d[4*i:])))
+		}
+	case U32:
+		for i := range out {
+			out[i] = int64(le.Uint32(d[4*i:]))
+		}
+	case I64:
+		for i := range out {
+			out[i] = int64(le.Uint64(d[8*i:]))
+		}
+	case U64:
+		for i := range out {
+			u := le.Uint64(d[8*i:])
+			if u > math.MaxInt64 {
+				return nil, fmt.Errorf("safetensors: tensor %q: element %d = %d does not fit in int64", t.Name, i, u)
+			}
+			out[i] = int64(u)
+		}
+	default:
+		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, not an integer type", t.Name, t.DType)
+	}
+	return out, nil
+}
+
+// sized checks that Data is as long as the dtype and shape say, so that the getters cannot index
+// out of range on a hand-built tensor.
+func (t Tensor) sized() error {
+	size := DTypeSize(t.DType)
+	if size == 0 {
+		return fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
+	}
+	n, err := numelBytes(t.Shape, size)
+	if err != nil {
+		return fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
+	}
+	if uint64(len(t.Data)) != n {
+		return fmt.Errorf("safetensors: tensor %q: %d bytes of data for %s %v, want %d", t.Name, len(t.Data), t.DType, t.Shape, n)
+	}
+	return nil
+}
+
+// FromFloat32 returns an F32 tensor holding v. It panics when len(v) does not match the shape.
+func FromFloat32(name string, shape []int, v []float32) Tensor {
+	t := Tensor{Name: name, DType: F32, Shape: shape, Data: make([]byte, 4*len(v))}
+	mustMatch(t, len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(x))
+	}
+	return t
+}
+
+// FromFloat64 returns an F64 tensor holding v. It panics when len(v) does not match the shape.
+func FromFloat64(name string, shape []int, v []float64) Tensor {
+	t := Tensor{Name: name, DType: F64, Shape: shape, Data: make([]byte, 8*len(v))}
+	mustMatch(t, len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(t.Data[8*i:], math.Float64bits(x))
+	}
+	return t
+}
+
+// FromInt32 returns an I32 tensor holding v. It panics when len(v) does not match the shape.
+func FromInt32(name string, shape []int, v []int32) Tensor {
+	t := Tensor{Name: name, DType: I32, Shape: shape, Data: make([]byte, 4*len(v))}
+	mustMatch(t, len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(t.Data[4*i:], uint32(x))
+	}
+	return t
+}
+
+// FromInt64 returns an I64 tensor holding v. It panics when len(v) does not match the shape.
+func FromInt64(name string, shape []int, v []int64) Tensor {
+	t := Tensor{Name: name, DType: I64, Shape: shape, Data: make([]byte, 8*len(v))}
+	mustMatch(t, len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(t.Data[8*i:], uint64(x))
+	}
+	return t
+}
+
+func mustMatch(t Tensor, n int) {
+	if t.Numel() != n {
+		panic(fmt.Sprintf("safetensors: tensor %q: %d values for shape %v", t.Name, n, t.Shape))
+	}
+}
+
+// HalfToFloat32 converts IEEE 754 half-precision bits to float32 (exactly).
+func HalfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // infinity or NaN
+		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
+	case exp == 0 && mant == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: mant * 2^-24
+		v := float32(mant) * (1.0 / (1 << 24))
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
