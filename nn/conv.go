@@ -1,0 +1,75 @@
+package nn
+
+import "github.com/resnext/resnext/ops"
+
+// Conv2d is a 2-D convolution without bias (every convolution of a ResNeXt): square kernel,
+// symmetric zero padding, stride and groups. Its one parameter is "weight" [out, in/groups, k, k],
+// zero until initialised (see HeNormal).
+type Conv2d struct {
+	// Weight is the kernel, named "weight".
+	Weight *Param
+	// NoInputGrad makes Backward skip the input gradient and return nil: set it on the first layer
+	// of a network, whose input is the data.
+	NoInputGrad bool
+
+	b        ops.Backend
+	in, out  int
+	p        ops.Conv2dParams
+	x, y, dx ops.Tensor
+}
+
+// NewConv2d returns a convolution from in to out channels with a kernel x kernel window.
+func NewConv2d(b ops.Backend, in, out, kernel, stride, pad, groups int) *Conv2d {
+	if in <= 0 || out <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || groups <= 0 || in%groups != 0 || out%groups != 0 {
+		misuse("NewConv2d", "bad geometry: in %d, out %d, kernel %d, stride %d, pad %d, groups %d "+
+			"(want positive sizes and channels divisible by groups)", in, out, kernel, stride, pad, groups)
+	}
+	return &Conv2d{
+		Weight: newParam(b, "weight", ops.Shape{out, in / groups, kernel, kernel}, 0, true),
+		b:      b, in: in, out: out,
+		p: ops.Conv(stride, pad, groups),
+	}
+}
+
+func (c *Conv2d) name() string { return label("Conv2d", c.Weight, "weight") }
+
+// Forward computes the convolution of x [N, in, H, W] into [N, out, P, Q].
+func (c *Conv2d) Forward(x ops.Tensor) ops.Tensor {
+	wantInput(c.name(), x, c.in)
+	s, k := x.Shape(), c.Weight.Value.Shape()[2]
+	p, q := c.p.OutSize(s[2], s[3], k, k)
+	if p <= 0 || q <= 0 {
+		misuse(c.name(), "input %v is too small for a %dx%d kernel with %+v", s, k, k, c.p)
+	}
+	y := buffer(c.b, &c.y, x.DType(), ops.Shape{s[0], c.out, p, q})
+	c.b.Conv2d(x, c.Weight.Value, y, c.p)
+	c.x = x
+	return y
+}
+
+// Backward writes the weight gradient (unless frozen) and returns the input gradient (nil when
+// NoInputGrad is set).
+func (c *Conv2d) Backward(dy ops.Tensor) ops.Tensor {
+	wantGrad(c.name(), dy, c.y)
+	var dx ops.Tensor
+	if !c.NoInputGrad {
+		dx = buffer(c.b, &c.dx, c.x.DType(), c.x.Shape())
+	}
+	if dw := c.Weight.grad(c.b); dx != nil || dw != nil {
+		c.b.Conv2dBackward(dy, c.x, c.Weight.Value, dx, dw, c.p)
+	}
+	return dx
+}
+
+// Params returns the weight.
+func (c *Conv2d) Params() []*Param { return []*Param{c.Weight} }
+
+// SetTraining does nothing: a convolution behaves the same in both modes.
+func (c *Conv2d) SetTraining(bool) {}
+
+// Free releases the weight, its gradient and the buffers.
+func (c *Conv2d) Free() {
+	c.Weight.free(c.b)
+	freeAll(c.b, &c.y, &c.dx)
+	c.x = nil
+}

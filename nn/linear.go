@@ -1,0 +1,79 @@
+package nn
+
+import "github.com/resnext/resnext/ops"
+
+// Linear is a fully connected layer y = x W^T + b (MindSpore's Dense): "weight" [out, in] and
+// "bias" [out], zero until initialised (see HeUniform).
+type Linear struct {
+	// Weight and Bias are the parameters, named "weight" and "bias".
+	Weight, Bias *Param
+	// NoInputGrad makes Backward skip the input gradient and return nil: set it when nothing below
+	// the layer trains (a frozen backbone).
+	NoInputGrad bool
+
+	b        ops.Backend
+	in, out  int
+	x, y, dx ops.Tensor
+}
+
+// NewLinear returns a fully connected layer from in to out features.
+func NewLinear(b ops.Backend, in, out int) *Linear {
+	if in <= 0 || out <= 0 {
+		misuse("NewLinear", "in %d, out %d: want positive sizes", in, out)
+	}
+	return &Linear{
+		Weight: newParam(b, "weight", ops.Shape{out, in}, 0, true),
+		Bias:   newParam(b, "bias", ops.Shape{out}, 0, true),
+		b:      b, in: in, out: out,
+	}
+}
+
+func (l *Linear) name() string { return label("Linear", l.Weight, "weight") }
+
+// Forward computes x [N, in] W^T + b into [N, out].
+func (l *Linear) Forward(x ops.Tensor) ops.Tensor {
+	if x == nil {
+		misuse(l.name(), "input is nil")
+	}
+	s := x.Shape()
+	if len(s) != 2 || s[1] != l.in {
+		misuse(l.name(), "input has shape %v, want [N, %d]", s, l.in)
+	}
+	y := buffer(l.b, &l.y, x.DType(), ops.Shape{s[0], l.out})
+	l.b.MatMul(x, l.Weight.Value, y, false, true)
+	l.b.BiasAdd(y, l.Bias.Value, y)
+	l.x = x
+	return y
+}
+
+// Backward writes dW = dy^T x and db = the sum of dy over the batch (unless frozen) and returns
+// dx = dy W (nil when NoInputGrad is set).
+func (l *Linear) Backward(dy ops.Tensor) ops.Tensor {
+	wantGrad(l.name(), dy, l.y)
+	if dw := l.Weight.grad(l.b); dw != nil {
+		l.b.MatMul(dy, l.x, dw, true, false)
+	}
+	if db := l.Bias.grad(l.b); db != nil {
+		l.b.BiasGrad(dy, db)
+	}
+	if l.NoInputGrad {
+		return nil
+	}
+	dx := buffer(l.b, &l.dx, l.x.DType(), l.x.Shape())
+	l.b.MatMul(dy, l.Weight.Value, dx, false, false)
+	return dx
+}
+
+// Params returns the weight and the bias.
+func (l *Linear) Params() []*Param { return []*Param{l.Weight, l.Bias} }
+
+// SetTraining does nothing: a linear layer behaves the same in both modes.
+func (l *Linear) SetTraining(bool) {}
+
+// Free releases the parameters, their gradients and the buffers.
+func (l *Linear) Free() {
+	l.Weight.free(l.b)
+	l.Bias.free(l.b)
+	freeAll(l.b, &l.y, &l.dx)
+	l.x = nil
+}

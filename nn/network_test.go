@@ -1,0 +1,157 @@
+package nn_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/resnext/resnext/nn"
+	"github.com/resnext/resnext/ops"
+)
+
+// tinyResNeXt is a one-block ResNeXt with MindCV's layout and names: stem, max pool, layer1 with a
+// down-sampling bottleneck, global average pool, classifier.
+func tinyResNeXt(b ops.Backend, classes int) (*nn.Sequential, *nn.Conv2d) {
+	m := nn.MindCVMomentum
+	stem := nn.NewConv2d(b, 3, 8, 7, 2, 3, 1)
+	stem.NoInputGrad = true
+	return nn.NewNamedSequential(
+		nn.Named{Name: "conv1", Layer: stem},
+		nn.Named{Name: "bn1", Layer: nn.NewBatchNorm2d(b, 8, m)},
+		nn.Named{Name: "relu", Layer: nn.NewReLU(b, true)},
+		nn.Named{Name: "max_pool", Layer: nn.NewMaxPool2dSame(b, 3, 2)},
+		nn.Named{Name: "layer1", Layer: nn.NewSequential(newBottleneck(b, 8, 8, 16, 4, 1, m))},
+		nn.Named{Name: "pool", Layer: nn.NewGlobalAvgPool(b)},
+		nn.Named{Name: "classifier", Layer: nn.NewLinear(b, 16, classes)},
+	), stem
+}
+
+func TestParamNames(t *testing.T) {
+	b := newBackend(t)
+	net, _ := tinyResNeXt(b, 5)
+	defer net.Free()
+	var names []string
+	trainable := 0
+	for _, p := range net.Params() {
+		names = append(names, p.Name)
+		if p.Trainable {
+			trainable++
+		}
+	}
+	want := []string{"conv1.weight", "bn1.gamma", "bn1.beta", "bn1.moving_mean", "bn1.moving_variance"}
+	for _, blk := range []string{"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "down_sample.0", "down_sample.1"} {
+		if blk[:2] == "bn" || blk == "down_sample.1" {
+			for _, s := range []string{"gamma", "beta", "moving_mean", "moving_variance"} {
+				want = append(want, "layer1.0."+blk+"."+s)
+			}
+		} else {
+			want = append(want, "layer1.0."+blk+".weight")
+		}
+	}
+	want = append(want, "classifier.weight", "classifier.bias")
+	if !slices.Equal(names, want) {
+		t.Errorf("names\n got %q\nwant %q", names, want)
+	}
+	if trainable != 1+2+3*3+1+2+2 {
+		t.Errorf("%d trainable parameters, want 17", trainable)
+	}
+}
+
+// TestBufferReuse runs training steps on a small network and loss: the second step with the same
+// shapes allocates nothing and gives the same numbers; a new batch size reallocates and works; Free
+// releases everything.
+func TestBufferReuse(t *testing.T) {
+	inner := newBackend(t)
+	b := &counting{Backend: inner}
+	net, stem := tinyResNeXt(b, 5)
+	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+	rng := nn.NewRand(42)
+	for _, p := range net.Params() {
+		if len(p.Value.Shape()) == 4 {
+			nn.HeNormal(b, p.Value, rng)
+		}
+	}
+	classifier := net.Layers()[6].Layer.(*nn.Linear)
+	nn.HeUniform(b, classifier.Weight.Value, rng)
+
+	type result struct{ loss, grad []float32 }
+	step := func(n int) result {
+		x := upload(inner, ops.Shape{n, 3, 16, 16}, randn(rand.New(rand.NewPCG(1, uint64(n))), n*3*16*16, 1))
+		defer inner.Free(x)
+		labels := make([]int32, n)
+		for i := range labels {
+			labels[i] = int32(i % 5)
+		}
+		yt := ops.FromInt32(inner, ops.Shape{n}, labels)
+		defer inner.Free(yt)
+		loss := ce.Forward(net.Forward(x), yt)
+		if dx := net.Backward(ce.Backward(1024)); dx != nil {
+			t.Errorf("the stem has NoInputGrad, but Backward returned %v", dx.Shape())
+		}
+		return result{download(t, b, loss), download(t, b, stem.Weight.Grad)}
+	}
+
+	first := step(4)
+	allocs, frees := b.allocs, b.frees
+	second := step(4)
+	if b.allocs != allocs || b.frees != frees {
+		t.Errorf("second step: %d allocations and %d frees, want none", b.allocs-allocs, b.frees-frees)
+	}
+	assertClose(t, "loss of the same step", second.loss, first.loss, 0)
+	assertClose(t, "stem gradient of the same step", second.grad, first.grad, 0)
+
+	other := step(2)
+	if b.allocs == allocs {
+		t.Errorf("a new batch size allocated nothing")
+	}
+	if len(other.loss) != 1 || other.loss[0] == first.loss[0] {
+		t.Errorf("batch of 2: loss %v", other.loss)
+	}
+	allocs = b.allocs
+	step(2)
+	if b.allocs != allocs {
+		t.Errorf("second step at batch 2: %d allocations, want none", b.allocs-allocs)
+	}
+
+	net.Free()
+	ce.Free()
+	if b.allocs != b.frees {
+		t.Errorf("after Free: %d allocations, %d frees", b.allocs, b.frees)
+	}
+}
+
+// TestEvalMode switches a network to evaluation: the moving statistics stay as they are, and each
+// sample's output no longer depends on the rest of the batch.
+func TestEvalMode(t *testing.T) {
+	b := newBackend(t)
+	net, _ := tinyResNeXt(b, 3)
+	defer net.Free()
+	rng := nn.NewRand(7)
+	for _, p := range net.Params() {
+		if len(p.Value.Shape()) > 1 {
+			nn.HeNormal(b, p.Value, rng)
+		}
+	}
+	x := randn(rand.New(rand.NewPCG(3, 3)), 2*3*16*16, 1)
+	batch := upload(b, ops.Shape{2, 3, 16, 16}, x)
+	defer b.Free(batch)
+	single := upload(b, ops.Shape{1, 3, 16, 16}, x[:3*16*16])
+	defer b.Free(single)
+
+	net.Forward(batch) // training: moves the statistics away from 0 and 1
+	before := map[string][]float32{}
+	for _, p := range net.Params() {
+		if !p.Trainable {
+			before[p.Name] = download(t, b, p.Value)
+		}
+	}
+	net.SetTraining(false)
+	both := download(t, b, net.Forward(batch))
+	one := download(t, b, net.Forward(single))
+	assertClose(t, "first sample alone vs in the batch", one, both[:3], 1e-5)
+	for _, p := range net.Params() {
+		if !p.Trainable {
+			assertClose(t, p.Name+" after evaluation", download(t, b, p.Value), before[p.Name], 0)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+// Package nn holds the layers of a ResNeXt with explicit Forward and Backward passes on an
+// ops.Backend: Conv2d, BatchNorm2d, ReLU, MaxPool2d, GlobalAvgPool, Linear, Sequential, Add (for
+// residual connections), the softmax cross-entropy loss, and MindCV's initialisers.
+//
+// There is no autograd tape. Each layer keeps what its Backward needs from the last Forward (the
+// input, batch statistics, the pool mask, log-probabilities), and a network's Backward calls its
+// layers' Backward in reverse order.
+//
+// # Buffers
+//
+// A layer owns its output and gradient buffers and reuses them from call to call while the input
+// shape stays the same (it reallocates only when the shape changes), so a training step allocates
+// nothing after the first. The tensors a layer returns belong to it: they stay valid until its next
+// Forward (for outputs) or Backward (for input gradients), and the caller must not Free them. A layer
+// keeps a reference to its Forward input, so the caller must leave that tensor unchanged until the
+// layer's Backward has run: ReLU's InPlace mode is the one sanctioned exception, for inputs that no
+// other layer reads.
+//
+// # Parameters
+//
+// Params lists a layer's tensors by their MindCV checkpoint names, relative to the layer ("weight",
+// "gamma", "moving_mean"). A composite layer prefixes its children's names once, when it is built
+// (see Child and Sequential), so that a network's Params carry full names such as
+// "layer1.0.conv2.weight". Each Backward overwrites the gradients of the trainable parameters
+// (it does not accumulate). Gradients are allocated by the first Backward.
+//
+// # Residual blocks
+//
+// A block y = relu(f(x) + g(x)), g the identity or a down-sampling branch, joins its branches with
+// an Add. The gradient of a sum reaches both terms unchanged, so the block's Backward passes the
+// gradient from its last ReLU to both branches and sums the two gradients they return with respect
+// to x with a second Add:
+//
+//	func (k *Bottleneck) Forward(x ops.Tensor) ops.Tensor {
+//		out := k.relu1.Forward(k.bn1.Forward(k.conv1.Forward(x)))
+//		out = k.relu2.Forward(k.bn2.Forward(k.conv2.Forward(out)))
+//		out = k.bn3.Forward(k.conv3.Forward(out))
+//		identity := x
+//		if k.downSample != nil {
+//			identity = k.downSample.Forward(x)
+//		}
+//		return k.relu.Forward(k.add.Forward(out, identity))
+//	}
+//
+//	func (k *Bottleneck) Backward(dy ops.Tensor) ops.Tensor {
+//		dy = k.relu.Backward(dy) // the gradient of the sum, shared by both branches
+//		d := k.conv3.Backward(k.bn3.Backward(dy))
+//		d = k.conv2.Backward(k.bn2.Backward(k.relu2.Backward(d)))
+//		d = k.conv1.Backward(k.bn1.Backward(k.relu1.Backward(d)))
+//		identity := dy
+//		if k.downSample != nil {
+//			identity = k.downSample.Backward(dy)
+//		}
+//		return k.addGrad.Forward(d, identity)
+//	}
+//
+// The branches only read the shared gradient, so neither may start with an in-place ReLU; relu1
+// and relu2 may be in place (they follow batch norms and feed one layer each).
+//
+// Misuse (a wrong shape, Backward before Forward) panics with a message that names the layer and
+// the shapes.
+package nn
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/resnext/resnext/ops"
+)
+
+// Param is one named tensor of a layer: a weight, or a BatchNorm moving statistic.
+type Param struct {
+	// Name is the MindCV checkpoint name relative to the layer that lists it, e.g. "conv1.weight",
+	// "bn1.gamma" or "bn1.moving_mean" for a bottleneck block.
+	Name string
+	// Value holds the parameter (float32).
+	Value ops.Tensor
+	// Grad holds the gradient of the loss with respect to Value, written (overwritten, not
+	// accumulated) by each Backward; it is nil until the first Backward, and always nil for the
+	// moving statistics.
+	Grad ops.Tensor
+	// Trainable parameters get gradients and are updated by the optimizer. BatchNorm moving
+	// statistics are not trainable. Setting Trainable to false on a weight freezes it: Backward
+	// then skips its gradient and leaves Grad as it was.
+	Trainable bool
+}
+
+// Layer is a differentiable function of one tensor with explicit forward and backward passes.
+type Layer interface {
+	// Forward computes the layer's output for x and remembers what Backward needs. The result
+	// belongs to the layer and stays valid until its next Forward.
+	Forward(x ops.Tensor) ops.Tensor
+	// Backward takes the gradient of the loss with respect to the last Forward's output and returns
+	// the gradient with respect to its input, writing the parameter gradients on the way
+	// (overwriting them). The result belongs to the layer and stays valid until its next Backward;
+	// it is nil when the layer was told not to compute it (NoInputGrad).
+	Backward(dy ops.Tensor) ops.Tensor
+	// Params lists the layer's parameters, trainable or not, in a fixed order.
+	Params() []*Param
+	// SetTraining switches between training (batch statistics, the default) and evaluation.
+	SetTraining(training bool)
+	// Free releases every tensor the layer holds, its parameters included. The layer must not be
+	// used afterwards.
+	Free()
+}
+
+// Child adopts l as the child called name of a composite layer: it prefixes the name of each of l's
+// parameters with name + "." in place, as MindSpore names the parameters of nested cells, and
+// returns them. Call it once per child, when the parent is built.
+func Child(name string, l Layer) []*Param {
+	ps := l.Params()
+	for _, p := range ps {
+		p.Name = name + "." + p.Name
+	}
+	return ps
+}
+
+// newParam allocates a float32 parameter filled with v.
+func newParam(b ops.Backend, name string, shape ops.Shape, v float64, trainable bool) *Param {
+	t := b.Alloc(ops.Float32, shape)
+	b.Fill(t, v)
+	return &Param{Name: name, Value: t, Trainable: trainable}
+}
+
+// grad returns p's gradient buffer, allocating it on first use, or nil when p is frozen.
+func (p *Param) grad(b ops.Backend) ops.Tensor {
+	if !p.Trainable {
+		return nil
+	}
+	if p.Grad == nil {
+		p.Grad = b.Alloc(p.Value.DType(), p.Value.Shape())
+	}
+	return p.Grad
+}
+
+// free releases p's tensors.
+func (p *Param) free(b ops.Backend) {
+	if p.Value != nil {
+		b.Free(p.Value)
+	}
+	if p.Grad != nil {
+		b.Free(p.Grad)
+	}
+	p.Value, p.Grad = nil, nil
+}
+
+// buffer returns *t when it already has the given dtype and shape; otherwise it frees *t (if any),
+// allocates a new tensor and stores it in *t.
+func buffer(b ops.Backend, t *ops.Tensor, dt ops.DType, shape ops.Shape) ops.Tensor {
+	if *t != nil && (*t).DType() == dt && (*t).Shape().Equal(shape) {
+		return *t
+	}
+	if *t != nil {
+		b.Free(*t)
+	}
+	*t = b.Alloc(dt, shape)
+	return *t
+}
+
+// freeAll releases the non-nil tensors and sets them to nil.
+func freeAll(b ops.Backend, ts ...*ops.Tensor) {
+	for _, t := range ts {
+		if *t != nil {
+			b.Free(*t)
+			*t = nil
+		}
+	}
+}
+
+// misuse panics with a message naming the layer.
+func misuse(layer, format string, args ...any) {
+	panic(fmt.Sprintf("nn.%s: %s", layer, fmt.Sprintf(format, args...)))
+}
+
+// label names a layer in messages: its kind and, when it has parameters that a parent has named,
+// its full name ("Conv2d layer1.0.conv2").
+func label(kind string, p *Param, suffix string) string {
+	if p == nil {
+		return kind
+	}
+	name, ok := strings.CutSuffix(p.Name, "."+suffix)
+	if !ok {
+		return kind
+	}
+	return kind + " " + name
+}
+
+// wantNCHW checks that x is a 4-D tensor and returns its dimensions.
+func wantNCHW(layer string, x ops.Tensor) (n, c, h, w int) {
+	if x == nil {
+		misuse(layer, "input is nil")
+	}
+	s := x.Shape()
+	if len(s) != 4 {
+		misuse(layer, "input has shape %v, want [N, C, H, W]", s)
+	}
+	return s[0], s[1], s[2], s[3]
+}
+
+// wantInput checks that x is a 4-D tensor with c channels.
+func wantInput(layer string, x ops.Tensor, c int) {
+	if _, xc, _, _ := wantNCHW(layer, x); xc != c {
+		misuse(layer, "input has shape %v, want [N, %d, H, W]", x.Shape(), c)
+	}
+}
+
+// keepShape stores a copy of s in *dst unless *dst already equals it.
+func keepShape(dst *ops.Shape, s ops.Shape) {
+	if !dst.Equal(s) {
+		*dst = s.Clone()
+	}
+}
+
+// wantGrad checks that Backward follows a Forward and that dy has the output's shape.
+func wantGrad(layer string, dy, y ops.Tensor) {
+	if y == nil {
+		misuse(layer, "Backward before Forward")
+	}
+	if dy == nil {
+		misuse(layer, "output gradient is nil, want shape %v", y.Shape())
+	}
+	if !dy.Shape().Equal(y.Shape()) {
+		misuse(layer, "output gradient has shape %v, want the output's %v", dy.Shape(), y.Shape())
+	}
+}
