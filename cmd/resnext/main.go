@@ -1,0 +1,29 @@
+// Command resnext trains, fine-tunes, validates and runs ResNeXt image classifiers on Ascend and CPU.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "resnext:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "resnext",
+		Short: "Train and run ResNeXt image classifiers (MindCV's recipe) on Ascend and CPU",
+		Long: `resnext trains, fine-tunes, validates and runs ResNeXt image classifiers, reproducing
+MindCV's ResNeXt recipe, on Huawei Ascend accelerators or on the CPU, from one static binary.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newVersionCmd(), newDemoCmd())
+	return root
+}
