@@ -11,7 +11,8 @@
 // reference implementation does: the header padded with spaces to a multiple of 8 bytes, and the data
 // ordered by decreasing element size then by name, so every tensor is aligned to its element size.
 //
-// The package depends on nothing else in this module, so any layer (and its tests) may use it.
+// The package depends only on ops (for half-precision conversions), so any layer above ops, and the
+// tests of ops itself, may use it.
 package safetensors
 
 import (

@@ -18,12 +18,12 @@ func sample(t *testing.T) *File {
 	f.Metadata["format"] = "pt"
 	f.Metadata["note"] = `quotes " and unicode é`
 	for _, x := range []Tensor{
-		FromFloat32("conv1.weight", []int{2, 1, 2, 2}, []float32{1, -2, 3.5, 0, 1e-30, -1e30, float32(math.Inf(1)), 7}),
-		FromInt32("labels", []int{3}, []int32{0, -7, math.MaxInt32}),
-		FromInt64("global_step", []int{1}, []int64{1 << 40}),
-		FromFloat64("lr", []int{2}, []float64{0.1, math.Pi}),
-		FromFloat32("scalar", []int{}, []float32{42}),
-		FromFloat32("empty", []int{0, 3}, nil),
+		From("conv1.weight", []int{2, 1, 2, 2}, []float32{1, -2, 3.5, 0, 1e-30, -1e30, float32(math.Inf(1)), 7}),
+		From("labels", []int{3}, []int32{0, -7, math.MaxInt32}),
+		From("global_step", []int{1}, []int64{1 << 40}),
+		From("lr", []int{2}, []float64{0.1, math.Pi}),
+		From("scalar", []int{}, []float32{42}),
+		From[float32]("empty", []int{0, 3}, nil),
 		{Name: "half", DType: F16, Shape: []int{3}, Data: []byte{0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00}},
 		{Name: "flags", DType: BOOL, Shape: []int{3}, Data: []byte{1, 0, 1}},
 	} {
@@ -359,33 +359,12 @@ func TestPythonFile(t *testing.T) {
 	}
 }
 
-func TestHalfToFloat32(t *testing.T) {
-	for _, tc := range []struct {
-		h    uint16
-		want float32
-	}{
-		{0x0000, 0}, {0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, float32(math.Ldexp(1, -24))},
-		{0x03ff, float32(math.Ldexp(1023, -24))}, {0x0400, float32(math.Ldexp(1, -14))},
-		{0x7c00, float32(math.Inf(1))}, {0xfc00, float32(math.Inf(-1))}, {0x3555, 0.333251953125},
-	} {
-		if got := HalfToFloat32(tc.h); got != tc.want {
-			t.Errorf("HalfToFloat32(%#04x) = %v, want %v", tc.h, got, tc.want)
-		}
-	}
-	if !math.IsNaN(float64(HalfToFloat32(0x7e00))) {
-		t.Errorf("HalfToFloat32(0x7e00) is not NaN")
-	}
-	if math.Signbit(float64(HalfToFloat32(0x8000))) != true {
-		t.Errorf("HalfToFloat32(0x8000) lost the sign of zero")
-	}
-}
-
 func FuzzDecode(f *testing.F) {
 	good, err := func() ([]byte, error) {
 		x := New()
 		x.Metadata["k"] = "v"
-		x.Add(FromFloat32("a", []int{2, 2}, []float32{1, 2, 3, 4}))
-		x.Add(FromInt32("b", []int{1}, []int32{5}))
+		x.Add(From("a", []int{2, 2}, []float32{1, 2, 3, 4}))
+		x.Add(From("b", []int{1}, []int32{5}))
 		return x.Encode()
 	}()
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/resnext/resnext/ops"
 )
 
 // Typed views of tensor data. The getters copy and convert; the constructors encode.
@@ -24,11 +26,11 @@ func (t Tensor) Float32() ([]float32, error) {
 		}
 	case F16:
 		for i := range out {
-			out[i] = HalfToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
+			out[i] = ops.Float16Value(binary.LittleEndian.Uint16(d[2*i:]))
 		}
 	case BF16:
 		for i := range out {
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
+			out[i] = ops.BFloat16Value(binary.LittleEndian.Uint16(d[2*i:]))
 		}
 	case F64:
 		for i := range out {
@@ -149,42 +151,33 @@ func (t Tensor) sized() error {
 	return nil
 }
 
-// FromFloat32 returns an F32 tensor holding v. It panics when len(v) does not match the shape.
-func FromFloat32(name string, shape []int, v []float32) Tensor {
-	t := Tensor{Name: name, DType: F32, Shape: shape, Data: make([]byte, 4*len(v))}
-	mustMatch(t, len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(t.Data[4*i:], math.Float32bits(x))
+// From returns a tensor holding v, its dtype taken from v's element type (F32, F64, I32 or I64).
+// It panics when len(v) does not match the shape.
+func From[T float32 | float64 | int32 | int64](name string, shape []int, v []T) Tensor {
+	var dt string
+	switch any(v).(type) {
+	case []float32:
+		dt = F32
+	case []float64:
+		dt = F64
+	case []int32:
+		dt = I32
+	case []int64:
+		dt = I64
 	}
-	return t
-}
-
-// FromFloat64 returns an F64 tensor holding v. It panics when len(v) does not match the shape.
-func FromFloat64(name string, shape []int, v []float64) Tensor {
-	t := Tensor{Name: name, DType: F64, Shape: shape, Data: make([]byte, 8*len(v))}
+	t := Tensor{Name: name, DType: dt, Shape: shape, Data: make([]byte, 0, DTypeSize(dt)*len(v))}
 	mustMatch(t, len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(t.Data[8*i:], math.Float64bits(x))
-	}
-	return t
-}
-
-// FromInt32 returns an I32 tensor holding v. It panics when len(v) does not match the shape.
-func FromInt32(name string, shape []int, v []int32) Tensor {
-	t := Tensor{Name: name, DType: I32, Shape: shape, Data: make([]byte, 4*len(v))}
-	mustMatch(t, len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(t.Data[4*i:], uint32(x))
-	}
-	return t
-}
-
-// FromInt64 returns an I64 tensor holding v. It panics when len(v) does not match the shape.
-func FromInt64(name string, shape []int, v []int64) Tensor {
-	t := Tensor{Name: name, DType: I64, Shape: shape, Data: make([]byte, 8*len(v))}
-	mustMatch(t, len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(t.Data[8*i:], uint64(x))
+	for _, x := range v {
+		switch x := any(x).(type) {
+		case float32:
+			t.Data = binary.LittleEndian.AppendUint32(t.Data, math.Float32bits(x))
+		case float64:
+			t.Data = binary.LittleEndian.AppendUint64(t.Data, math.Float64bits(x))
+		case int32:
+			t.Data = binary.LittleEndian.AppendUint32(t.Data, uint32(x))
+		case int64:
+			t.Data = binary.LittleEndian.AppendUint64(t.Data, uint64(x))
+		}
 	}
 	return t
 }
@@ -193,24 +186,4 @@ func mustMatch(t Tensor, n int) {
 	if t.Numel() != n {
 		panic(fmt.Sprintf("safetensors: tensor %q: %d values for shape %v", t.Name, n, t.Shape))
 	}
-}
-
-// HalfToFloat32 converts IEEE 754 half-precision bits to float32 (exactly).
-func HalfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // infinity or NaN
-		return math.Float32frombits(sign | 0xff<<23 | mant<<13)
-	case exp == 0 && mant == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: mant * 2^-24
-		v := float32(mant) * (1.0 / (1 << 24))
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
 }
