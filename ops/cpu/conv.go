@@ -281,14 +281,17 @@ func convSpan(in, out, stride, pad, offset int) (lo, hi int) {
 }
 
 // im2col writes the column matrix of the slab x [cg, h, w] into col [cg*kh*kw, oh*ow].
-func (g *convShape) im2col(x, col []float32) {
+func (g *convShape) im2col(x, col []float32) { g.eachTap(x, col, g.im2colRow) }
+
+// eachTap calls fn with each channel img of the slab x [cg, h, w] and the row of the column matrix
+// col [cg*kh*kw, oh*ow] that holds its tap (r, s): the walk im2col and col2im share.
+func (g *convShape) eachTap(x, col []float32, fn func(img, row []float32, r, s int)) {
 	plane := g.plane()
 	for ci := range g.cg {
 		img := x[ci*g.h*g.w:][:g.h*g.w]
 		for r := range g.kh {
 			for s := range g.kw {
-				row := col[((ci*g.kh+r)*g.kw+s)*plane:][:plane]
-				g.im2colRow(img, row, r, s)
+				fn(img, col[((ci*g.kh+r)*g.kw+s)*plane:][:plane], r, s)
 			}
 		}
 	}
@@ -323,21 +326,10 @@ func (g *convShape) im2colRow(img, row []float32, r, s int) {
 
 // col2im adds every entry of the column matrix col back onto the input position it was read
 // from in the slab x [cg, h, w]; entries that came from padding are dropped.
-func (g *convShape) col2im(col, x []float32) {
-	plane := g.plane()
-	for ci := range g.cg {
-		img := x[ci*g.h*g.w:][:g.h*g.w]
-		for r := range g.kh {
-			for s := range g.kw {
-				row := col[((ci*g.kh+r)*g.kw+s)*plane:][:plane]
-				g.col2imRow(row, img, r, s)
-			}
-		}
-	}
-}
+func (g *convShape) col2im(col, x []float32) { g.eachTap(x, col, g.col2imRow) }
 
 // col2imRow adds one row of the column matrix, tap (r, s), onto one channel img [h, w].
-func (g *convShape) col2imRow(row, img []float32, r, s int) {
+func (g *convShape) col2imRow(img, row []float32, r, s int) {
 	p0, p1 := convSpan(g.h, g.oh, g.StrideH, g.PadH, r*g.DilationH)
 	q0, q1 := convSpan(g.w, g.ow, g.StrideW, g.PadW, s*g.DilationW)
 	if q0 == q1 {
