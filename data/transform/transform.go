@@ -1,0 +1,174 @@
+// Package transform turns image files into normalised CHW float32 tensors as MindCV's input
+// pipeline does: decode to RGB, resize, crop, normalise.
+package transform
+
+import (
+	"fmt"
+	"image"
+	"image/draw"
+	_ "image/gif" // decoders register themselves with image.Decode
+	_ "image/jpeg"
+	_ "image/png"
+	"math"
+	"os"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/webp"
+)
+
+// RGB is an 8-bit RGB image, row-major HWC: the pixel at (x, y) is Pix[3*(y*W+x):][:3].
+type RGB struct {
+	W, H int
+	Pix  []uint8
+}
+
+// NewRGB returns a black w x h image.
+func NewRGB(w, h int) *RGB { return &RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)} }
+
+// DecodeFile reads a JPEG, PNG, GIF, BMP or WebP file as RGB (grey and palette images are expanded,
+// alpha is dropped), as PIL's Image.convert("RGB") does.
+func DecodeFile(path string) (*RGB, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, format, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot decode the image (JPEG, PNG, GIF, BMP and WebP are supported): %w", path, err)
+	}
+	b := img.Bounds()
+	if b.Dx() == 0 || b.Dy() == 0 {
+		return nil, fmt.Errorf("%s: the %s image is empty", path, format)
+	}
+	return ToRGB(img), nil
+}
+
+// ToRGB converts any image to RGB, dropping alpha (straight colour, not premultiplied onto black,
+// for opaque images the two agree).
+func ToRGB(img image.Image) *RGB {
+	b := img.Bounds()
+	rgba, ok := img.(*image.NRGBA)
+	if !ok {
+		rgba = image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
+	}
+	out := NewRGB(b.Dx(), b.Dy())
+	for y := range out.H {
+		row := rgba.Pix[y*rgba.Stride:]
+		for x := range out.W {
+			copy(out.Pix[3*(y*out.W+x):][:3], row[4*x:][:3])
+		}
+	}
+	return out
+}
+
+// ResizeBilinear returns src scaled to w x h by bilinear interpolation with half-pixel centres and
+// no antialiasing: OpenCV's INTER_LINEAR, which MindSpore's Resize uses. (golang.org/x/image/draw's
+// scalers widen the kernel when shrinking, as PIL does, and so give other numbers.)
+func ResizeBilinear(src *RGB, w, h int) *RGB {
+	dst := NewRGB(w, h)
+	xs := bilinearTaps(src.W, w)
+	ys := bilinearTaps(src.H, h)
+	for y, ty := range ys {
+		r0, r1 := src.Pix[3*ty.i0*src.W:], src.Pix[3*ty.i1*src.W:]
+		for x, tx := range xs {
+			for c := range 3 {
+				top := float32(r0[3*tx.i0+c])*(1-tx.f) + float32(r0[3*tx.i1+c])*tx.f
+				bot := float32(r1[3*tx.i0+c])*(1-tx.f) + float32(r1[3*tx.i1+c])*tx.f
+				v := top*(1-ty.f) + bot*ty.f
+				dst.Pix[3*(y*w+x)+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+			}
+		}
+	}
+	return dst
+}
+
+// tap is where one output coordinate samples the input: between i0 and i1, weight f on i1.
+type tap struct {
+	i0, i1 int
+	f      float32
+}
+
+// bilinearTaps maps each of out coordinates to its two input neighbours: the centre of output
+// pixel o sits at input coordinate (o+0.5)*in/out - 0.5, clamped to the edges.
+func bilinearTaps(in, out int) []tap {
+	taps := make([]tap, out)
+	scale := float64(in) / float64(out)
+	for o := range taps {
+		s := (float64(o)+0.5)*scale - 0.5
+		i := int(math.Floor(s))
+		f := s - float64(i)
+		switch {
+		case i < 0:
+			i, f = 0, 0
+		case i >= in-1:
+			i, f = in-1, 0
+		}
+		taps[o] = tap{i0: i, i1: min(i+1, in-1), f: float32(f)}
+	}
+	return taps
+}
+
+// ResizeShorter scales src so that its shorter side is size, keeping the aspect ratio (the longer
+// side is truncated: int(long*size/short)), as MindSpore's and torchvision's Resize(int) do.
+func ResizeShorter(src *RGB, size int) *RGB {
+	w, h := size, size
+	if src.W > src.H {
+		w = int(float64(src.W) * float64(size) / float64(src.H))
+	} else {
+		h = int(float64(src.H) * float64(size) / float64(src.W))
+	}
+	return ResizeBilinear(src, w, h)
+}
+
+// CenterCrop returns the w x h window at the centre of src (offsets rounded down where the margin
+// is odd, as MindSpore's CenterCrop), or an error when src is smaller.
+func CenterCrop(src *RGB, w, h int) (*RGB, error) {
+	if src.W < w || src.H < h {
+		return nil, fmt.Errorf("center crop %dx%d of a %dx%d image: the image is smaller", w, h, src.W, src.H)
+	}
+	x0, y0 := (src.W-w)/2, (src.H-h)/2
+	dst := NewRGB(w, h)
+	for y := range h {
+		copy(dst.Pix[3*y*w:][:3*w], src.Pix[3*((y0+y)*src.W+x0):][:3*w])
+	}
+	return dst, nil
+}
+
+// Normalize writes (pixel - mean)/std per channel into dst in CHW order (len 3*W*H).
+func Normalize(src *RGB, mean, std [3]float32, dst []float32) {
+	plane := src.W * src.H
+	for i := range plane {
+		for c := range 3 {
+			dst[c*plane+i] = (float32(src.Pix[3*i+c]) - mean[c]) / std[c]
+		}
+	}
+}
+
+// Eval is MindCV's evaluation transform: resize the shorter side to floor(ImageSize/CropPct)
+// (256 for 224 at crop_pct 0.875), center crop ImageSize, normalise, HWC to CHW.
+type Eval struct {
+	ImageSize int
+	CropPct   float64
+	Mean, Std [3]float32
+}
+
+// ResizeTo is the shorter side before the crop.
+func (e Eval) ResizeTo() int { return int(math.Floor(float64(e.ImageSize) / e.CropPct)) }
+
+// Apply transforms img into dst, which holds 3*ImageSize*ImageSize values.
+func (e Eval) Apply(img *RGB, dst []float32) error {
+	if e.ImageSize <= 0 || !(e.CropPct > 0 && e.CropPct <= 1) {
+		return fmt.Errorf("eval transform: image_size %d and crop_pct %v: want a positive size and 0 < crop_pct <= 1", e.ImageSize, e.CropPct)
+	}
+	if len(dst) != 3*e.ImageSize*e.ImageSize {
+		return fmt.Errorf("eval transform: %d values for a 3x%dx%d image", len(dst), e.ImageSize, e.ImageSize)
+	}
+	crop, err := CenterCrop(ResizeShorter(img, e.ResizeTo()), e.ImageSize, e.ImageSize)
+	if err != nil {
+		return err
+	}
+	Normalize(crop, e.Mean, e.Std, dst)
+	return nil
+}

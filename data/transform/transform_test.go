@@ -1,0 +1,133 @@
+package transform
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func grey(w, h int, f func(x, y int) uint8) *RGB {
+	img := NewRGB(w, h)
+	for y := range h {
+		for x := range w {
+			v := f(x, y)
+			copy(img.Pix[3*(y*w+x):], []uint8{v, v, v})
+		}
+	}
+	return img
+}
+
+func row(img *RGB, y int) []uint8 {
+	out := make([]uint8, img.W)
+	for x := range out {
+		out[x] = img.Pix[3*(y*img.W+x)]
+	}
+	return out
+}
+
+// The expected values follow OpenCV's INTER_LINEAR: the centre of output pixel o samples input
+// coordinate (o+0.5)*in/out - 0.5, clamped at the edges.
+func TestResizeBilinear(t *testing.T) {
+	src := grey(2, 1, func(x, _ int) uint8 { return []uint8{0, 200}[x] })
+	if got := row(ResizeBilinear(src, 4, 1), 0); string(got) != string([]uint8{0, 50, 150, 200}) {
+		t.Errorf("2 -> 4: got %v, want [0 50 150 200]", got)
+	}
+	src = grey(6, 1, func(x, _ int) uint8 { return []uint8{10, 20, 30, 50, 100, 0}[x] })
+	if got := row(ResizeBilinear(src, 3, 1), 0); string(got) != string([]uint8{15, 40, 50}) {
+		t.Errorf("6 -> 3 (pairs averaged): got %v, want [15 40 50]", got)
+	}
+	same := grey(5, 3, func(x, y int) uint8 { return uint8(x*40 + y) })
+	if got := ResizeBilinear(same, 5, 3); string(got.Pix) != string(same.Pix) {
+		t.Error("resizing to the same size changed the image")
+	}
+	flat := grey(7, 9, func(int, int) uint8 { return 77 })
+	for _, p := range ResizeBilinear(flat, 3, 20).Pix {
+		if p != 77 {
+			t.Fatalf("a constant image resized to %d", p)
+		}
+	}
+}
+
+func TestResizeShorterAndCrop(t *testing.T) {
+	img := NewRGB(500, 375)
+	r := ResizeShorter(img, 256)
+	if r.W != 341 || r.H != 256 {
+		t.Errorf("500x375 -> %dx%d, want 341x256", r.W, r.H)
+	}
+	if r = ResizeShorter(NewRGB(300, 600), 256); r.W != 256 || r.H != 512 {
+		t.Errorf("300x600 -> %dx%d, want 256x512", r.W, r.H)
+	}
+	src := grey(5, 4, func(x, y int) uint8 { return uint8(10*y + x) })
+	c, err := CenterCrop(src, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Margins 3 and 2: offsets 1 and 1 (rounded down).
+	if got := c.Pix[0]; got != 11 {
+		t.Errorf("crop starts at %d, want pixel (1,1) = 11", got)
+	}
+	if _, err := CenterCrop(src, 6, 2); err == nil || !strings.Contains(err.Error(), "smaller") {
+		t.Errorf("oversized crop: got %v", err)
+	}
+}
+
+func TestEval(t *testing.T) {
+	e := Eval{ImageSize: 224, CropPct: 0.875, Mean: [3]float32{100, 110, 120}, Std: [3]float32{2, 4, 8}}
+	if e.ResizeTo() != 256 {
+		t.Errorf("ResizeTo = %d, want 256", e.ResizeTo())
+	}
+	img := NewRGB(320, 240)
+	for i := 0; i < len(img.Pix); i += 3 {
+		copy(img.Pix[i:], []uint8{100, 130, 200})
+	}
+	dst := make([]float32, 3*224*224)
+	if err := e.Apply(img, dst); err != nil {
+		t.Fatal(err)
+	}
+	plane := 224 * 224
+	for c, want := range []float32{0, 5, 10} {
+		for _, v := range dst[c*plane : (c+1)*plane] {
+			if math.Abs(float64(v-want)) > 1e-6 {
+				t.Fatalf("channel %d holds %v, want %v", c, v, want)
+			}
+		}
+	}
+	if err := e.Apply(img, dst[:10]); err == nil {
+		t.Error("a short destination was accepted")
+	}
+	if err := (Eval{ImageSize: 224, CropPct: 1.5}).Apply(img, dst); err == nil {
+		t.Error("crop_pct 1.5 was accepted")
+	}
+}
+
+func TestDecodeFile(t *testing.T) {
+	dir := t.TempDir()
+	pal := image.NewPaletted(image.Rect(0, 0, 3, 2), color.Palette{color.RGBA{10, 20, 30, 255}, color.RGBA{200, 100, 50, 255}})
+	pal.SetColorIndex(2, 1, 1)
+	path := filepath.Join(dir, "p.png")
+	f, _ := os.Create(path)
+	png.Encode(f, pal)
+	f.Close()
+	img, err := DecodeFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.W != 3 || img.H != 2 || string(img.Pix[:3]) != string([]uint8{10, 20, 30}) || string(img.Pix[15:18]) != string([]uint8{200, 100, 50}) {
+		t.Errorf("decoded %dx%d %v", img.W, img.H, img.Pix)
+	}
+	g := image.NewGray(image.Rect(0, 0, 1, 1))
+	g.Pix[0] = 99
+	if got := ToRGB(g).Pix; string(got) != string([]uint8{99, 99, 99}) {
+		t.Errorf("grey to RGB: %v", got)
+	}
+	bad := filepath.Join(dir, "bad.jpg")
+	os.WriteFile(bad, []byte("not an image"), 0o644)
+	if _, err := DecodeFile(bad); err == nil || !strings.Contains(err.Error(), "cannot decode") {
+		t.Errorf("garbage: got %v", err)
+	}
+}
