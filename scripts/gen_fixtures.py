@@ -7,7 +7,7 @@ Run it with Debian's PyTorch (the system interpreter, not a pyenv or virtualenv 
 
 It writes, from the repository root:
     ops/opstest/testdata/*.safetensors        one file per kernel family of ops.Backend
-    nn/testdata/bottleneck.safetensors        a ResNeXt bottleneck block, forward and backward
+    resnext/testdata/bottleneck.safetensors   a ResNeXt bottleneck block, forward and backward
     ckpt/safetensors/testdata/python.safetensors   a sample of every dtype, for the codec's tests
 
 The output is deterministic: every case draws its inputs from its own generator seeded by the case's
@@ -492,7 +492,7 @@ def elementwise():
 
 
 # ---------------------------------------------------------------------------------------------
-# nn/testdata: one ResNeXt bottleneck block in training mode
+# resnext/testdata: one ResNeXt bottleneck block in training mode
 
 
 class Bottleneck(nn.Module):
@@ -573,7 +573,7 @@ def bottleneck():
         "momentum": repr(momentum),
         "momentum_convention": "pytorch: running = (1-momentum)*running + momentum*batch, variance unbiased",
     }
-    save("nn/testdata/bottleneck.safetensors", tensors, meta)
+    save("resnext/testdata/bottleneck.safetensors", tensors, meta)
 
 
 # ---------------------------------------------------------------------------------------------

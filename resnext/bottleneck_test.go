@@ -1,0 +1,85 @@
+package resnext
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/resnext/resnext/ckpt/safetensors"
+	"github.com/resnext/resnext/nn"
+	"github.com/resnext/resnext/ops"
+)
+
+const fixture = "testdata/bottleneck.safetensors"
+
+// TestBottleneckFixture runs a Bottleneck (stride 2, 32 groups of 4 channels, with down_sample, an
+// odd input size) forward in training mode and backward, and compares the output, the input
+// gradient, every parameter gradient and the updated moving statistics with PyTorch's
+// (scripts/gen_fixtures.py).
+func TestBottleneckFixture(t *testing.T) {
+	f, err := safetensors.Read(fixture)
+	if err != nil {
+		t.Fatalf("%v (regenerate it with scripts/gen_fixtures.py)", err)
+	}
+	meta := func(key string) float64 {
+		v, err := strconv.ParseFloat(f.Metadata[key], 64)
+		if err != nil {
+			t.Fatalf("metadata %q: %v", key, err)
+		}
+		return v
+	}
+	host := func(name string) ([]float32, ops.Shape) {
+		ts, err := f.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := ts.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, ops.Shape(ts.Shape)
+	}
+
+	b := newBackend(t)
+	spec := BlockSpec{In: int(meta("in_channels")), Out: int(meta("out_channels")), Width: int(meta("width")),
+		Stride: int(meta("stride")), Groups: int(meta("groups"))}
+	if !spec.DownSample() {
+		t.Fatalf("fixture block %+v has no down_sample branch: the test wants one", spec)
+	}
+	block := NewBottleneck(b, spec, nn.TorchMomentum(meta("momentum")))
+	defer block.Free()
+	for _, p := range block.Params() {
+		v, shape := host(p.Name)
+		if !shape.Equal(p.Value.Shape()) {
+			t.Fatalf("%s: fixture shape %v, block shape %v", p.Name, shape, p.Value.Shape())
+		}
+		b.Write(p.Value, ops.Bytes(v))
+	}
+	for _, bn := range []*nn.BatchNorm2d{block.bn1, block.bn2, block.bn3, block.downSample.Layers()[1].Layer.(*nn.BatchNorm2d)} {
+		bn.Eps = meta("eps")
+	}
+
+	xv, xs := host("x")
+	x := upload(b, xs, xv)
+	defer b.Free(x)
+	dyv, dys := host("dy")
+	dy := upload(b, dys, dyv)
+	defer b.Free(dy)
+
+	yWant, _ := host("y")
+	assertClose(t, "y", download(t, b, block.Forward(x)), yWant, 1e-4)
+	dxWant, _ := host("dx")
+	assertClose(t, "dx", download(t, b, block.Backward(dy)), dxWant, 1e-4)
+	checked := 0
+	for _, p := range block.Params() {
+		key, got := "grad/"+p.Name, p.Grad
+		if !p.Trainable {
+			key, got = "after/"+p.Name, p.Value
+		}
+		want, _ := host(key)
+		assertClose(t, key, download(t, b, got), want, 1e-4)
+		checked++
+	}
+	if checked != 4*1+4*4 {
+		t.Errorf("checked %d parameters, want 20 (4 convolutions, 4 batch norms)", checked)
+	}
+}

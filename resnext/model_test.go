@@ -1,0 +1,500 @@
+package resnext
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/resnext/resnext/data/fashionmnist"
+	"github.com/resnext/resnext/nn"
+	"github.com/resnext/resnext/ops"
+)
+
+// tiny is a few-thousand-parameter ResNeXt with the given stem, for checks that run the whole
+// network many times: planes 8, 2 groups of 4 channels, two blocks in layer1 (so one block without
+// down_sample), one in the other stages, 5 classes of RGB images.
+func tiny(stem Stem) Config {
+	return Config{Name: "tiny_" + stem.String(), Blocks: [4]int{2, 1, 1, 1}, Groups: 2, BaseWidth: 32, Planes: 8,
+		NumClasses: 5, InChannels: 3, Stem: stem}
+}
+
+func newModel(t testing.TB, b ops.Backend, cfg Config, seed uint64) *Model {
+	t.Helper()
+	m, err := New(b, cfg, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestForwardBackward runs a training step of each small variant on a batch of 28x28 images: the
+// logits have shape [N, 10] and are finite, Backward returns nil (the stem computes no input
+// gradient), and every trainable parameter has a finite gradient that is not all zero.
+func TestForwardBackward(t *testing.T) {
+	for _, name := range []string{"resnext14_small", "resnext26_small"} {
+		t.Run(name, func(t *testing.T) {
+			b := newBackend(t)
+			cfg, _ := Variant(name)
+			m := newModel(t, b, cfg, 1)
+			defer m.Free()
+			x := upload(b, ops.Shape{2, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 2)), 2*28*28, 1))
+			defer b.Free(x)
+			y := m.Forward(x)
+			if !y.Shape().Equal(ops.Shape{2, 10}) {
+				t.Fatalf("logits have shape %v, want [2, 10]", y.Shape())
+			}
+			if v := download(t, b, y); !allFinite(v) {
+				t.Fatalf("logits %v", v)
+			}
+			dy := upload(b, y.Shape(), randn(rand.New(rand.NewPCG(3, 4)), y.Shape().Numel(), 1))
+			defer b.Free(dy)
+			if dx := m.Backward(dy); dx != nil {
+				t.Errorf("Backward returned %v, want nil", dx.Shape())
+			}
+			for _, p := range m.Params() {
+				if !p.Trainable {
+					if p.Grad != nil {
+						t.Errorf("%s is not trainable but has a gradient", p.Name)
+					}
+					continue
+				}
+				if p.Grad == nil {
+					t.Errorf("%s: no gradient", p.Name)
+					continue
+				}
+				g := download(t, b, p.Grad)
+				if !allFinite(g) || !slices.ContainsFunc(g, func(v float32) bool { return v != 0 }) {
+					t.Errorf("%s: gradient not finite or all zero", p.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestMindCV50 runs resnext50_32x4d forward and backward in training mode on two 64x64 images (the
+// architecture takes any size; 224x224 would take seconds on the CPU).
+func TestMindCV50(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 25M-parameter network")
+	}
+	b := newBackend(t)
+	cfg, _ := Variant("resnext50_32x4d")
+	m := newModel(t, b, cfg, 42)
+	defer m.Free()
+	x := upload(b, ops.Shape{2, 3, 64, 64}, randn(rand.New(rand.NewPCG(5, 6)), 2*3*64*64, 1))
+	defer b.Free(x)
+	y := m.Forward(x)
+	if !y.Shape().Equal(ops.Shape{2, 1000}) {
+		t.Fatalf("logits have shape %v, want [2, 1000]", y.Shape())
+	}
+	if !allFinite(download(t, b, y)) {
+		t.Fatal("logits not finite")
+	}
+	dy := upload(b, y.Shape(), randn(rand.New(rand.NewPCG(7, 8)), 2000, 1))
+	defer b.Free(dy)
+	m.Backward(dy)
+	if g := download(t, b, m.Params()[0].Grad); !allFinite(g) {
+		t.Fatal("conv1.weight gradient not finite")
+	}
+}
+
+// TestGradient checks Backward against central finite differences of L = <w, logits(x)>, w random
+// and fixed, along random directions: of the input (with the stem's input gradient switched on for
+// the test), of all the trainable parameters at once, and of the stem's weight alone; both stems,
+// training mode. A direction perturbs each tensor in proportion to its root mean square, and the
+// error is measured against the spread of the directional derivative over random directions
+// (sqrt(sum |grad|^2 rms^2)): at init, with batch statistics over a few values and many ReLU kinks,
+// the network is rough, and the difference quotient converges only for small steps. A wrong wiring
+// (a dropped residual gradient, say) gives errors of 0.3 to 1 on that scale, the correct network
+// under 0.1.
+func TestGradient(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		size int
+	}{
+		{tiny(SmallStem), 16},    // 16 -> 16, 8, 4, 2
+		{tiny(ImageNetStem), 64}, // 64 -> 32 -> 16 -> 16, 8, 4, 2
+	} {
+		t.Run(c.cfg.Name, func(t *testing.T) {
+			b := newBackend(t)
+			m := newModel(t, b, c.cfg, 3)
+			defer m.Free()
+			m.conv1.NoInputGrad = false
+			r := rand.New(rand.NewPCG(11, 3))
+			const n = 8
+			shape := ops.Shape{n, 3, c.size, c.size}
+			xv := randn(r, shape.Numel(), 1)
+			x := upload(b, shape, xv)
+			defer b.Free(x)
+			w := randn(r, n*c.cfg.NumClasses, 1)
+			wt := upload(b, ops.Shape{n, c.cfg.NumClasses}, w)
+			defer b.Free(wt)
+
+			loss := func() float64 { return dot(w, download(t, b, m.Forward(x))) }
+			loss()
+			input := tensorGrad{set: func(v []float32) { b.Write(x, ops.Bytes(v)) }, value: xv,
+				grad: download(t, b, m.Backward(wt))}
+			var params []tensorGrad
+			for _, p := range m.Params() {
+				if p.Trainable {
+					params = append(params, tensorGrad{set: func(v []float32) { b.Write(p.Value, ops.Bytes(v)) },
+						value: download(t, b, p.Value), grad: download(t, b, p.Grad)})
+				}
+			}
+			checkDirectional(t, r, "input", loss, input)
+			checkDirectional(t, r, "conv1.weight", loss, params[0])
+			checkDirectional(t, r, "all parameters", loss, params...)
+		})
+	}
+}
+
+// tensorGrad is a tensor's value, its gradient from Backward, and a way to overwrite the value.
+type tensorGrad struct {
+	value, grad []float32
+	set         func([]float32)
+}
+
+// checkDirectional compares the directional derivative of loss along a random direction over the
+// tensors ts with the central difference quotient at a step of 1e-4 of each tensor's root mean square.
+func checkDirectional(t *testing.T, r *rand.Rand, what string, loss func() float64, ts ...tensorGrad) {
+	t.Helper()
+	const h, tol = 1e-4, 0.15
+	dirs := make([][]float32, len(ts))
+	var analytic, spread float64
+	for i, tg := range ts {
+		rms := math.Sqrt(dot(tg.value, tg.value) / float64(len(tg.value)))
+		if rms == 0 { // a batch norm's beta at init
+			rms = 1
+		}
+		dirs[i] = randn(r, len(tg.value), rms)
+		analytic += dot(tg.grad, dirs[i])
+		spread += dot(tg.grad, tg.grad) * rms * rms
+	}
+	step := func(alpha float64) {
+		for i, tg := range ts {
+			tg.set(axpy(tg.value, alpha, dirs[i]))
+		}
+	}
+	step(h)
+	lp := loss()
+	step(-h)
+	lm := loss()
+	step(0)
+	fd := (lp - lm) / (2 * h)
+	err := math.Abs(fd-analytic) / math.Sqrt(spread)
+	t.Logf("%s: directional derivative %.6g, finite difference %.6g, error %.3f", what, analytic, fd, err)
+	if !(err <= tol) {
+		t.Errorf("%s: error %.3f of the spread %.4g, over the limit %v", what, err, math.Sqrt(spread), tol)
+	}
+}
+
+// TestBufferReuse runs training steps (forward, loss, backward, momentum SGD): the second step with
+// the same shapes allocates nothing on the backend and gives the same loss from the same
+// parameters; Free gives back everything.
+func TestBufferReuse(t *testing.T) {
+	inner := newBackend(t)
+	b := &counting{Backend: inner}
+	cfg := tiny(ImageNetStem)
+	m := newModel(t, b, cfg, 5)
+	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+	opt := newSGD(b, m.Params())
+	x := upload(inner, ops.Shape{4, 3, 32, 32}, randn(rand.New(rand.NewPCG(1, 1)), 4*3*32*32, 1))
+	defer inner.Free(x)
+	labels := ops.FromInt32(inner, ops.Shape{4}, []int32{0, 1, 2, 3})
+	defer inner.Free(labels)
+	step := func(lr float64) float32 {
+		loss := download(t, b, ce.Forward(m.Forward(x), labels))[0]
+		m.Backward(ce.Backward(1))
+		opt.step(lr)
+		return loss
+	}
+
+	first := step(0)
+	allocs, frees := b.allocs, b.frees
+	if second := step(0.1); second != first {
+		t.Errorf("loss %v, then %v from the same parameters", first, second)
+	}
+	if b.allocs != allocs || b.frees != frees {
+		t.Errorf("second step: %d allocations and %d frees, want none", b.allocs-allocs, b.frees-frees)
+	}
+	if err := m.SetMaxPoolPadding(MaxPoolSymmetric); err != nil {
+		t.Fatal(err)
+	}
+	step(0.1)
+	opt.free()
+	ce.Free()
+	m.Free()
+	if b.allocs != b.frees {
+		t.Errorf("after Free: %d allocations, %d frees", b.allocs, b.frees)
+	}
+}
+
+// TestEvalMode switches to evaluation: each sample's logits no longer depend on the rest of the
+// batch (they do in training, through the batch statistics), and the moving statistics stay as
+// they were.
+func TestEvalMode(t *testing.T) {
+	b := newBackend(t)
+	m := newModel(t, b, tiny(SmallStem), 7)
+	defer m.Free()
+	x := randn(rand.New(rand.NewPCG(3, 3)), 3*3*12*12, 1)
+	batch := upload(b, ops.Shape{3, 3, 12, 12}, x)
+	defer b.Free(batch)
+	pair := upload(b, ops.Shape{2, 3, 12, 12}, x[:2*3*12*12])
+	defer b.Free(pair)
+
+	trainBatch := download(t, b, m.Forward(batch))
+	trainPair := download(t, b, m.Forward(pair))
+	if d := maxDiff(trainPair, trainBatch[:10]); d < 1e-4 {
+		t.Errorf("training mode: the first two samples' logits do not depend on the third (max difference %g)", d)
+	}
+	before := map[string][]float32{}
+	for _, p := range m.Params() {
+		if !p.Trainable {
+			before[p.Name] = download(t, b, p.Value)
+			if p.Name == "layer4.0.bn3.moving_mean" && maxDiff(before[p.Name], make([]float32, len(before[p.Name]))) == 0 {
+				t.Errorf("%s still 0 after training-mode forwards", p.Name)
+			}
+		}
+	}
+	m.SetTraining(false)
+	evalBatch := download(t, b, m.Forward(batch))
+	evalPair := download(t, b, m.Forward(pair))
+	assertClose(t, "evaluation: two samples alone vs in a batch of three", evalPair, evalBatch[:10], 1e-5)
+	for _, p := range m.Params() {
+		if !p.Trainable {
+			assertClose(t, p.Name+" after evaluation", download(t, b, p.Value), before[p.Name], 0)
+		}
+	}
+	m.SetTraining(true)
+	assertClose(t, "training mode again", download(t, b, m.Forward(pair)), trainPair, 1e-2)
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+// TestMaxPoolPadding checks that the ImageNet stem's max pool is ops.SamePool (MindCV) or
+// ops.Pool(3, 2, 1) (torchvision) as set, that switching at run time changes the logits, and that
+// the small stem refuses a padding.
+func TestMaxPoolPadding(t *testing.T) {
+	b := newBackend(t)
+	cfg := tiny(ImageNetStem)
+	m := newModel(t, b, cfg, 9)
+	defer m.Free()
+	m.SetTraining(false)
+	x := upload(b, ops.Shape{2, 3, 32, 32}, randn(rand.New(rand.NewPCG(9, 9)), 2*3*32*32, 1))
+	defer b.Free(x)
+
+	same, sym := ops.SamePool(3, 2, 16, 16), ops.Pool(3, 2, 1)
+	if same == sym {
+		t.Fatalf("the two paddings agree at 16x16 (%+v): the test needs a size where they differ", same)
+	}
+	logits := map[MaxPoolPadding][]float32{}
+	for _, c := range []struct {
+		padding MaxPoolPadding
+		want    ops.Pool2dParams
+	}{{MaxPoolSame, same}, {MaxPoolSymmetric, sym}, {MaxPoolSame, same}} {
+		if err := m.SetMaxPoolPadding(c.padding); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Config().MaxPool; got != c.padding {
+			t.Errorf("Config().MaxPool = %v after setting %v", got, c.padding)
+		}
+		stem := m.relu.Forward(m.bn1.Forward(m.conv1.Forward(x))) // [2, 8, 16, 16]
+		got := download(t, b, m.maxPool.Forward(stem))
+		ref := b.Alloc(ops.Float32, ops.Shape{2, 8, 8, 8})
+		ms, mt := b.MaxPool2dMask(stem.Shape(), c.want)
+		mask := b.Alloc(mt, ms)
+		b.MaxPool2d(stem, ref, mask, c.want)
+		assertClose(t, c.padding.String()+" max pool", got, download(t, b, ref), 0)
+		b.Free(ref)
+		b.Free(mask)
+
+		y := download(t, b, m.Forward(x))
+		if prev, ok := logits[c.padding]; ok {
+			assertClose(t, c.padding.String()+" logits after switching back", y, prev, 0)
+		}
+		logits[c.padding] = y
+	}
+	if d := maxDiff(logits[MaxPoolSame], logits[MaxPoolSymmetric]); d == 0 {
+		t.Error("the logits do not depend on the max-pool padding")
+	}
+
+	cfg.MaxPool = MaxPoolSymmetric
+	sm := newModel(t, b, cfg, 9)
+	defer sm.Free()
+	if sm.maxPool == nil || sm.Config().MaxPool != MaxPoolSymmetric {
+		t.Error("Config.MaxPool = MaxPoolSymmetric did not reach the model")
+	}
+	small := newModel(t, b, tiny(SmallStem), 9)
+	defer small.Free()
+	if err := small.SetMaxPoolPadding(MaxPoolSymmetric); err == nil || !strings.Contains(err.Error(), "small stem") {
+		t.Errorf("small stem: SetMaxPoolPadding error %v", err)
+	}
+	if err := m.SetMaxPoolPadding(5); err == nil {
+		t.Error("SetMaxPoolPadding(5) accepted")
+	}
+}
+
+// TestInit checks MindCV's initialisation: reproducible from the seed, convolutions from
+// N(0, 2/fan_out), the classifier from U(-sqrt(3/fan_in), sqrt(3/fan_in)) with a zero bias, batch
+// norms at 1, 0, 0, 1, and Init resets a trained model.
+func TestInit(t *testing.T) {
+	b := newBackend(t)
+	cfg, _ := Variant("resnext14_small")
+	m1, m2, m3 := newModel(t, b, cfg, 1), newModel(t, b, cfg, 1), newModel(t, b, cfg, 2)
+	defer m1.Free()
+	defer m2.Free()
+	defer m3.Free()
+	for i, p := range m1.Params() {
+		v := download(t, b, p.Value)
+		assertClose(t, p.Name+" from the same seed", download(t, b, m2.Params()[i].Value), v, 0)
+		n := float64(len(v))
+		var sum, sq, peak float64
+		for _, x := range v {
+			sum += float64(x)
+			sq += float64(x) * float64(x)
+			peak = max(peak, math.Abs(float64(x)))
+		}
+		std := math.Sqrt(sq / n)
+		s := p.Value.Shape()
+		switch {
+		case s.Rank() == 4:
+			want := math.Sqrt(2 / float64(s[0]*s[2]*s[3]))
+			if n >= 2000 && math.Abs(std/want-1) > 0.1 {
+				t.Errorf("%s: std %.4g, want %.4g (HeNormal fan_out)", p.Name, std, want)
+			}
+			if maxDiff(v, download(t, b, m3.Params()[i].Value)) == 0 {
+				t.Errorf("%s: the same from seeds 1 and 2", p.Name)
+			}
+		case s.Rank() == 2:
+			bound := math.Sqrt(3 / float64(s[1]))
+			if peak > bound || math.Abs(std/(bound/math.Sqrt(3))-1) > 0.1 {
+				t.Errorf("%s: max %.4g, std %.4g; want HeUniform bound %.4g", p.Name, peak, std, bound)
+			}
+		default:
+			want := 0.0
+			if strings.HasSuffix(p.Name, ".gamma") || strings.HasSuffix(p.Name, ".moving_variance") {
+				want = 1
+			}
+			if sum != want*n || sq != want*n {
+				t.Errorf("%s: not all %v", p.Name, want)
+			}
+		}
+	}
+
+	x := upload(b, ops.Shape{2, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 1)), 2*28*28, 1))
+	defer b.Free(x)
+	m3.Forward(x) // moves the moving statistics
+	m3.Init(1)
+	for i, p := range m3.Params() {
+		assertClose(t, p.Name+" after Init(1)", download(t, b, p.Value), download(t, b, m1.Params()[i].Value), 0)
+	}
+}
+
+// TestResetClassifier replaces the classifier for fine-tuning: new shapes and classes, the same
+// names, a freshly initialised head, and a working forward and backward.
+func TestResetClassifier(t *testing.T) {
+	b := newBackend(t)
+	cfg, _ := Variant("resnext14_small")
+	m := newModel(t, b, cfg, 1)
+	defer m.Free()
+	before := slices.Clone(m.Params())
+	if err := m.ResetClassifier(3, 4); err != nil {
+		t.Fatal(err)
+	}
+	ps := m.Params()
+	if len(ps) != len(before) || before[len(before)-1] == ps[len(ps)-1] {
+		t.Fatalf("%d parameters after the reset, %d before; the old list changed", len(ps), len(before))
+	}
+	w, bias := ps[len(ps)-2], ps[len(ps)-1]
+	if w.Name != "classifier.weight" || !w.Value.Shape().Equal(ops.Shape{3, 256}) ||
+		bias.Name != "classifier.bias" || !bias.Value.Shape().Equal(ops.Shape{3}) || w != m.Classifier().Weight {
+		t.Errorf("classifier after the reset: %s %v, %s %v", w.Name, w.Value.Shape(), bias.Name, bias.Value.Shape())
+	}
+	if m.Config().NumClasses != 3 {
+		t.Errorf("Config().NumClasses = %d, want 3", m.Config().NumClasses)
+	}
+	if maxDiff(download(t, b, bias.Value), make([]float32, 3)) != 0 {
+		t.Error("the new bias is not zero")
+	}
+	x := upload(b, ops.Shape{2, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 1)), 2*28*28, 1))
+	defer b.Free(x)
+	y := m.Forward(x)
+	if !y.Shape().Equal(ops.Shape{2, 3}) {
+		t.Fatalf("logits %v, want [2, 3]", y.Shape())
+	}
+	// A frozen backbone: only the classifier gets gradients.
+	m.Classifier().NoInputGrad = true
+	dy := upload(b, y.Shape(), []float32{1, 0, -1, 0, 1, -1})
+	defer b.Free(dy)
+	m.Backward(dy)
+	if w.Grad == nil || ps[0].Grad != nil {
+		t.Errorf("frozen backbone: classifier gradient %v, conv1 gradient %v", w.Grad != nil, ps[0].Grad != nil)
+	}
+	if err := m.ResetClassifier(0, 1); err == nil {
+		t.Error("ResetClassifier(0) accepted")
+	}
+}
+
+// TestLearns trains resnext14_small with MindCV's optimizer (momentum 0.9, weight decay 1e-4) for a
+// few steps on the embedded Fashion-MNIST sample, alternating between two batches of 32 images: the
+// loss falls on both.
+func TestLearns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for a few seconds")
+	}
+	train, err := fashionmnist.Sample("train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBackend(t)
+	cfg, _ := Variant("resnext14_small")
+	m := newModel(t, b, cfg, 42)
+	defer m.Free()
+	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+	defer ce.Free()
+	opt := newSGD(b, m.Params())
+	defer opt.free()
+
+	const n, batches, steps, lr = 32, 2, 8, 0.1
+	x := b.Alloc(ops.Float32, ops.Shape{n, 1, 28, 28})
+	defer b.Free(x)
+	y := b.Alloc(ops.Int32, ops.Shape{n})
+	defer b.Free(y)
+	pixels, labels := make([]float32, n*28*28), make([]int32, n)
+	var losses []float64
+	for s := range steps {
+		for i := range n {
+			j := (s%batches)*n + i
+			for k, p := range train.Image(j) {
+				pixels[i*28*28+k] = (float32(p) - 72.9) / 90 // Fashion-MNIST's mean and std on 0-255
+			}
+			labels[i] = train.Labels[j]
+		}
+		b.Write(x, ops.Bytes(pixels))
+		b.Write(y, ops.Bytes(labels))
+		losses = append(losses, float64(download(t, b, ce.Forward(m.Forward(x), y))[0]))
+		m.Backward(ce.Backward(1))
+		opt.step(lr)
+	}
+	t.Logf("loss per step: %.3f", losses)
+	first, last := mean(losses[:batches]), mean(losses[steps-batches:])
+	if !(last < 0.75*first) {
+		t.Errorf("mean loss over the two batches %.3f at first, %.3f at the end: want a fall of at least 25%%", first, last)
+	}
+}
+
+func mean(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}

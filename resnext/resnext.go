@@ -1,0 +1,235 @@
+// Package resnext is the ResNeXt architecture (Xie et al. 2017) as MindCV builds it: the registered
+// variants with MindCV's names, their configuration, the Bottleneck block and the Model, with
+// MindCV's parameter names, order and initialisation, on any ops.Backend.
+//
+// The network, for resnext50_32x4d on a 224x224 image:
+//
+//	conv1 7x7/2, 64  -> bn1 -> relu -> max_pool 3x3/2 ("same")    112x112, then 56x56
+//	layer1  3 x Bottleneck(width 128, 32 groups) -> 256 channels  56x56
+//	layer2  4 x Bottleneck(width 256, 32 groups) -> 512 channels  28x28 (stride 2 in the first block)
+//	layer3  6 x Bottleneck(width 512, 32 groups) -> 1024 channels 14x14
+//	layer4  3 x Bottleneck(width 1024, 32 groups) -> 2048 channels 7x7
+//	pool (global average) -> classifier Dense(2048, num_classes)
+//
+// Build one with New from a Config, usually a registered Variant:
+//
+//	cfg, err := resnext.Variant("resnext50_32x4d")
+//	...
+//	cfg.NumClasses = 5
+//	m, err := resnext.New(backend, cfg, 42)
+//
+// The Model is an nn.Layer: Forward maps images [N, InChannels, H, W] to logits [N, NumClasses],
+// Backward takes the gradient of the logits and writes every parameter's gradient, and Params lists
+// the parameters by their MindCV checkpoint names (conv1.weight, bn1.gamma, ...,
+// layer4.2.bn3.moving_variance, classifier.bias) in MindCV's order.
+package resnext
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/resnext/resnext/nn"
+	"github.com/resnext/resnext/ops"
+)
+
+// Model is a ResNeXt (or ResNet): stem, layer1..layer4 of Bottleneck blocks, global average pool and
+// a linear classifier. It owns its parameters and buffers (see package nn on buffer reuse: a
+// training step allocates nothing after the first with the same input shape).
+type Model struct {
+	b          ops.Backend
+	cfg        Config
+	conv1      *nn.Conv2d
+	bn1        *nn.BatchNorm2d
+	relu       *nn.ReLU
+	maxPool    *nn.MaxPool2d // nil with the small stem
+	layers     [4]*nn.Sequential
+	pool       *nn.GlobalAvgPool
+	classifier *nn.Linear
+	chain      []nn.Layer // the layers above, in order
+	params     []*nn.Param
+}
+
+// New builds the network cfg describes on b and initialises it as MindCV does, drawing from seed
+// (see Init).
+func New(b ops.Backend, cfg Config, seed uint64) (*Model, error) {
+	m, err := Build(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.Init(seed)
+	return m, nil
+}
+
+// Build builds the network cfg describes on b without drawing the weights: every convolution and
+// the classifier are zero, the batch norms at gamma 1, beta 0, moving mean 0 and moving variance 1.
+// Use it when a checkpoint's values come next; New is Build followed by Init.
+func Build(b ops.Backend, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{b: b, cfg: cfg}
+	if cfg.Stem == SmallStem {
+		m.conv1 = nn.NewConv2d(b, cfg.InChannels, cfg.Planes, 3, 1, 1, 1)
+	} else {
+		m.conv1 = nn.NewConv2d(b, cfg.InChannels, cfg.Planes, 7, 2, 3, 1)
+		m.maxPool = newMaxPool(b, cfg.MaxPool)
+	}
+	m.conv1.NoInputGrad = true // its input is the data
+	m.bn1 = nn.NewBatchNorm2d(b, cfg.Planes, nn.MindCVMomentum)
+	m.relu = nn.NewReLU(b, true)
+	for k, blocks := range cfg.Stages() {
+		stage := make([]nn.Layer, len(blocks))
+		for i, s := range blocks {
+			stage[i] = NewBottleneck(b, s, nn.MindCVMomentum)
+		}
+		m.layers[k] = nn.NewSequential(stage...) // blocks named 0, 1, ...
+	}
+	m.pool = nn.NewGlobalAvgPool(b)
+	m.classifier = nn.NewLinear(b, cfg.NumFeatures(), cfg.NumClasses)
+
+	m.params = slices.Concat(nn.Child("conv1", m.conv1), nn.Child("bn1", m.bn1))
+	for k, l := range m.layers {
+		m.params = append(m.params, nn.Child("layer"+strconv.Itoa(k+1), l)...)
+	}
+	m.params = append(m.params, nn.Child("classifier", m.classifier)...)
+	m.link()
+	return m, nil
+}
+
+// newMaxPool returns the ImageNet stem's 3x3 stride-2 max pool with the given padding.
+func newMaxPool(b ops.Backend, p MaxPoolPadding) *nn.MaxPool2d {
+	if p == MaxPoolSymmetric {
+		return nn.NewMaxPool2d(b, 3, 2, 1)
+	}
+	return nn.NewMaxPool2dSame(b, 3, 2)
+}
+
+// link lists the layers in the order Forward runs them.
+func (m *Model) link() {
+	m.chain = []nn.Layer{m.conv1, m.bn1, m.relu}
+	if m.maxPool != nil {
+		m.chain = append(m.chain, m.maxPool)
+	}
+	for _, l := range m.layers {
+		m.chain = append(m.chain, l)
+	}
+	m.chain = append(m.chain, m.pool, m.classifier)
+}
+
+// Init sets every parameter to MindCV's initial values, drawn in parameter order from a generator
+// seeded with seed (nn.NewRand), so that a seed gives the same network on every backend:
+// convolutions from HeNormal (fan_out, ReLU), the classifier's weight from HeUniform (fan_in) and
+// its bias 0, batch norms at gamma 1, beta 0, moving mean 0 and moving variance 1.
+func (m *Model) Init(seed uint64) {
+	r := nn.NewRand(seed)
+	for _, p := range m.params {
+		switch {
+		case p.Value.Shape().Rank() == 4:
+			nn.HeNormal(m.b, p.Value, r)
+		case p.Value.Shape().Rank() == 2:
+			nn.HeUniform(m.b, p.Value, r)
+		case strings.HasSuffix(p.Name, ".gamma") || strings.HasSuffix(p.Name, ".moving_variance"):
+			nn.Ones(m.b, p.Value)
+		default: // beta, moving_mean, the classifier's bias
+			nn.Zeros(m.b, p.Value)
+		}
+	}
+}
+
+// Config returns the model's configuration, with its current max-pool padding and classes.
+func (m *Model) Config() Config { return m.cfg }
+
+// Forward computes the logits [N, NumClasses] of images x [N, InChannels, H, W]. The result belongs
+// to the model and stays valid until its next Forward; x must stay unchanged until Backward.
+func (m *Model) Forward(x ops.Tensor) ops.Tensor {
+	for _, l := range m.chain {
+		x = l.Forward(x)
+	}
+	return x
+}
+
+// Backward takes the gradient of the loss with respect to the logits of the last Forward and writes
+// the gradient of every trainable parameter (overwriting it). It returns nil: the stem computes no
+// gradient for the images. When the classifier has NoInputGrad set (a frozen backbone), only the
+// classifier gets gradients.
+func (m *Model) Backward(dy ops.Tensor) ops.Tensor {
+	for i := len(m.chain) - 1; i >= 0 && dy != nil; i-- {
+		dy = m.chain[i].Backward(dy)
+	}
+	return dy
+}
+
+// Params lists the parameters by their MindCV names, in MindCV's order: conv1, bn1, layer1..layer4
+// block by block (conv1, bn1, conv2, bn2, conv3, bn3, down_sample.0, down_sample.1), classifier.
+func (m *Model) Params() []*nn.Param { return m.params }
+
+// NumParams counts the parameters' elements: the trainable ones, and all of them (with the batch
+// norms' moving statistics, as MindCV's tables do).
+func (m *Model) NumParams() (trainable, total int) {
+	for _, p := range m.params {
+		n := p.Value.Shape().Numel()
+		total += n
+		if p.Trainable {
+			trainable += n
+		}
+	}
+	return trainable, total
+}
+
+// SetTraining switches every batch norm between batch statistics (training, the default) and the
+// moving statistics (evaluation).
+func (m *Model) SetTraining(training bool) {
+	for _, l := range m.chain {
+		l.SetTraining(training)
+	}
+}
+
+// SetMaxPoolPadding switches the ImageNet stem's max pool to padding p: MaxPoolSame for MindCV's
+// weights, MaxPoolSymmetric for torchvision's. It is an error on a model with the small stem.
+func (m *Model) SetMaxPoolPadding(p MaxPoolPadding) error {
+	if p != MaxPoolSame && p != MaxPoolSymmetric {
+		return fmt.Errorf("model %s: max pool padding %v: want MaxPoolSame or MaxPoolSymmetric", m.cfg.Name, p)
+	}
+	if m.maxPool == nil {
+		return fmt.Errorf("model %s has the small stem, which has no max pool: padding %v does not apply", m.cfg.Name, p)
+	}
+	if p != m.cfg.MaxPool {
+		m.maxPool.Free()
+		m.maxPool = newMaxPool(m.b, p)
+		m.cfg.MaxPool = p
+		m.link()
+	}
+	return nil
+}
+
+// Classifier returns the final linear layer ("classifier"). Set its NoInputGrad to train the
+// classifier alone on a frozen backbone (with the other parameters' Trainable false).
+func (m *Model) Classifier() *nn.Linear { return m.classifier }
+
+// ResetClassifier replaces the classifier with a new one for numClasses classes, initialised as
+// Init does (HeUniform weight from seed, zero bias): the start of fine-tuning a pretrained model on
+// other classes. Params changes accordingly: re-read it (and rebuild optimizer state) afterwards.
+func (m *Model) ResetClassifier(numClasses int, seed uint64) error {
+	if numClasses < 1 {
+		return fmt.Errorf("model %s: %d classes: want at least 1 (the number of classes in the data)", m.cfg.Name, numClasses)
+	}
+	m.classifier.Free()
+	m.classifier = nn.NewLinear(m.b, m.cfg.NumFeatures(), numClasses)
+	nn.HeUniform(m.b, m.classifier.Weight.Value, nn.NewRand(seed))
+	m.params = append(m.params[:len(m.params)-2:len(m.params)-2], nn.Child("classifier", m.classifier)...)
+	m.cfg.NumClasses = numClasses
+	m.link()
+	return nil
+}
+
+// Free releases every parameter and buffer. The model must not be used afterwards.
+func (m *Model) Free() {
+	for _, l := range m.chain {
+		l.Free()
+	}
+	m.chain, m.params = nil, nil
+}
+
+var _ nn.Layer = (*Model)(nil)
