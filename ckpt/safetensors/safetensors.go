@@ -11,8 +11,9 @@
 // reference implementation does: the header padded with spaces to a multiple of 8 bytes, and the data
 // ordered by decreasing element size then by name, so every tensor is aligned to its element size.
 //
-// The package depends only on ops (for half-precision conversions), so any layer above ops, and the
-// tests of ops itself, may use it.
+// The package depends only on ops (for half-precision conversions) and ckpt/internal/atomicfile (the
+// atomic file write every checkpoint writer shares), so any layer above ops, and the tests of ops
+// itself, may use it.
 package safetensors
 
 import (
@@ -21,13 +22,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/resnext/resnext/internal/atomicfile"
 )
 
 // MaxHeaderSize is the largest JSON header accepted (100 MB, the reference implementation's limit).
@@ -395,10 +398,13 @@ func parseObject(src []byte) ([]keyValue, error) {
 // Encode returns the file in safetensors form: names sorted within each element size, larger
 // elements first, and the header padded with spaces to a multiple of 8 bytes.
 func (f *File) Encode() ([]byte, error) {
-	var buf bytes.Buffer
-	if err := f.encodeTo(&buf); err != nil {
+	ts, header, err := f.header()
+	if err != nil {
 		return nil, err
 	}
+	var buf bytes.Buffer
+	buf.Grow(len(header) + int(dataSize(ts)))
+	writeBody(&buf, header, ts) // a bytes.Buffer does not fail
 	return buf.Bytes(), nil
 }
 
@@ -426,17 +432,29 @@ func (f *File) layout() ([]Tensor, error) {
 	return ts, nil
 }
 
-func (f *File) encodeTo(w *bytes.Buffer) error {
+// dataSize is the length of the data section holding ts.
+func dataSize(ts []Tensor) uint64 {
+	var n uint64
+	for _, t := range ts {
+		n += uint64(len(t.Data))
+	}
+	return n
+}
+
+// header checks the file and returns its tensors in file order and the 8-byte length followed by
+// the padded JSON header.
+func (f *File) header() ([]Tensor, []byte, error) {
 	ts, err := f.layout()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var h bytes.Buffer
+	h.Write(make([]byte, 8)) // the length, filled in below
 	h.WriteByte('{')
 	if len(f.Metadata) > 0 {
 		m, err := json.Marshal(f.Metadata) // keys sorted
 		if err != nil {
-			return fmt.Errorf("safetensors: metadata: %w", err)
+			return nil, nil, fmt.Errorf("safetensors: metadata: %w", err)
 		}
 		h.WriteString(`"` + MetadataKey + `":`)
 		h.Write(m)
@@ -460,60 +478,38 @@ func (f *File) encodeTo(w *bytes.Buffer) error {
 	for h.Len()%8 != 0 {
 		h.WriteByte(' ')
 	}
-	if h.Len() > MaxHeaderSize {
-		return fmt.Errorf("safetensors: header of %d bytes exceeds the %d-byte limit", h.Len(), MaxHeaderSize)
+	n := h.Len() - 8
+	if n > MaxHeaderSize {
+		return nil, nil, fmt.Errorf("safetensors: header of %d bytes exceeds the %d-byte limit", n, MaxHeaderSize)
 	}
-	w.Grow(8 + h.Len() + int(off))
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(h.Len()))
-	w.Write(n[:])
-	w.Write(h.Bytes())
+	out := h.Bytes()
+	binary.LittleEndian.PutUint64(out, uint64(n))
+	return ts, out, nil
+}
+
+// writeBody writes the header and then the data of ts, in order.
+func writeBody(w io.Writer, header []byte, ts []Tensor) error {
+	if _, err := w.Write(header); err != nil {
+		return err
+	}
 	for _, t := range ts {
-		w.Write(t.Data)
+		if _, err := w.Write(t.Data); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // Write saves the file at path atomically: it writes a temporary file in the same directory, syncs
 // it, and renames it over path, so readers see either the old file or the whole new one.
-func (f *File) Write(path string) (err error) {
-	data, err := f.Encode()
+func (f *File) Write(path string) error {
+	ts, header, err := f.header()
 	if err != nil {
 		return fmt.Errorf("%w (writing %s)", err, path)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	err = atomicfile.Write(path, func(w io.Writer) error { return writeBody(w, header, ts) })
 	if err != nil {
 		return fmt.Errorf("safetensors: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("safetensors: writing %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: syncing %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: closing %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: %w", err)
-	}
-	// Make the rename durable; a directory that cannot be synced (some file systems) is not an error.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

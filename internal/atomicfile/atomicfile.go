@@ -1,6 +1,7 @@
-// Package atomicfile writes files so that a reader, or a crash, sees the old file or the whole new
-// one, never a part: the content goes to a temporary file in the same folder, is synced to disk,
-// and is renamed over the target, then the folder is synced.
+// Package atomicfile writes files so that readers see either the old content or the whole new one,
+// never a partial write: the content goes to a temporary file in the destination's directory, which
+// is flushed, synced and renamed over the destination. Every file writer of the project that must
+// not leave a torn file (checkpoints, arrays) uses it.
 package atomicfile
 
 import (
@@ -11,13 +12,21 @@ import (
 	"path/filepath"
 )
 
-// Write creates or replaces path with what write writes. On any error the target is untouched and
-// the temporary file removed.
+// Mode is the permission of the files Write creates.
+const Mode = 0o644
+
+// Write creates or replaces the file at path with what write puts into the writer it is given. The
+// writer is buffered; write must not keep it. When write or any step after it fails, the temporary
+// file is removed, path is left as it was, and the error is returned, naming the file for failures
+// of the file system (errors from write itself are returned unchanged).
 func Write(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("creating a temporary file for %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -25,23 +34,26 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	if err = write(w); err != nil {
+		return err
 	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = w.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Chmod(Mode); err != nil {
+		return fmt.Errorf("setting the mode of %s: %w", tmp.Name(), err)
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", path, err)
+		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("renaming %s to %s: %w", tmp.Name(), path, err)
 	}
-	// Make the rename itself durable. Some file systems cannot sync a folder: that is not an error.
+	// Make the rename durable; a directory that cannot be synced (some file systems) is not an error.
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync()
 		d.Close()
