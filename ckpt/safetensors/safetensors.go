@@ -11,8 +11,8 @@
 // reference implementation does: the header padded with spaces to a multiple of 8 bytes, and the data
 // ordered by decreasing element size then by name, so every tensor is aligned to its element size.
 //
-// The package depends only on ops (for half-precision conversions) and ckpt/internal/atomicfile (the
-// atomic file write every checkpoint writer shares), so any layer above ops, and the tests of ops
+// The package depends only on ops (for half-precision conversions) and internal/atomicfile (the
+// atomic file write every file writer shares), so any layer above ops, and the tests of ops
 // itself, may use it.
 package safetensors
 
