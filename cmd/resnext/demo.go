@@ -14,10 +14,12 @@ import (
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/ops/cpu"
+	"github.com/resnext/resnext/resnext"
 )
 
 // demoOptions are the flags of `resnext demo`.
 type demoOptions struct {
+	model                                              string
 	epochs, batchSize, threads, trainSize, logInterval int
 	lr, momentum, weightDecay, smoothing               float64
 	seed                                               uint64
@@ -28,10 +30,9 @@ func newDemoCmd() *cobra.Command {
 	o := demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Train a small grouped-convolution network on Fashion-MNIST (embedded sample) on the CPU",
-		Long: `demo trains a small ResNeXt-style network (grouped 3x3 convolutions between 1x1
-convolutions, batch norm, ReLU, global average pooling, a linear classifier) on the CPU backend with
-the forward and backward kernels of this project, then reports validation accuracy.
+		Short: "Train a small ResNeXt on Fashion-MNIST (embedded sample) on the CPU",
+		Long: `demo trains a small ResNeXt (resnext14_small: MindCV's bottleneck blocks with grouped 3x3
+convolutions, a 3x3 stem for 28x28 images) on the CPU backend, then reports validation accuracy.
 
 With no --data_dir it uses the Fashion-MNIST sample embedded in the binary (2000 training and 500
 validation images). --data_dir reads the full set in MNIST format, such as Debian's
@@ -51,7 +52,8 @@ decay per step, and cross-entropy with label smoothing.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.epochs, "epochs", 3, "passes over the training set")
+	f.StringVar(&o.model, "model", "resnext14_small", "model to train: a small-image variant (resnext14_small, resnext26_small)")
+	f.IntVar(&o.epochs, "epochs", 2, "passes over the training set")
 	f.IntVar(&o.batchSize, "batch_size", 32, "images per step (the last partial batch is dropped)")
 	f.Float64Var(&o.lr, "lr", 0.1, "peak learning rate, decayed to 0 by a cosine over all steps")
 	f.Float64Var(&o.momentum, "momentum", 0.9, "SGD momentum")
@@ -72,34 +74,6 @@ type demoResult struct {
 	firstLoss, endLoss float64 // mean loss of the first and of the last logged interval
 	valAccuracy        float64
 	imagesPerSecond    float64
-}
-
-// demoNet is a small ResNeXt-style network for 28x28 grey-scale images: a 3x3 stem, a bottleneck
-// with a 3x3 convolution in 8 groups between 1x1 convolutions, global average pooling, a classifier.
-// The initialisation is MindCV's (HeNormal fan_out for convolutions, HeUniform for the classifier).
-func demoNet(b ops.Backend, classes int, seed uint64) *nn.Sequential {
-	stem := nn.NewConv2d(b, 1, 32, 3, 1, 1, 1)
-	stem.NoInputGrad = true // the input is data
-	bn := func(c int) nn.Layer { return nn.NewBatchNorm2d(b, c, nn.MindCVMomentum) }
-	relu := func() nn.Layer { return nn.NewReLU(b, true) }
-	fc := nn.NewLinear(b, 128, classes)
-	net := nn.NewNamedSequential(
-		nn.Named{Name: "conv1", Layer: stem}, nn.Named{Name: "bn1", Layer: bn(32)}, nn.Named{Name: "relu1", Layer: relu()},
-		nn.Named{Name: "pool", Layer: nn.NewMaxPool2dSame(b, 3, 2)}, // 28 -> 14
-		nn.Named{Name: "conv2", Layer: nn.NewConv2d(b, 32, 64, 1, 1, 0, 1)}, nn.Named{Name: "bn2", Layer: bn(64)}, nn.Named{Name: "relu2", Layer: relu()},
-		nn.Named{Name: "conv3", Layer: nn.NewConv2d(b, 64, 64, 3, 2, 1, 8)}, nn.Named{Name: "bn3", Layer: bn(64)}, nn.Named{Name: "relu3", Layer: relu()}, // 14 -> 7
-		nn.Named{Name: "conv4", Layer: nn.NewConv2d(b, 64, 128, 1, 1, 0, 1)}, nn.Named{Name: "bn4", Layer: bn(128)}, nn.Named{Name: "relu4", Layer: relu()},
-		nn.Named{Name: "gap", Layer: nn.NewGlobalAvgPool(b)},
-		nn.Named{Name: "classifier", Layer: fc},
-	)
-	r := nn.NewRand(seed)
-	for _, l := range net.Layers() {
-		if c, ok := l.Layer.(*nn.Conv2d); ok {
-			nn.HeNormal(b, c.Weight.Value, r)
-		}
-	}
-	nn.HeUniform(b, fc.Weight.Value, r)
-	return net
 }
 
 // batcher turns images into normalised float32 batches on a backend.
@@ -175,7 +149,18 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 
 	b := cpu.New(cpu.Options{Threads: o.threads})
 	defer b.Close()
-	net := demoNet(b, len(fashionmnist.Classes), o.seed)
+	cfg, err := resnext.Variant(o.model)
+	if err != nil {
+		return res, err
+	}
+	if cfg.InChannels != train.C || cfg.NumClasses != len(fashionmnist.Classes) {
+		return res, fmt.Errorf("--model %s takes %d-channel images into %d classes: Fashion-MNIST needs 1 and 10 (try resnext14_small or resnext26_small)",
+			o.model, cfg.InChannels, cfg.NumClasses)
+	}
+	net, err := resnext.New(b, cfg, o.seed)
+	if err != nil {
+		return res, err
+	}
 	defer net.Free()
 	loss := nn.NewSoftmaxCrossEntropy(b, o.smoothing)
 	defer loss.Free()
@@ -184,9 +169,10 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 	bt := newBatcher(b, train, o.batchSize)
 	defer bt.free()
 
-	log.Info("demo", zap.String("device", b.Device()), zap.Int("train_images", n), zap.Int("val_images", val.N),
+	trainable, _ := net.NumParams()
+	log.Info("demo", zap.String("model", cfg.Name), zap.String("device", b.Device()), zap.Int("train_images", n), zap.Int("val_images", val.N),
 		zap.Int("epochs", o.epochs), zap.Int("batch_size", o.batchSize), zap.Int("steps_per_epoch", stepsPerEpoch),
-		zap.Int("parameters", countParams(net.Params())))
+		zap.Int("parameters", trainable))
 
 	rng := rand.New(rand.NewPCG(o.seed, 1))
 	order := make([]int, n)
@@ -240,7 +226,7 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 }
 
 // evaluate returns the top-1 accuracy of net on set, in evaluation mode (moving BN statistics).
-func evaluate(b ops.Backend, net *nn.Sequential, set *data.Images, batch int) (float64, error) {
+func evaluate(b ops.Backend, net nn.Layer, set *data.Images, batch int) (float64, error) {
 	net.SetTraining(false)
 	defer net.SetTraining(true)
 	correct := 0
@@ -303,16 +289,6 @@ func (o *momentumSGD) free() {
 // cosineLR is MindCV's cosine_decay with min_lr 0, per step: lr/2 * (1 + cos(pi * step/total)).
 func cosineLR(lr float64, step, total int) float64 {
 	return 0.5 * lr * (1 + math.Cos(math.Pi*float64(step)/float64(total)))
-}
-
-func countParams(ps []*nn.Param) int {
-	n := 0
-	for _, p := range ps {
-		if p.Trainable {
-			n += p.Value.Shape().Numel()
-		}
-	}
-	return n
 }
 
 func argmax(v []float32) int {
