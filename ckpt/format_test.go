@@ -9,6 +9,7 @@ import (
 
 	"github.com/resnext/resnext/ckpt/mindspore"
 	"github.com/resnext/resnext/ckpt/safetensors"
+	"github.com/resnext/resnext/nn"
 )
 
 // files writes a small checkpoint in each writable format and returns the bytes of each.
@@ -106,7 +107,7 @@ func TestReadFormatErrors(t *testing.T) {
 
 func TestMetadataInCkpt(t *testing.T) {
 	c := New(safetensors.From("conv1.weight", []int{2}, []float32{1, 2}), safetensors.From("global_step", []int{1}, []int32{3}))
-	c.SetPoolPadding(PoolSymmetric)
+	c.SetPoolPadding(nn.PoolSymmetric)
 	c.Metadata["note"] = "fine-tuned from torchvision"
 	path := filepath.Join(t.TempDir(), "m.ckpt")
 	if err := c.Write(path); err != nil {
@@ -146,7 +147,7 @@ func TestReadPyTorch(t *testing.T) {
 	if n, err := c.Naming(); err != nil || n != NamingTorch {
 		t.Errorf("naming %v, %v", n, err)
 	}
-	if pp, err := c.PoolPadding(); err != nil || pp.Style != PoolSymmetric || pp.Source != FromNames {
+	if pp, err := c.PoolPadding(); err != nil || pp.Style != nn.PoolSymmetric || pp.Source != FromNames {
 		t.Errorf("PoolPadding = %+v, %v", pp, err)
 	}
 	if err := c.ConvertNames(NamingMindCV); err != nil {

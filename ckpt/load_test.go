@@ -81,7 +81,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	for _, ext := range []string{".ckpt", ".safetensors"} {
 		t.Run(ext, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "model"+ext)
-			err := Save(src, b, path, SaveOptions{Extra: []Tensor{moments, step}, PoolPadding: PoolSymmetric,
+			err := Save(src, b, path, SaveOptions{Extra: []Tensor{moments, step}, PoolPadding: nn.PoolSymmetric,
 				Metadata: map[string]string{"epoch": "3"}, SliceBytes: 64})
 			if err != nil {
 				t.Fatal(err)
@@ -102,7 +102,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			if ext == ".safetensors" && c.Metadata[MetaFormat] != "ms" {
 				t.Errorf("safetensors metadata %v, want format ms", c.Metadata)
 			}
-			if pp, err := c.PoolPadding(); err != nil || pp.Style != PoolSymmetric || pp.Source != FromMetadata {
+			if pp, err := c.PoolPadding(); err != nil || pp.Style != nn.PoolSymmetric || pp.Source != FromMetadata {
 				t.Errorf("PoolPadding = %+v, %v", pp, err)
 			}
 
@@ -378,7 +378,7 @@ func TestLoadOptimizerEntriesKeptApart(t *testing.T) {
 	if v := got["classifier.weight"]; v[11] != 5.5 {
 		t.Errorf("classifier.weight = %v", v)
 	}
-	if pp, _ := c.PoolPadding(); pp.Style != PoolSame || pp.Source != FromNames {
+	if pp, _ := c.PoolPadding(); pp.Style != nn.PoolSame || pp.Source != FromNames {
 		t.Errorf("PoolPadding = %+v", pp)
 	}
 }

@@ -2,28 +2,9 @@ package ckpt
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/resnext/resnext/nn"
 )
-
-// PoolPadding is the padding style of the stem's 3x3 stride-2 max pool that a model's weights were
-// trained with. Its values are the spellings resnext.ParseMaxPoolPadding reads.
-type PoolPadding string
-
-const (
-	// PoolSame is MindCV's pad_mode "same": the padding goes at the bottom and right.
-	PoolSame PoolPadding = "same"
-	// PoolSymmetric is torchvision's padding=1 on every side.
-	PoolSymmetric PoolPadding = "symmetric"
-)
-
-// ParsePoolPadding reads a padding style: "same" or "symmetric", in any case.
-func ParsePoolPadding(s string) (PoolPadding, error) {
-	switch p := PoolPadding(strings.ToLower(s)); p {
-	case PoolSame, PoolSymmetric:
-		return p, nil
-	}
-	return "", fmt.Errorf("max-pool padding %q: want same (MindCV weights) or symmetric (torchvision weights)", s)
-}
 
 // PoolPaddingSource says how a padding style was decided.
 type PoolPaddingSource string
@@ -40,7 +21,7 @@ const (
 // PoolPaddingChoice is a padding style and how it was decided.
 type PoolPaddingChoice struct {
 	// Style is the padding style.
-	Style PoolPadding
+	Style nn.PoolPadding
 	// Source is where it comes from.
 	Source PoolPaddingSource
 	// Reason explains the choice in a sentence, for logs.
@@ -57,7 +38,7 @@ func (p PoolPaddingChoice) String() string { return p.Reason }
 // are errors.
 func (c *Checkpoint) PoolPadding() (PoolPaddingChoice, error) {
 	if v, ok := c.Metadata[MetaPoolPadding]; ok {
-		style, err := ParsePoolPadding(v)
+		style, err := nn.ParsePoolPadding(v)
 		if err != nil {
 			return PoolPaddingChoice{}, fmt.Errorf("ckpt %s: metadata %s: %w", c.where(), MetaPoolPadding, err)
 		}
@@ -70,18 +51,18 @@ func (c *Checkpoint) PoolPadding() (PoolPaddingChoice, error) {
 	}
 	switch naming {
 	case NamingMindCV:
-		return PoolPaddingChoice{PoolSame, FromNames,
+		return PoolPaddingChoice{nn.PoolSame, FromNames,
 			`max-pool padding "same": the checkpoint records none, and its names are MindCV's`}, nil
 	case NamingTorch:
-		return PoolPaddingChoice{PoolSymmetric, FromNames,
+		return PoolPaddingChoice{nn.PoolSymmetric, FromNames,
 			`max-pool padding "symmetric": the checkpoint records none, and its names are torchvision's`}, nil
 	}
-	return PoolPaddingChoice{PoolSame, FromDefault,
+	return PoolPaddingChoice{nn.PoolSame, FromDefault,
 		`max-pool padding "same" (MindCV's) by default: the checkpoint records none, and its names do not tell MindCV's from torchvision's`}, nil
 }
 
 // SetPoolPadding records the padding style in the metadata.
-func (c *Checkpoint) SetPoolPadding(style PoolPadding) {
+func (c *Checkpoint) SetPoolPadding(style nn.PoolPadding) {
 	if c.Metadata == nil {
 		c.Metadata = map[string]string{}
 	}

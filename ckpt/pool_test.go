@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/resnext/resnext/ckpt/safetensors"
+	"github.com/resnext/resnext/nn"
 )
 
 func TestPoolPadding(t *testing.T) {
@@ -13,14 +14,14 @@ func TestPoolPadding(t *testing.T) {
 		name   string
 		c      *Checkpoint
 		meta   string
-		style  PoolPadding
+		style  nn.PoolPadding
 		source PoolPaddingSource
 	}{
-		{"metadata wins over names", New(w("bn1.gamma")), "Symmetric", PoolSymmetric, FromMetadata},
-		{"metadata same", New(w("bn1.running_mean")), "same", PoolSame, FromMetadata},
-		{"mindcv names", New(w("conv1.weight"), w("bn1.gamma")), "", PoolSame, FromNames},
-		{"torchvision names", New(w("conv1.weight"), w("fc.weight")), "", PoolSymmetric, FromNames},
-		{"neutral names", New(w("conv1.weight")), "", PoolSame, FromDefault},
+		{"metadata wins over names", New(w("bn1.gamma")), "Symmetric", nn.PoolSymmetric, FromMetadata},
+		{"metadata same", New(w("bn1.running_mean")), "same", nn.PoolSame, FromMetadata},
+		{"mindcv names", New(w("conv1.weight"), w("bn1.gamma")), "", nn.PoolSame, FromNames},
+		{"torchvision names", New(w("conv1.weight"), w("fc.weight")), "", nn.PoolSymmetric, FromNames},
+		{"neutral names", New(w("conv1.weight")), "", nn.PoolSame, FromDefault},
 	} {
 		if tc.meta != "" {
 			tc.c.Metadata[MetaPoolPadding] = tc.meta

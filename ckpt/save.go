@@ -42,7 +42,7 @@ type SaveOptions struct {
 	// Metadata is written as the format allows (see Checkpoint.Write).
 	Metadata map[string]string
 	// PoolPadding, when set, records the max-pool padding style the weights go with.
-	PoolPadding PoolPadding
+	PoolPadding nn.PoolPadding
 	// SliceBytes splits large tensors of a .ckpt into slices (see WriteOptions).
 	SliceBytes int
 }
@@ -57,7 +57,7 @@ func Save(params []*nn.Param, b ops.Backend, path string, opt SaveOptions) error
 	c.Extra = opt.Extra
 	maps.Copy(c.Metadata, opt.Metadata)
 	if opt.PoolPadding != "" {
-		style, err := ParsePoolPadding(string(opt.PoolPadding))
+		style, err := nn.ParsePoolPadding(string(opt.PoolPadding))
 		if err != nil {
 			return fmt.Errorf("ckpt %s: %w", path, err)
 		}

@@ -305,3 +305,14 @@ func TestMisusePanics(t *testing.T) {
 	mustPanic(t, func() { nn.NewLinear(b, 3, 2).Forward(good) }, "Linear", "[2, 4, 3, 3]", "[N, 3]")
 	mustPanic(t, func() { nn.NewAdd(b).Forward(good, x) }, "Add", "[2, 4, 3, 3]", "[1, 3, 5, 5]")
 }
+
+func TestParsePoolPadding(t *testing.T) {
+	for _, p := range []nn.PoolPadding{nn.PoolSame, nn.PoolSymmetric} {
+		if got, err := nn.ParsePoolPadding(strings.ToUpper(string(p))); got != p || err != nil {
+			t.Errorf("nn.ParsePoolPadding(%q) = %v, %v", p, got, err)
+		}
+	}
+	if _, err := nn.ParsePoolPadding("valid"); err == nil || !strings.Contains(err.Error(), "same") {
+		t.Errorf("nn.ParsePoolPadding(valid): %v", err)
+	}
+}

@@ -1,6 +1,49 @@
 package nn
 
-import "github.com/resnext/resnext/ops"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/resnext/resnext/ops"
+)
+
+// PoolPadding is how a max pool pads its input. MindCV and torchvision pad the stem's max pool
+// differently and get different numbers from the same weights, so a model must use the style its
+// weights were trained with.
+type PoolPadding string
+
+const (
+	// PoolSame is MindCV's (MindSpore's pad_mode "same", ops.SamePool): the output is
+	// ceil(in/stride) and any odd padding goes at the bottom and right (for the stem's 112 -> 56,
+	// one row and one column there, so the windows start at 0).
+	PoolSame PoolPadding = "same"
+	// PoolSymmetric is torchvision's: kernel/2 on every side (ops.Pool(3, 2, 1) for the stem; the
+	// windows start at -1).
+	PoolSymmetric PoolPadding = "symmetric"
+)
+
+// ParsePoolPadding reads a padding style: "same" (MindCV weights) or "symmetric" (torchvision
+// weights), in any case.
+func ParsePoolPadding(s string) (PoolPadding, error) {
+	switch p := PoolPadding(strings.ToLower(s)); p {
+	case PoolSame, PoolSymmetric:
+		return p, nil
+	}
+	return "", fmt.Errorf("max-pool padding %q: want same (MindCV weights) or symmetric (torchvision weights)", s)
+}
+
+// NewMaxPool2dPadded returns a max pool padded in the given style: NewMaxPool2dSame, or
+// NewMaxPool2d with kernel/2 on every side.
+func NewMaxPool2dPadded(b ops.Backend, kernel, stride int, style PoolPadding) *MaxPool2d {
+	switch style {
+	case PoolSame:
+		return NewMaxPool2dSame(b, kernel, stride)
+	case PoolSymmetric:
+		return NewMaxPool2d(b, kernel, stride, kernel/2)
+	}
+	misuse("NewMaxPool2dPadded", "padding style %q: want same or symmetric", style)
+	return nil
+}
 
 // MaxPool2d takes the maximum over square windows, padding with -inf. The padding is either
 // symmetric (torchvision's MaxPool2d(k, s, pad)) or MindCV's pad_mode "same", computed from each

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/resnext/resnext/nn"
 )
 
 // Expansion is the ratio of a bottleneck block's output channels to its planes.
@@ -33,44 +35,6 @@ func (s Stem) String() string {
 	return fmt.Sprintf("Stem(%d)", int(s))
 }
 
-// MaxPoolPadding is how the ImageNet stem's 3x3 stride-2 max pool pads its input. MindCV and
-// torchvision differ here and give different numbers from the same weights, so a model must use
-// the style its weights were trained with.
-type MaxPoolPadding int
-
-const (
-	// MaxPoolSame is MindCV's pad_mode "same" (ops.SamePool): the output is ceil(in/2) and the
-	// padding goes at the bottom and right (for 112 -> 56, one row and one column there, so the
-	// windows start at 0).
-	MaxPoolSame MaxPoolPadding = iota
-	// MaxPoolSymmetric is torchvision's padding=1 on every side (ops.Pool(3, 2, 1)): the windows
-	// start at -1.
-	MaxPoolSymmetric
-)
-
-// String names the padding style as ParseMaxPoolPadding reads it: "same" or "symmetric".
-func (p MaxPoolPadding) String() string {
-	switch p {
-	case MaxPoolSame:
-		return "same"
-	case MaxPoolSymmetric:
-		return "symmetric"
-	}
-	return fmt.Sprintf("MaxPoolPadding(%d)", int(p))
-}
-
-// ParseMaxPoolPadding reads a padding style: "same" (MindCV) or "symmetric" (torchvision), in any
-// case.
-func ParseMaxPoolPadding(s string) (MaxPoolPadding, error) {
-	switch strings.ToLower(s) {
-	case "same":
-		return MaxPoolSame, nil
-	case "symmetric":
-		return MaxPoolSymmetric, nil
-	}
-	return 0, fmt.Errorf("max pool padding %q: want same (MindCV weights) or symmetric (torchvision weights)", s)
-}
-
 // Config describes a network of the ResNeXt family (ResNet-50 included).
 type Config struct {
 	// Name is the model's name, such as "resnext50_32x4d"; it appears in errors.
@@ -91,8 +55,9 @@ type Config struct {
 	InChannels int
 	// Stem selects the ImageNet stem or the one for small images.
 	Stem Stem
-	// MaxPool is the ImageNet stem's max-pool padding; the small stem has no max pool and ignores it.
-	MaxPool MaxPoolPadding
+	// MaxPool is the ImageNet stem's max-pool padding ("" means nn.PoolSame, MindCV's); the small
+	// stem has no max pool and ignores it.
+	MaxPool nn.PoolPadding
 }
 
 // BlockSpec is the geometry of one bottleneck block.
@@ -174,8 +139,10 @@ func (c Config) Validate() error {
 	if c.Stem != ImageNetStem && c.Stem != SmallStem {
 		bad("stem %v: want ImageNetStem or SmallStem", c.Stem)
 	}
-	if c.MaxPool != MaxPoolSame && c.MaxPool != MaxPoolSymmetric {
-		bad("max pool padding %v: want MaxPoolSame or MaxPoolSymmetric", c.MaxPool)
+	if c.MaxPool != "" {
+		if _, err := nn.ParsePoolPadding(string(c.MaxPool)); err != nil {
+			bad("%v", err)
+		}
 	}
 	if len(errs) == 0 {
 		return nil
@@ -202,7 +169,7 @@ var variants = map[string]Config{
 // imageNet is a MindCV model: the ImageNet stem, 64 planes, 1000 classes of RGB images.
 func imageNet(name string, blocks [4]int, groups, baseWidth int) Config {
 	return Config{Name: name, Blocks: blocks, Groups: groups, BaseWidth: baseWidth, Planes: 64,
-		NumClasses: 1000, InChannels: 3, Stem: ImageNetStem, MaxPool: MaxPoolSame}
+		NumClasses: 1000, InChannels: 3, Stem: ImageNetStem, MaxPool: nn.PoolSame}
 }
 
 // small is a net for 28x28 grey-scale images in 10 classes (Fashion-MNIST): the small stem, fewer
@@ -210,7 +177,7 @@ func imageNet(name string, blocks [4]int, groups, baseWidth int) Config {
 // paper's terms).
 func small(name string, blocks [4]int, planes, groups, baseWidth int) Config {
 	return Config{Name: name, Blocks: blocks, Groups: groups, BaseWidth: baseWidth, Planes: planes,
-		NumClasses: 10, InChannels: 1, Stem: SmallStem, MaxPool: MaxPoolSame}
+		NumClasses: 10, InChannels: 1, Stem: SmallStem, MaxPool: nn.PoolSame}
 }
 
 // Variant returns the configuration of a registered model by name (case-insensitive):

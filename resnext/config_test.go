@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
 
@@ -171,7 +172,7 @@ func TestVariant(t *testing.T) {
 	}
 	cfg, err := Variant("ResNeXt50_32x4d")
 	if err != nil || cfg.Groups != 32 || cfg.BaseWidth != 4 || cfg.Blocks != [4]int{3, 4, 6, 3} ||
-		cfg.Stem != ImageNetStem || cfg.MaxPool != MaxPoolSame || cfg.NumClasses != 1000 {
+		cfg.Stem != ImageNetStem || cfg.MaxPool != nn.PoolSame || cfg.NumClasses != 1000 {
 		t.Errorf("Variant(ResNeXt50_32x4d) = %+v, %v", cfg, err)
 	}
 	_, err = Variant("resnext50")
@@ -194,7 +195,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.NumClasses = 0 }, "num classes 0"},
 		{func(c *Config) { c.InChannels = 0 }, "in channels 0"},
 		{func(c *Config) { c.Stem = 7 }, "stem Stem(7)"},
-		{func(c *Config) { c.MaxPool = 2 }, "max pool padding MaxPoolPadding(2)"},
+		{func(c *Config) { c.MaxPool = "valid" }, `max-pool padding "valid"`},
 	} {
 		cfg := good
 		c.change(&cfg)
@@ -208,16 +209,5 @@ func TestValidate(t *testing.T) {
 	}
 	if err := (Config{}).Validate(); err == nil || strings.Count(err.Error(), ";") < 5 || strings.Contains(err.Error(), "\n") {
 		t.Errorf("zero Config: %v, want every problem on one line", err)
-	}
-}
-
-func TestParseMaxPoolPadding(t *testing.T) {
-	for _, p := range []MaxPoolPadding{MaxPoolSame, MaxPoolSymmetric} {
-		if got, err := ParseMaxPoolPadding(strings.ToUpper(p.String())); got != p || err != nil {
-			t.Errorf("ParseMaxPoolPadding(%q) = %v, %v", p, got, err)
-		}
-	}
-	if _, err := ParseMaxPoolPadding("valid"); err == nil || !strings.Contains(err.Error(), "same") {
-		t.Errorf("ParseMaxPoolPadding(valid): %v", err)
 	}
 }

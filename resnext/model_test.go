@@ -219,7 +219,7 @@ func TestBufferReuse(t *testing.T) {
 	if b.allocs != allocs || b.frees != frees {
 		t.Errorf("second step: %d allocations and %d frees, want none", b.allocs-allocs, b.frees-frees)
 	}
-	if err := m.SetMaxPoolPadding(MaxPoolSymmetric); err != nil {
+	if err := m.SetMaxPoolPadding(nn.PoolSymmetric); err != nil {
 		t.Fatal(err)
 	}
 	step(0.1)
@@ -295,11 +295,11 @@ func TestMaxPoolPadding(t *testing.T) {
 	if same == sym {
 		t.Fatalf("the two paddings agree at 16x16 (%+v): the test needs a size where they differ", same)
 	}
-	logits := map[MaxPoolPadding][]float32{}
+	logits := map[nn.PoolPadding][]float32{}
 	for _, c := range []struct {
-		padding MaxPoolPadding
+		padding nn.PoolPadding
 		want    ops.Pool2dParams
-	}{{MaxPoolSame, same}, {MaxPoolSymmetric, sym}, {MaxPoolSame, same}} {
+	}{{nn.PoolSame, same}, {nn.PoolSymmetric, sym}, {nn.PoolSame, same}} {
 		if err := m.SetMaxPoolPadding(c.padding); err != nil {
 			t.Fatal(err)
 		}
@@ -312,33 +312,33 @@ func TestMaxPoolPadding(t *testing.T) {
 		ms, mt := b.MaxPool2dMask(stem.Shape(), c.want)
 		mask := b.Alloc(mt, ms)
 		b.MaxPool2d(stem, ref, mask, c.want)
-		assertClose(t, c.padding.String()+" max pool", got, download(t, b, ref), 0)
+		assertClose(t, string(c.padding)+" max pool", got, download(t, b, ref), 0)
 		b.Free(ref)
 		b.Free(mask)
 
 		y := download(t, b, m.Forward(x))
 		if prev, ok := logits[c.padding]; ok {
-			assertClose(t, c.padding.String()+" logits after switching back", y, prev, 0)
+			assertClose(t, string(c.padding)+" logits after switching back", y, prev, 0)
 		}
 		logits[c.padding] = y
 	}
-	if d := maxDiff(logits[MaxPoolSame], logits[MaxPoolSymmetric]); d == 0 {
+	if d := maxDiff(logits[nn.PoolSame], logits[nn.PoolSymmetric]); d == 0 {
 		t.Error("the logits do not depend on the max-pool padding")
 	}
 
-	cfg.MaxPool = MaxPoolSymmetric
+	cfg.MaxPool = nn.PoolSymmetric
 	sm := newModel(t, b, cfg, 9)
 	defer sm.Free()
-	if sm.maxPool == nil || sm.Config().MaxPool != MaxPoolSymmetric {
-		t.Error("Config.MaxPool = MaxPoolSymmetric did not reach the model")
+	if sm.maxPool == nil || sm.Config().MaxPool != nn.PoolSymmetric {
+		t.Error("Config.MaxPool = nn.PoolSymmetric did not reach the model")
 	}
 	small := newModel(t, b, tiny(SmallStem), 9)
 	defer small.Free()
-	if err := small.SetMaxPoolPadding(MaxPoolSymmetric); err == nil || !strings.Contains(err.Error(), "small stem") {
+	if err := small.SetMaxPoolPadding(nn.PoolSymmetric); err == nil || !strings.Contains(err.Error(), "small stem") {
 		t.Errorf("small stem: SetMaxPoolPadding error %v", err)
 	}
-	if err := m.SetMaxPoolPadding(5); err == nil {
-		t.Error("SetMaxPoolPadding(5) accepted")
+	if err := m.SetMaxPoolPadding("valid"); err == nil {
+		t.Error(`SetMaxPoolPadding("valid") accepted`)
 	}
 }
 

@@ -69,12 +69,15 @@ func Build(b ops.Backend, cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.MaxPool == "" {
+		cfg.MaxPool = nn.PoolSame
+	}
 	m := &Model{b: b, cfg: cfg}
 	if cfg.Stem == SmallStem {
 		m.conv1 = nn.NewConv2d(b, cfg.InChannels, cfg.Planes, 3, 1, 1, 1)
 	} else {
 		m.conv1 = nn.NewConv2d(b, cfg.InChannels, cfg.Planes, 7, 2, 3, 1)
-		m.maxPool = newMaxPool(b, cfg.MaxPool)
+		m.maxPool = nn.NewMaxPool2dPadded(b, 3, 2, cfg.MaxPool)
 	}
 	m.conv1.NoInputGrad = true // its input is the data
 	m.bn1 = nn.NewBatchNorm2d(b, cfg.Planes, nn.MindCVMomentum)
@@ -96,14 +99,6 @@ func Build(b ops.Backend, cfg Config) (*Model, error) {
 	m.params = append(m.params, nn.Child("classifier", m.classifier)...)
 	m.link()
 	return m, nil
-}
-
-// newMaxPool returns the ImageNet stem's 3x3 stride-2 max pool with the given padding.
-func newMaxPool(b ops.Backend, p MaxPoolPadding) *nn.MaxPool2d {
-	if p == MaxPoolSymmetric {
-		return nn.NewMaxPool2d(b, 3, 2, 1)
-	}
-	return nn.NewMaxPool2dSame(b, 3, 2)
 }
 
 // link lists the layers in the order Forward runs them.
@@ -186,18 +181,18 @@ func (m *Model) SetTraining(training bool) {
 	}
 }
 
-// SetMaxPoolPadding switches the ImageNet stem's max pool to padding p: MaxPoolSame for MindCV's
-// weights, MaxPoolSymmetric for torchvision's. It is an error on a model with the small stem.
-func (m *Model) SetMaxPoolPadding(p MaxPoolPadding) error {
-	if p != MaxPoolSame && p != MaxPoolSymmetric {
-		return fmt.Errorf("model %s: max pool padding %v: want MaxPoolSame or MaxPoolSymmetric", m.cfg.Name, p)
+// SetMaxPoolPadding switches the ImageNet stem's max pool to padding p: nn.PoolSame for MindCV's
+// weights, nn.PoolSymmetric for torchvision's. It is an error on a model with the small stem.
+func (m *Model) SetMaxPoolPadding(p nn.PoolPadding) error {
+	if p != nn.PoolSame && p != nn.PoolSymmetric {
+		return fmt.Errorf("model %s: max pool padding %v: want same or symmetric", m.cfg.Name, p)
 	}
 	if m.maxPool == nil {
 		return fmt.Errorf("model %s has the small stem, which has no max pool: padding %v does not apply", m.cfg.Name, p)
 	}
 	if p != m.cfg.MaxPool {
 		m.maxPool.Free()
-		m.maxPool = newMaxPool(m.b, p)
+		m.maxPool = nn.NewMaxPool2dPadded(m.b, 3, 2, p)
 		m.cfg.MaxPool = p
 		m.link()
 	}
