@@ -57,7 +57,8 @@ type Backend interface {
 	// (see Conv2dParams.OutSize). There is no bias: add one with BiasAdd.
 	Conv2d(x, w, y Tensor, p Conv2dParams)
 	// Conv2dBackward computes the gradients of Conv2d from dy: dx (shape of x) and dw (shape of w).
-	// Either output may be nil when it is not wanted (aclnn's output mask).
+	// Either output may be nil when it is not wanted (aclnn's output mask). The batch may be empty
+	// (N = 0): dw is then zero.
 	Conv2dBackward(dy, x, w, dx, dw Tensor, p Conv2dParams)
 
 	// BatchNormTrain normalises x [N, C, H, W] (or [N, C]) with the batch statistics per channel:
@@ -72,16 +73,18 @@ type Backend interface {
 	// dbeta. dgamma and dbeta may be nil when not wanted.
 	BatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta Tensor)
 
-	// ReLU computes y = max(x, 0). y may be x (in place).
+	// ReLU computes y = max(x, 0); NaN stays NaN. y may be x (in place).
 	ReLU(x, y Tensor)
-	// ReLUBackward computes dx = dy where y > 0, else 0, from the forward output y. dx may be dy.
+	// ReLUBackward computes dx = 0 where y <= 0, else dy (a NaN in y passes dy, as PyTorch's
+	// threshold_backward does), from the forward output y. dx may be dy.
 	ReLUBackward(dy, y, dx Tensor)
 
 	// MaxPool2dMask is the shape and dtype of the mask that MaxPool2d writes for input shape x: the
 	// layout is the backend's own.
 	MaxPool2dMask(x Shape, p Pool2dParams) (Shape, DType)
 	// MaxPool2d computes y = max over each window of x (padding is -inf) and records the winners in
-	// mask (see MaxPool2dMask). Ties go to the first element in row-major window order.
+	// mask (see MaxPool2dMask). Ties go to the first element in row-major window order; a window
+	// holding NaN gives NaN (which NaN the mask records is the backend's choice).
 	MaxPool2d(x, y, mask Tensor, p Pool2dParams)
 	// MaxPool2dBackward routes dy to the winners recorded in mask: dx has x's shape.
 	MaxPool2dBackward(dy, mask, dx Tensor, p Pool2dParams)
@@ -120,7 +123,10 @@ type Backend interface {
 	// AllFinite writes 1 into out (a Bool scalar) when every element of every tensor in ts is finite,
 	// else 0. It does not wait: read out to get the answer.
 	AllFinite(ts []Tensor, out Tensor)
-	// Cast converts x into y's dtype (same shape), rounding to nearest even; float to integer truncates.
+	// Cast converts x into y's dtype (same shape). Into a float type it rounds to nearest even, once
+	// (even from a wide integer), overflowing to infinity; float to integer truncates toward zero,
+	// saturating at the type's limits, with NaN giving 0; integer to integer wraps around (two's
+	// complement); into Bool any nonzero value, NaN included, is true, and true is 1.
 	Cast(x, y Tensor)
 }
 

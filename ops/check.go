@@ -155,6 +155,16 @@ func CheckUnary(op string, x, y Tensor) {
 	wantType(op, "y", y, x.DType())
 }
 
+// CheckReLUBackward checks dy, the forward output y and dx: one shape and dtype.
+func CheckReLUBackward(dy, y, dx Tensor) {
+	const op = "ReLUBackward"
+	wantFloat(op, "dy", dy)
+	want(op, "y", y, dy.Shape())
+	want(op, "dx", dx, dy.Shape())
+	wantType(op, "y", y, dy.DType())
+	wantType(op, "dx", dx, dy.DType())
+}
+
 // CheckBinary checks an elementwise kernel from a and b to y, all of one shape and dtype.
 func CheckBinary(op string, a, b, y Tensor) {
 	wantFloat(op, "a", a)
@@ -242,27 +252,43 @@ func CheckBias(op string, x, bias, y Tensor) {
 	}
 }
 
-// CheckCrossEntropy checks logits (or dlogits) [N, C] against labels [N] Int32, logProb [N, C] and,
-// for the forward, the scalar loss. It returns N and C.
-func CheckCrossEntropy(op string, logits, labels, logProb, loss Tensor, smoothing float64) (n, c int) {
-	wantFloat(op, "logits", logits)
-	s := logits.Shape()
-	if len(s) != 2 {
-		Misuse(op, "logits have shape %v, want [N, C]", s)
-	}
-	n, c = s[0], s[1]
-	want(op, "labels", labels, Shape{n})
-	wantType(op, "labels", labels, Int32)
-	want(op, "logProb", logProb, s)
+// CheckCrossEntropy checks the operands of CrossEntropy: logits [N, C], labels [N] Int32, logProb
+// [N, C] Float32 and the Float32 scalar loss. It returns N and C.
+func CheckCrossEntropy(logits, labels, logProb, loss Tensor, smoothing float64) (n, c int) {
+	const op = "CrossEntropy"
+	n, c = checkClassScores(op, "logits", logits, labels, smoothing)
+	want(op, "logProb", logProb, logits.Shape())
 	wantType(op, "logProb", logProb, Float32)
-	if loss != nil {
-		want(op, "loss", loss, Shape{})
-		wantType(op, "loss", loss, Float32)
+	want(op, "loss", loss, Shape{})
+	wantType(op, "loss", loss, Float32)
+	return n, c
+}
+
+// CheckCrossEntropyBackward checks the operands of CrossEntropyBackward: logProb [N, C] Float32
+// (from the forward), labels [N] Int32 and dlogits [N, C]. It returns N and C.
+func CheckCrossEntropyBackward(logProb, labels, dlogits Tensor, smoothing float64) (n, c int) {
+	const op = "CrossEntropyBackward"
+	n, c = checkClassScores(op, "logProb", logProb, labels, smoothing)
+	wantType(op, "logProb", logProb, Float32)
+	wantFloat(op, "dlogits", dlogits)
+	want(op, "dlogits", dlogits, logProb.Shape())
+	return n, c
+}
+
+// checkClassScores checks that scores (named name) is a float [N, C] matrix, labels an Int32 [N]
+// vector, and the smoothing in [0, 1].
+func checkClassScores(op, name string, scores, labels Tensor, smoothing float64) (n, c int) {
+	wantFloat(op, name, scores)
+	s := scores.Shape()
+	if len(s) != 2 {
+		Misuse(op, "%s have shape %v, want [N, C]", name, s)
 	}
+	want(op, "labels", labels, Shape{s[0]})
+	wantType(op, "labels", labels, Int32)
 	if smoothing < 0 || smoothing > 1 {
 		Misuse(op, "label smoothing %v must be in [0, 1]", smoothing)
 	}
-	return n, c
+	return s[0], s[1]
 }
 
 // CheckSGD checks the operands of SGDMomentum: param, grad and accum of one shape, float32.

@@ -19,15 +19,16 @@ func (b *Backend) ReLU(x, y ops.Tensor) {
 	})
 }
 
-// ReLUBackward computes dx = dy where y > 0, else 0 (NaN in y counts as not positive). dx may be dy.
+// ReLUBackward computes dx = 0 where y <= 0, else dy (a NaN in y passes dy, as in PyTorch). dx may
+// be dy.
 func (b *Backend) ReLUBackward(dy, y, dx ops.Tensor) {
 	const op = "ReLUBackward"
-	ops.CheckBinary(op, dy, y, dx)
+	ops.CheckReLUBackward(dy, y, dx)
 	dys, ys, dxs := f32(op, dy), f32(op, y), f32(op, dx)
 	b.parallelFor(len(ys), 1, func(lo, hi int) {
 		for i, v := range ys[lo:hi] {
 			g := dys[lo+i]
-			if !(v > 0) {
+			if v <= 0 {
 				g = 0
 			}
 			dxs[lo+i] = g

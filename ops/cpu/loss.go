@@ -11,7 +11,7 @@ import (
 // -sum_c target_c*logProb_c into loss, with target = (1-eps)*onehot(label) + eps/C.
 func (b *Backend) CrossEntropy(logits, labels, logProb, loss ops.Tensor, smoothing float64) {
 	const op = "CrossEntropy"
-	n, c := ops.CheckCrossEntropy(op, logits, labels, logProb, loss, smoothing)
+	n, c := ops.CheckCrossEntropy(logits, labels, logProb, loss, smoothing)
 	xs, lp, out := f32(op, logits), f32(op, logProb), f32(op, loss)
 	ls := checkLabels(op, labels, c)
 	rowLoss := b.scratch(n)
@@ -51,7 +51,7 @@ func logSoftmaxRow(x, lp []float32, label int, smoothing float64) float32 {
 // CrossEntropyBackward computes dlogits = scale*(softmax - target)/N from the saved logProb.
 func (b *Backend) CrossEntropyBackward(logProb, labels, dlogits ops.Tensor, smoothing, scale float64) {
 	const op = "CrossEntropyBackward"
-	n, c := ops.CheckCrossEntropy(op, dlogits, labels, logProb, nil, smoothing)
+	n, c := ops.CheckCrossEntropyBackward(logProb, labels, dlogits, smoothing)
 	lp, dl := f32(op, logProb), f32(op, dlogits)
 	ls := checkLabels(op, labels, c)
 	k := scale / float64(n)

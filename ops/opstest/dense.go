@@ -8,6 +8,7 @@ import (
 )
 
 // matMulCases are the sizes op(a) [m, k] @ op(b) [k, n]; each runs with all four transpose flags.
+// The last ones are larger than a typical GEMM block in k (2048) or m (129).
 var matMulCases = []struct {
 	name    string
 	m, n, k int
@@ -17,8 +18,12 @@ var matMulCases = []struct {
 	{"row_vector", 1, 9, 17},
 	{"column_vector", 9, 1, 17},
 	{"inner_1", 6, 4, 1},
+	{"1x1_k1", 1, 1, 1},
+	{"odd_3x17_k33", 3, 17, 33},
 	{"classifier_16x100_k512", 16, 100, 512},
 	{"64x96_k256", 64, 96, 256},
+	{"64x10_k2048", 64, 10, 2048},
+	{"129x65_k31", 129, 65, 31},
 }
 
 // stored returns the stored shape of an operand whose op() is rows x cols.
@@ -77,6 +82,7 @@ var biasShapes = []struct {
 }{
 	{"NC", ops.Shape{5, 7}},
 	{"NC_batch1", ops.Shape{1, 3}},
+	{"NC_1x1", ops.Shape{1, 1}},
 	{"NCL", ops.Shape{2, 3, 7}},
 	{"NCHW", ops.Shape{2, 3, 4, 5}},
 	{"NCHW_1x1", ops.Shape{3, 4, 1, 1}},

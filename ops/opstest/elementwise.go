@@ -2,6 +2,7 @@ package opstest
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/resnext/resnext/ops"
@@ -30,6 +31,16 @@ func (e *env) reluInput(n int) []float32 {
 }
 
 func testReLU(t *testing.T, b ops.Backend) {
+	// NaN stays NaN (so that an overflow still reaches AllFinite), infinities and signed zeros.
+	run(t, b, "special_values", func(e *env) {
+		x := []float32{-1, 0, float32(math.Copysign(0, -1)), 2.5, nan, pinf, ninf}
+		shape := ops.Shape{len(x)}
+		X, Y := e.tensor(shape, x), e.out(shape)
+		b.ReLU(X, Y)
+		e.exact("y", e.read(Y), refReLU(f64(x)))
+		b.ReLU(X, X)
+		e.exact("y in place", e.read(X), refReLU(f64(x)))
+	})
 	for _, c := range elemShapes {
 		run(t, b, c.name, func(e *env) {
 			x := e.reluInput(c.shape.Numel())
@@ -49,6 +60,18 @@ func testReLU(t *testing.T, b ops.Backend) {
 }
 
 func testReLUBackward(t *testing.T, b ops.Backend) {
+	// dx is 0 where y <= 0 (both zeros) and dy elsewhere, NaN included, as PyTorch's
+	// threshold_backward does.
+	run(t, b, "special_values", func(e *env) {
+		y := []float32{nan, 0, float32(math.Copysign(0, -1)), pinf, 2.5}
+		shape := ops.Shape{len(y)}
+		dy := e.randn(len(y))
+		DY, Y, DX := e.tensor(shape, dy), e.tensor(shape, y), e.out(shape)
+		b.ReLUBackward(DY, Y, DX)
+		e.exact("dx", e.read(DX), refReLUBackward(f64(dy), f64(y)))
+		b.ReLUBackward(DY, Y, DY)
+		e.exact("dx in place", e.read(DY), refReLUBackward(f64(dy), f64(y)))
+	})
 	for _, c := range elemShapes {
 		run(t, b, c.name, func(e *env) {
 			y := f32(refReLU(f64(e.reluInput(c.shape.Numel()))))
@@ -72,7 +95,7 @@ func testReLUBackward(t *testing.T, b ops.Backend) {
 
 func testAdd(t *testing.T, b ops.Backend) {
 	for _, c := range elemShapes {
-		for _, alpha := range []float64{1, -1, 0.5} {
+		for _, alpha := range []float64{1, -1, 0.5, 0} {
 			run(t, b, fmt.Sprintf("%s/alpha_%g", c.name, alpha), func(e *env) {
 				n := c.shape.Numel()
 				a, bv := e.randn(n), e.randn(n)
@@ -97,6 +120,12 @@ func testAdd(t *testing.T, b ops.Backend) {
 			B := e.tensor(c.shape, bv)
 			b.Add(e.tensor(c.shape, a), B, B, -2)
 			e.near("y", e.read(B), refAdd(f64(a), f64(bv), -2), tolElem)
+		})
+		run(t, b, c.name+"/in_place_a_b_and_y_one_tensor", func(e *env) {
+			a := e.randn(c.shape.Numel())
+			A := e.tensor(c.shape, a)
+			b.Add(A, A, A, 0.5)
+			e.near("y", e.read(A), refAdd(f64(a), f64(a), 0.5), tolElem)
 		})
 	}
 }

@@ -290,16 +290,19 @@ func catch(fn func()) (msg string, panicked bool) {
 	return "", false
 }
 
-// panics checks that fn panics with a message naming ops.<op>, as ops.Misuse writes it.
-func (e *env) panics(op string, fn func()) {
+// panics checks that fn panics with a message naming ops.<op>, as ops.Misuse writes it, and
+// containing each of mentions.
+func (e *env) panics(op string, fn func(), mentions ...string) {
 	e.t.Helper()
 	msg, ok := catch(fn)
 	if !ok {
 		e.t.Errorf("misuse of %s did not panic", op)
 		return
 	}
-	if !strings.Contains(msg, "ops."+op+":") {
-		e.t.Errorf("misuse of %s panicked with %q, want a message containing %q", op, msg, "ops."+op+":")
+	for _, want := range append([]string{"ops." + op + ":"}, mentions...) {
+		if !strings.Contains(msg, want) {
+			e.t.Errorf("misuse of %s panicked with %q, want a message containing %q", op, msg, want)
+		}
 	}
 }
 

@@ -7,24 +7,34 @@ import (
 	"github.com/resnext/resnext/ops"
 )
 
-// ceCase is one cross-entropy input: logits [n, c], normal with standard deviation spread.
+// ceCase is one cross-entropy input: logits [n, c], normal with standard deviation spread, or
+// the given logits and labels.
 type ceCase struct {
 	name   string
 	n, c   int
 	spread float64
+	logits []float32
+	labels []int32
 }
 
 var ceCases = []ceCase{
-	{"5x10", 5, 10, 1},
-	{"batch1_1000_classes", 1, 1000, 2},
-	{"two_classes", 6, 2, 1},
-	{"large_logits", 4, 7, 100},
-	{"64x1000", 64, 1000, 3},
+	{"5x10", 5, 10, 1, nil, nil},
+	{"batch1_1000_classes", 1, 1000, 2, nil, nil},
+	{"two_classes", 6, 2, 1, nil, nil},
+	{"one_class", 3, 1, 1, nil, nil},
+	{"large_logits", 4, 7, 100, nil, nil},
+	{"64x1000", 64, 1000, 3, nil, nil},
+	// Logits far outside exp's range in float32 (either way): the results stay finite.
+	{"extreme_logits_far_apart", 1, 4, 0, []float32{1000, -1000, 0, 999}, []int32{1}},
+	{"extreme_logits_all_very_negative", 1, 4, 0, []float32{-3e4, -3e4 + 1, -3e4 - 5, -3e4}, []int32{2}},
 }
 
-var ceSmoothing = []float64{0, 0.1}
+var ceSmoothing = []float64{0, 0.1, 1}
 
 func (e *env) ceInputs(c ceCase) (logits []float32, labels []int32) {
+	if c.logits != nil {
+		return c.logits, c.labels
+	}
 	return e.randnScaled(c.n*c.c, 0, c.spread), e.randLabels(c.n, c.c)
 }
 

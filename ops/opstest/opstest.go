@@ -9,13 +9,20 @@
 //     of the reference forward in ref_test.go), and against the backend's own forward by a
 //     directional finite difference in float32 (fd.go) for convolution, batch norm, pooling,
 //     cross-entropy and matmul;
-//   - the edge shapes ResNeXt meets: batch 1, odd sizes, 1x1 outputs, groups of 1, 2, 32 and equal
-//     to the channels, strides 1 and 2, padding, 1x1, 3x3 and 7x7 kernels, dilation, torchvision and
-//     "same" max-pool padding;
+//   - the edge shapes ResNeXt meets: batches of 0, 1, 3 and 4, odd sizes, 1x1 inputs and outputs,
+//     groups of 1, 2, 32, 64 and equal to the channels, strides 1, 2 and 3, padding (up to the
+//     kernel's size), 1x1, 3x3 and 7x7 kernels, dilation, torchvision and "same" max-pool padding,
+//     and sizes past a typical GEMM block;
+//   - special values and accuracy: NaN, infinities and signed zeros through ReLU and max pooling,
+//     ties and windows with nothing finite, batch norm over many values far from zero (where float32
+//     sums fail), logits far outside exp's range, label smoothing 0 to 1, every combination of the
+//     SGD options over several steps;
 //   - the aliasing the interface allows (in-place ReLU, ReLUBackward, Add, Scale, BiasAdd, and the
 //     running statistics BatchNormTrain updates in place);
-//   - misuse panicking at once with a message naming ops.<Kernel>;
-//   - memory round trips for every dtype, Fill, Copy, Cast with known bit patterns, and Sync.
+//   - misuse panicking at once with a message naming ops.<Kernel> and the shapes, dtypes or values
+//     at fault;
+//   - memory round trips for every dtype, Fill, Copy, Cast with known bit patterns (rounding,
+//     saturation, wrap-around, Bool) and round trips, and Sync.
 //
 // A kernel that panics fails its own subtests and the rest of the suite still runs. The PyTorch
 // fixtures (fixtures.go, testdata/) run first.

@@ -11,10 +11,12 @@ import (
 type poolData int
 
 const (
-	distinctData poolData = iota // distinct values: no ties
-	negativeData                 // distinct and all negative: padding must act as -inf, not 0
-	tiedData                     // only 0s and 1s: ties go to the first element in row-major window order
-	constantData                 // one negative value everywhere
+	distinctData   poolData = iota // distinct values: no ties
+	negativeData                   // distinct and all negative: padding must act as -inf, not 0
+	tiedData                       // only 0s and 1s: ties go to the first element in row-major window order
+	constantData                   // one negative value everywhere
+	tiedNegInfData                 // 0 to 3 and a tenth -inf, the first plane all -inf: windows with nothing finite
+	nanData                        // distinct, a tenth NaN: a window holding NaN gives NaN (forward only)
 )
 
 // poolCase is one max-pool geometry: x [n, c, h, w].
@@ -29,7 +31,8 @@ func (c poolCase) geom() poolGeom { return newPoolGeom(c.n, c.c, c.h, c.w, c.p) 
 
 // poolCases covers ResNeXt's stem pool under torchvision padding (3x3 s2 p1) and MindCV's "same"
 // padding (bottom/right only where the total is odd), odd inputs, windows that overlap or leave
-// input rows unused, 1x1 outputs, per-axis attributes, negative inputs and ties.
+// input rows unused, 1x1 inputs and outputs, per-axis attributes, negative inputs, ties, -inf and
+// NaN.
 var poolCases = []poolCase{
 	{"3x3_stride2_pad1", 2, 3, 8, 8, ops.Pool(3, 2, 1), distinctData},
 	{"3x3_stride2_pad1_odd_7x9", 1, 2, 7, 9, ops.Pool(3, 2, 1), distinctData},
@@ -48,6 +51,18 @@ var poolCases = []poolCase{
 	{"ties", 2, 3, 9, 9, ops.Pool(3, 2, 1), tiedData},
 	{"ties_constant", 1, 2, 7, 6, ops.Pool(3, 2, 1), constantData},
 	{"64ch_28x28", 4, 64, 28, 28, ops.Pool(3, 2, 1), distinctData},
+	{"ties_neg_inf_3x3_stride2_pad1", 2, 3, 9, 9, ops.Pool(3, 2, 1), tiedNegInfData},
+	{"ties_neg_inf_same_odd_57x31", 1, 2, 57, 31, ops.SamePool(3, 2, 57, 31), tiedNegInfData},
+	{"ties_neg_inf_1_channel_odd_7x5", 1, 1, 7, 5, ops.Pool(3, 2, 1), tiedNegInfData},
+	{"ties_neg_inf_2x2_stride2_drops_last_row_9x9", 3, 2, 9, 9, ops.Pool(2, 2, 0), tiedNegInfData},
+	{"ties_neg_inf_1x1_input_pad1", 2, 1, 1, 1, ops.Pool(3, 2, 1), tiedNegInfData},
+	{"ties_neg_inf_3x3_stride1_overlap", 1, 3, 6, 6, ops.Pool(3, 1, 1), tiedNegInfData},
+	{"ties_neg_inf_per_axis_attributes", 2, 2, 8, 7, ops.Pool2dParams{KernelH: 3, KernelW: 2, StrideH: 1, StrideW: 2,
+		PadTop: 1, PadRight: 1}, tiedNegInfData},
+	{"ties_neg_inf_64ch_28x28", 2, 64, 28, 28, ops.Pool(3, 2, 1), tiedNegInfData},
+	{"nan_3x3_stride2_pad1", 2, 2, 9, 9, ops.Pool(3, 2, 1), nanData},
+	{"nan_3x3_stride1_overlap", 1, 2, 7, 7, ops.Pool(3, 1, 1), nanData},
+	{"nan_same_odd_13x10", 1, 3, 13, 10, ops.SamePool(3, 2, 13, 10), nanData},
 }
 
 func (e *env) poolInput(c poolCase) []float32 {
@@ -70,6 +85,24 @@ func (e *env) poolInput(c poolCase) []float32 {
 		x := make([]float32, n)
 		for i := range x {
 			x[i] = -3
+		}
+		return x
+	case tiedNegInfData:
+		x := make([]float32, n)
+		plane := c.h * c.w
+		for i := range x {
+			x[i] = float32(e.rng.IntN(4))
+			if i < plane || e.rng.IntN(10) == 0 {
+				x[i] = ninf
+			}
+		}
+		return x
+	case nanData:
+		x := e.distinct(n, 0.05)
+		for i := range x {
+			if e.rng.IntN(10) == 0 {
+				x[i] = nan
+			}
 		}
 		return x
 	}
@@ -101,6 +134,9 @@ func testMaxPool2d(t *testing.T, b ops.Backend) {
 
 func testMaxPool2dBackward(t *testing.T, b ops.Backend) {
 	for _, c := range poolCases {
+		if c.data == nanData {
+			continue // which NaN of a window receives the gradient is not specified
+		}
 		run(t, b, c.name, func(e *env) {
 			g := c.geom()
 			x := e.poolInput(c)

@@ -114,11 +114,16 @@ func refBNTrain(x, gamma, beta []float64, g bnGeom, eps float64) (y, mean, invSt
 	for c := range invStd {
 		invStd[c] = 1 / math.Sqrt(variance[c]+eps)
 	}
-	y = make([]float64, len(x))
+	return refBNNormalize(x, gamma, beta, mean, invStd, g), mean, invStd, variance
+}
+
+// refBNNormalize is y = (x - mean)*invStd*gamma + beta per channel.
+func refBNNormalize(x, gamma, beta, mean, invStd []float64, g bnGeom) []float64 {
+	y := make([]float64, len(x))
 	for c := 0; c < g.C; c++ {
 		g.channel(c, func(i int) { y[i] = (x[i]-mean[c])*invStd[c]*gamma[c] + beta[c] })
 	}
-	return y, mean, invStd, variance
+	return y
 }
 
 // refBNRunning is the running statistics after one training step (PyTorch's convention).
@@ -172,7 +177,7 @@ func refReLU(x []float64) []float64 {
 func refReLUBackward(dy, y []float64) []float64 {
 	dx := make([]float64, len(dy))
 	for i := range dy {
-		if y[i] > 0 {
+		if !(y[i] <= 0) { // PyTorch's threshold_backward: a NaN output passes the gradient
 			dx[i] = dy[i]
 		}
 	}
@@ -194,7 +199,8 @@ func (g poolGeom) xShape() ops.Shape { return ops.Shape{g.N, g.C, g.H, g.W} }
 func (g poolGeom) yShape() ops.Shape { return ops.Shape{g.N, g.C, g.P, g.Q} }
 
 // refMaxPool returns the pooled values and, for each output, the flat index of its winner in x:
-// the first maximum in row-major window order, padding never winning.
+// the first maximum in row-major window order, padding never winning. A NaN beats any number (the
+// first NaN of the window is its winner here; which NaN a backend picks is not specified).
 func refMaxPool(x []float64, g poolGeom) (y []float64, arg []int) {
 	y = make([]float64, g.yShape().Numel())
 	arg = make([]int, len(y))
@@ -212,7 +218,7 @@ func refMaxPool(x []float64, g poolGeom) (y []float64, arg []int) {
 						if w < 0 || w >= g.W {
 							continue
 						}
-						if i := (nc*g.H+h)*g.W + w; at < 0 || x[i] > best {
+						if i := (nc*g.H+h)*g.W + w; at < 0 || x[i] > best || x[i] != x[i] && best == best {
 							best, at = x[i], i
 						}
 					}

@@ -3,6 +3,7 @@ package opstest
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -232,6 +233,14 @@ func TestReferencePoolByHand(t *testing.T) {
 		t.Errorf("tie went to element %d, want 5", arg[3])
 	}
 	expectSlice(t, "average", refGlobalAvgPool(x, 1, 16), []float64{28.0 / 16})
+	// A NaN wins its window, even before a larger number; a window with nothing but -Inf gives -Inf
+	// from a real element, not the padding.
+	inf := math.Inf(-1)
+	p := ops.Pool2dParams{KernelH: 3, KernelW: 3, StrideH: 3, StrideW: 3, PadTop: 1, PadBottom: 1}
+	y, arg = refMaxPool([]float64{1, math.NaN(), 9, inf, inf, inf}, newPoolGeom(1, 2, 1, 3, p))
+	if !math.IsNaN(y[0]) || arg[0] != 1 || y[1] != inf || arg[1] != 3 {
+		t.Errorf("NaN and -Inf windows: y %v at %v, want [NaN -Inf] at [1 3]", y, arg)
+	}
 }
 
 func TestReferenceNormAndLossByHand(t *testing.T) {
@@ -257,23 +266,149 @@ func TestReferenceNormAndLossByHand(t *testing.T) {
 	expectSlice(t, "sgd nesterov", np, []float64{1 - 0.1*(1.1+0.9*2)})
 }
 
-// TestCastConstants checks the hand-written bit patterns of the Cast cases against round-to-nearest-
-// even done by arithmetic on float64, where the target is a float and the value is in range.
+// TestCastConstants checks the hand-written raw elements of the Cast cases against the rules of
+// ops.Backend.Cast applied to the exactly decoded values: round to nearest even (big.Float at the
+// target's precision, a fixed spacing among subnormals, overflow to infinity), truncation with
+// saturation and NaN as 0 into integers, wrap-around between integers, nonzero as true.
 func TestCastConstants(t *testing.T) {
 	for _, c := range castCases {
-		if c.to != ops.Float16 || c.from != ops.Float32 {
-			continue
-		}
 		for i, in := range c.in {
-			v := float64(math.Float32frombits(uint32(in)))
-			if isNaN(c.to, c.want[i]) || math.IsInf(v, 0) || math.Abs(v) >= 65520 {
-				continue
-			}
-			if got := float64(ops.Float16Value(uint16(c.want[i]))); got != roundToFloat16(v) {
-				t.Errorf("%s: %v is written as %#04x (%v), want %v", c.name, v, c.want[i], got, roundToFloat16(v))
+			got, want := castRule(c.from, in, c.to), c.want[i]
+			if isNaN(c.to, got) != isNaN(c.to, want) || !isNaN(c.to, want) && got != want {
+				t.Errorf("%s: %#x is written as %s, the rules give %s", c.name, in, rawString(c.to, want), rawString(c.to, got))
 			}
 		}
 	}
+}
+
+// castValue decodes a raw element of dt exactly, by hand from the formats; nan reports a NaN.
+func castValue(dt ops.DType, raw uint64) (v *big.Float, nan bool) {
+	var x float64
+	switch dt {
+	case ops.Float32:
+		x = float64(math.Float32frombits(uint32(raw)))
+	case ops.BFloat16:
+		x = float64(math.Float32frombits(uint32(raw) << 16)) // the top half of a float32
+	case ops.Float16:
+		exp, frac := int(raw>>10&0x1f), float64(raw&0x3ff)
+		switch exp {
+		case 0:
+			x = math.Ldexp(frac, -24)
+		case 0x1f:
+			x = math.Inf(1)
+			if frac != 0 {
+				x = math.NaN()
+			}
+		default:
+			x = math.Ldexp(1024+frac, exp-25)
+		}
+		if raw&0x8000 != 0 {
+			x = -x
+		}
+	case ops.Int32:
+		return new(big.Float).SetInt64(int64(int32(raw))), false
+	case ops.Uint8:
+		return new(big.Float).SetInt64(int64(uint8(raw))), false
+	case ops.Bool:
+		return new(big.Float).SetInt64(int64(min(raw&0xff, 1))), false
+	default:
+		return new(big.Float).SetInt64(int64(raw)), false
+	}
+	if math.IsNaN(x) {
+		return nil, true
+	}
+	return new(big.Float).SetFloat64(x), false
+}
+
+// castFloats are the significant bits, the exponent of the smallest normal number, the largest
+// finite value and a NaN of the floating-point types.
+var castFloats = map[ops.DType]struct {
+	sig, minExp int
+	max         float64
+	nan         uint64
+}{
+	ops.Float32:  {24, -126, math.MaxFloat32, 0x7fc00000},
+	ops.Float16:  {11, -14, 65504, 0x7e00},
+	ops.BFloat16: {8, -126, math.Ldexp(255, 120), 0x7fc0},
+}
+
+// castInts are the ranges of the integer types.
+var castInts = map[ops.DType][2]int64{
+	ops.Int32: {math.MinInt32, math.MaxInt32},
+	ops.Int64: {math.MinInt64, math.MaxInt64},
+	ops.Uint8: {0, math.MaxUint8},
+}
+
+// castRule returns the raw element that the rules give for the raw element in of from, cast to to.
+func castRule(from ops.DType, in uint64, to ops.DType) uint64 {
+	v, nan := castValue(from, in)
+	switch {
+	case to == ops.Bool:
+		if nan || v.Sign() != 0 {
+			return 1
+		}
+		return 0
+	case to.IsFloat() && nan:
+		return castFloats[to].nan
+	case nan:
+		return 0
+	case !to.IsFloat() && !from.IsFloat(): // wraps around
+		i, _ := v.Int64()
+		if to == ops.Uint8 {
+			return uint64(uint8(i))
+		}
+		if to == ops.Int32 {
+			return uint64(int64(int32(i)))
+		}
+		return uint64(i)
+	case !to.IsFloat(): // truncates and saturates
+		lim := castInts[to]
+		if v.Cmp(new(big.Float).SetInt64(lim[1])) >= 0 {
+			return uint64(lim[1])
+		}
+		if v.Cmp(new(big.Float).SetInt64(lim[0])) <= 0 {
+			return uint64(lim[0])
+		}
+		i, _ := v.Int64() // toward zero
+		return uint64(i)
+	}
+	f := castFloats[to]
+	var r float64
+	switch x, _ := v.Float64(); {
+	case v.IsInf():
+		r = x
+	case math.Abs(x) < math.Ldexp(1, f.minExp): // zero or subnormal: a fixed spacing (x is exact here)
+		q := math.Ldexp(1, f.minExp-f.sig+1)
+		r = math.Copysign(math.RoundToEven(x/q)*q, x)
+	default:
+		r, _ = new(big.Float).SetPrec(uint(f.sig)).SetMode(big.ToNearestEven).Set(v).Float64()
+		if math.Abs(r) > f.max {
+			r = math.Inf(int(math.Copysign(1, r)))
+		}
+	}
+	switch to {
+	case ops.Float32:
+		return uint64(math.Float32bits(float32(r)))
+	case ops.BFloat16:
+		return uint64(math.Float32bits(float32(r)) >> 16) // r has at most 8 significant bits
+	}
+	return float16Bits(r)
+}
+
+// float16Bits encodes a value that float16 holds exactly, by hand.
+func float16Bits(v float64) uint64 {
+	var sign uint64
+	if math.Signbit(v) {
+		sign, v = 0x8000, -v
+	}
+	switch {
+	case math.IsInf(v, 0):
+		return sign | 0x7c00
+	case v < math.Ldexp(1, -14):
+		return sign | uint64(math.Ldexp(v, 24))
+	}
+	frac, exp := math.Frexp(v) // v = frac * 2^exp, frac in [0.5, 1)
+	return sign | uint64(exp+14)<<10 | uint64(math.Ldexp(frac, 11))&0x3ff
 }
 
 func expectSlice(t *testing.T, what string, got, want []float64) {
