@@ -54,7 +54,7 @@ func loadModel(b ops.Backend, log *zap.Logger, model, path string, numClasses in
 	rep, err := ckpt.Load(m.Params(), b, c, ckpt.LoadOptions{})
 	if err != nil {
 		m.Free()
-		return nil, fmt.Errorf("--ckpt_path does not fit --model %s: %w", cfg.Name, err)
+		return nil, fmt.Errorf("--model %s: %w", cfg.Name, err)
 	}
 	m.SetTraining(false)
 	fields := []zap.Field{zap.String("model", cfg.Name), zap.String("ckpt", path), zap.String("format", string(c.Format)),

@@ -236,6 +236,19 @@ func TestCommandErrors(t *testing.T) {
 	os.WriteFile(trunc, raw[:len(raw)/2], 0o644)
 	garbage := filepath.Join(dir, "garbage.safetensors")
 	os.WriteFile(garbage, []byte("hello, world, this is not a checkpoint"), 0o644)
+	// One tensor missing, and one of the wrong shape.
+	c, _ := ckpt.Read(w)
+	c.Tensors = c.Tensors[1:]
+	missing := filepath.Join(dir, "missing.ckpt")
+	if err := c.Write(missing); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = ckpt.Read(w)
+	c.Tensors[0].Shape = []int{c.Tensors[0].Shape[0], 1, 1, c.Tensors[0].Numel() / c.Tensors[0].Shape[0]}
+	reshaped := filepath.Join(dir, "reshaped.ckpt")
+	if err := c.Write(reshaped); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, c := range []struct {
 		args []string
@@ -251,6 +264,8 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", trunc, "--input", x3, "--output", "y.npy"}, "trunc.ckpt"},
 		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", garbage, "--input", x3, "--output", "y.npy"}, "garbage.safetensors"},
 		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--pool_padding", "valid", dir}, "--pool_padding"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", missing, "--input", x3, "--output", "y.npy"}, "conv1.weight"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", reshaped, "--input", x3, "--output", "y.npy"}, "conv1.weight"},
 		{[]string{"convert", w, filepath.Join(dir, "o.safetensors"), "--naming", "keras"}, "--naming"},
 		{[]string{"convert", w, filepath.Join(dir, "o.pth")}, ".pth"},
 		{[]string{"convert", w}, "accepts 2 arg"},
