@@ -2,7 +2,7 @@
 """Write ckpt/mindspore/testdata/python.ckpt, a small MindSpore checkpoint for the Go reader's tests.
 
 The file is encoded by Debian's protobuf library (not by the Go code it checks), from the schema of
-MindSpore's checkpoint.proto, built at run time so that no protoc is needed:
+MindSpore's checkpoint.proto, built at run time so that no protoc is needed (scripts/fixturelib.py):
     apt-get install python3-protobuf
     /usr/bin/python3 scripts/gen_ckpt_fixture.py
 
@@ -18,33 +18,12 @@ formulas that ckpt/mindspore/mindspore_test.go repeats. The output is determinis
 import math
 import os
 import struct
+import sys
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
 
-OUT = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ckpt", "mindspore", "testdata", "python.ckpt")
-)
-
-
-def checkpoint_class():
-    """The Checkpoint message class of MindSpore's checkpoint.proto (proto2)."""
-    fd = descriptor_pb2.FileDescriptorProto(name="checkpoint.proto", syntax="proto2")
-    F = descriptor_pb2.FieldDescriptorProto
-    tensor = fd.message_type.add(name="TensorProto")
-    tensor.field.add(name="dims", number=1, type=F.TYPE_INT64, label=F.LABEL_REPEATED)
-    tensor.field.add(name="tensor_type", number=2, type=F.TYPE_STRING, label=F.LABEL_REQUIRED)
-    tensor.field.add(name="tensor_content", number=3, type=F.TYPE_BYTES, label=F.LABEL_REQUIRED)
-    ckpt = fd.message_type.add(name="Checkpoint")
-    value = ckpt.nested_type.add(name="Value")
-    value.field.add(name="tag", number=1, type=F.TYPE_STRING, label=F.LABEL_REQUIRED)
-    value.field.add(name="tensor", number=2, type=F.TYPE_MESSAGE, label=F.LABEL_REQUIRED, type_name=".TensorProto")
-    ckpt.field.add(name="value", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED, type_name=".Checkpoint.Value")
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fd)
-    desc = pool.FindMessageTypeByName("Checkpoint")
-    if hasattr(message_factory, "GetMessageClass"):
-        return message_factory.GetMessageClass(desc)
-    return message_factory.MessageFactory(pool).GetPrototype(desc)
+OUT = os.path.join(fixturelib.ROOT, "ckpt", "mindspore", "testdata", "python.ckpt")
 
 
 def pack(fmt, values):
@@ -99,34 +78,12 @@ def entries():
 
 
 def main():
-    Checkpoint = checkpoint_class()
-    messages = []
-    for tag, ttype, dims, content in entries():
-        for part in content if isinstance(content, list) else [content]:
-            msg = Checkpoint()
-            v = msg.value.add()
-            v.tag = tag
-            v.tensor.dims.extend(dims)
-            v.tensor.tensor_type = ttype
-            v.tensor.tensor_content = part
-            messages.append(msg)
+    messages = fixturelib.ckpt_messages(entries())
     # The last two Values in one message.
     last = messages.pop()
     messages[-1].value.extend(last.value)
-    data = b"".join(m.SerializeToString() for m in messages)
-
-    # The protobuf library reads the file back as one message with every Value in order.
-    again = Checkpoint()
-    again.ParseFromString(data)
-    assert len(again.value) == sum(len(m.value) for m in messages)
-
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    if os.path.exists(OUT) and open(OUT, "rb").read() == data:
-        print("unchanged", OUT)
-        return
-    with open(OUT, "wb") as f:
-        f.write(data)
-    print("wrote", OUT, len(data), "bytes")
+    fixturelib.write_if_changed(OUT, fixturelib.serialize_ckpt(messages))
+    fixturelib.report()
 
 
 if __name__ == "__main__":

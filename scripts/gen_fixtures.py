@@ -11,10 +11,10 @@ It writes, from the repository root:
     ckpt/safetensors/testdata/python.safetensors   a sample of every dtype, for the codec's tests
 
 The output is deterministic: every case draws its inputs from its own generator seeded by the case's
-name, torch runs on one thread, and the safetensors files are written by hand below (struct + json,
-no safetensors package) in the reference layout: tensors ordered by decreasing element size then by
-name, the JSON header padded with spaces to a multiple of 8 bytes. Running the script twice gives
-byte-identical files; a file whose bytes did not change is not rewritten.
+name, torch runs on one thread, and the safetensors files are written by hand (struct + json, no
+safetensors package: scripts/fixturelib.py) in the reference layout: tensors ordered by decreasing
+element size then by name, the JSON header padded with spaces to a multiple of 8 bytes. Running the
+script twice gives byte-identical files; a file whose bytes did not change is not rewritten.
 
 Inputs are float32. References are computed in float64 from those float32 inputs (the values torch
 computes, without float32 rounding noise) and stored as float32. Each file's __metadata__ holds one
@@ -23,7 +23,6 @@ named "<name>/<tensor>".
 """
 import json
 import os
-import struct
 import sys
 import zlib
 
@@ -31,81 +30,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
 
-DTYPES = {
-    torch.float64: ("F64", 8),
-    torch.int64: ("I64", 8),
-    torch.float32: ("F32", 4),
-    torch.int32: ("I32", 4),
-    torch.float16: ("F16", 2),
-    torch.bfloat16: ("BF16", 2),
-    torch.uint8: ("U8", 1),
-    torch.bool: ("BOOL", 1),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# safetensors, by hand
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.dtype in (torch.float16, torch.bfloat16):
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    if t.dtype == torch.bool:
-        return t.to(torch.uint8).numpy().tobytes()
-    little = {
-        torch.float64: "<f8",
-        torch.int64: "<i8",
-        torch.float32: "<f4",
-        torch.int32: "<i4",
-        torch.uint8: "u1",
-    }[t.dtype]
-    return t.numpy().astype(little).tobytes()
-
-
-def encode(tensors, metadata):
-    """Return the safetensors bytes of {name: tensor} with {key: str} metadata."""
-    items = sorted(tensors.items(), key=lambda kv: (-DTYPES[kv[1].dtype][1], kv[0]))
-    header = {}
-    if metadata:
-        header["__metadata__"] = {k: metadata[k] for k in sorted(metadata)}
-    chunks, offset = [], 0
-    for name, t in items:
-        raw = tensor_bytes(t)
-        header[name] = {
-            "dtype": DTYPES[t.dtype][0],
-            "shape": list(t.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
-        chunks.append(raw)
-        offset += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + b"".join(chunks)
-
-
-WRITTEN = []
+ROOT = fixturelib.ROOT
 
 
 def save(relpath, tensors, metadata):
-    path = os.path.join(ROOT, relpath)
-    data = encode(tensors, metadata)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    WRITTEN.append((relpath, len(data)))
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return
-    except FileNotFoundError:
-        pass
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write the safetensors file relpath (from the repository root), if its bytes changed."""
+    fixturelib.write_if_changed(os.path.join(ROOT, relpath), fixturelib.encode_safetensors(tensors, metadata))
 
 
 class Fixture:
@@ -603,13 +536,7 @@ def main():
     for fn in (conv2d, batchnorm, relu, maxpool, global_avg_pool, matmul, bias, cross_entropy, sgd, cast,
                all_finite, elementwise, bottleneck, codec_sample):
         fn()
-    total = 0
-    for rel, n in WRITTEN:
-        print(f"{n:9d}  {rel}")
-        total += n
-    print(f"{total:9d}  total")
-    if total > 2_000_000:
-        sys.exit(f"fixtures total {total} bytes: keep them under 2 MB")
+    fixturelib.report(limit=2_000_000)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ It writes, from the repository root, into ckpt/torch/testdata/:
     expected.safetensors  the expected tensors, named "<fixture>/<tensor name>", in C order; its
                           __metadata__ maps "order/<fixture>" to the JSON list of the names in file order
 
-The safetensors file is written by hand below (struct + json). The zip checkpoints are deterministic
+The safetensors file is written by hand (struct + json: scripts/fixturelib.py), in the reference
+layout (tensors by decreasing element size, then by name). The zip checkpoints are deterministic
 (storage keys are 0, 1, ...); legacy.pth names its storages by memory address, so it is rewritten only
 when its content changes. A file whose bytes did not change is not rewritten.
 """
@@ -31,86 +32,21 @@ import argparse
 import collections
 import json
 import os
-import struct
 import sys
-import tempfile
 
 import torch
 import torch.nn as nn
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
+from fixturelib import tensor_bytes, torch_save_bytes  # noqa: E402
+
+ROOT = fixturelib.ROOT
 OUT = os.path.join(ROOT, "ckpt", "torch", "testdata")
-
-# torch dtype -> (safetensors dtype, numpy little-endian type used to serialise it)
-DTYPES = {
-    torch.float64: ("F64", "<f8"),
-    torch.float32: ("F32", "<f4"),
-    torch.float16: ("F16", "<f2"),
-    torch.bfloat16: ("BF16", None),
-    torch.int64: ("I64", "<i8"),
-    torch.int32: ("I32", "<i4"),
-    torch.int16: ("I16", "<i2"),
-    torch.int8: ("I8", "i1"),
-    torch.uint8: ("U8", "u1"),
-    torch.bool: ("BOOL", None),
-}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.int16).numpy().astype("<i2").tobytes()
-    if t.dtype == torch.bool:
-        return t.to(torch.uint8).numpy().tobytes()
-    return t.numpy().astype(DTYPES[t.dtype][1]).tobytes()
-
-
-def encode_safetensors(tensors, metadata):
-    """The safetensors bytes of {name: tensor} with {key: str} metadata, names in sorted order."""
-    header = {"__metadata__": {k: metadata[k] for k in sorted(metadata)}}
-    chunks, offset = [], 0
-    for name in sorted(tensors):
-        t = tensors[name]
-        raw = tensor_bytes(t)
-        header[name] = {
-            "dtype": DTYPES[t.dtype][0],
-            "shape": list(t.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
-        chunks.append(raw)
-        offset += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + b"".join(chunks)
-
-
-WRITTEN = []
 
 
 def write_bytes(name, data):
-    path = os.path.join(OUT, name)
-    WRITTEN.append((name, len(data)))
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return
-    except FileNotFoundError:
-        pass
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def torch_save_bytes(name, obj, **kwargs):
-    """torch.save obj into a file called name (torch 1.13 names the zip's top folder after it)."""
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, name)
-        torch.save(obj, path, **kwargs)
-        with open(path, "rb") as f:
-            return f.read()
+    fixturelib.write_if_changed(os.path.join(OUT, name), data)
 
 
 EXPECTED = {}
@@ -136,8 +72,7 @@ def fixture(name, obj, state_dict, **kwargs):
     """Save obj as name and record state_dict (an ordered mapping of name -> tensor) as its expected content."""
     if kwargs.get("_use_new_zipfile_serialization") is False and same_state_dict(os.path.join(OUT, name), state_dict):
         # The legacy format names storages by memory address: keep the file while its content is the same.
-        with open(os.path.join(OUT, name), "rb") as f:
-            WRITTEN.append((name, len(f.read())))
+        fixturelib.keep(os.path.join(OUT, name))
     else:
         write_bytes(name, torch_save_bytes(name, obj, **kwargs))
     if state_dict is None:
@@ -292,14 +227,8 @@ def main():
     views()
     resnext()
     meta = dict(ORDER, generator="scripts/gen_torch_fixtures.py", torch=torch.__version__.split("+")[0])
-    write_bytes("expected.safetensors", encode_safetensors(EXPECTED, meta))
-    total = 0
-    for rel, n in WRITTEN:
-        print(f"{n:9d}  ckpt/torch/testdata/{rel}")
-        total += n
-    print(f"{total:9d}  total")
-    if total > 200_000:
-        sys.exit(f"fixtures total {total} bytes: keep them under 200 KB")
+    write_bytes("expected.safetensors", fixturelib.encode_safetensors(EXPECTED, meta))
+    fixturelib.report(limit=200_000)
 
 
 if __name__ == "__main__":
