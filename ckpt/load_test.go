@@ -8,17 +8,10 @@ import (
 	"testing"
 
 	"github.com/resnext/resnext/ckpt/safetensors"
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
-	"github.com/resnext/resnext/ops/cpu"
 )
-
-func newBackend(t *testing.T) ops.Backend {
-	t.Helper()
-	b := cpu.New(cpu.Options{Threads: 1})
-	t.Cleanup(func() { b.Close() })
-	return b
-}
 
 // tinyModel builds a stem and a head from nn layers, named as MindCV names them: conv1.weight
 // [4, 3, 3, 3], bn1.{gamma, beta, moving_mean, moving_variance} [4], classifier.weight [classes, 4],
@@ -72,7 +65,7 @@ func paramNames(ps []*nn.Param) []string {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	src := tinyModel(t, b, 5, 0)
 	setRamp(b, src)
 	want := values(t, b, src)
@@ -133,7 +126,7 @@ func sortedIf(sort bool, s []string) []string {
 }
 
 func TestLoadTorchNames(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	src := tinyModel(t, b, 5, 0)
 	setRamp(b, src)
 	want := values(t, b, src)
@@ -197,7 +190,7 @@ func replace(c *Checkpoint, t Tensor) {
 }
 
 func TestLoadProblems(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	src := tinyModel(t, b, 5, 0.5)
 	wrongHead := safetensors.From("classifier.weight", []int{7, 4}, make([]float32, 28))
 	for _, tc := range []struct {
@@ -265,7 +258,7 @@ func TestLoadProblems(t *testing.T) {
 }
 
 func TestLoadPartial(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	src := tinyModel(t, b, 1000, 0.5)
 	c := checkpointOf(t, b, src, func(c *Checkpoint) {
 		drop(c, "bn1.moving_mean")
@@ -295,7 +288,7 @@ func TestLoadPartial(t *testing.T) {
 }
 
 func TestLoadConvertsPrecision(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	src := tinyModel(t, b, 2, 0)
 	third := float32(1.0 / 3)
 	c := checkpointOf(t, b, src, func(c *Checkpoint) {
@@ -350,7 +343,7 @@ func TestLoadOptimizerEntriesKeptApart(t *testing.T) {
 	}
 
 	// A model with the fixture's shapes loads it, half-precision tensors included.
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	conv := nn.NewConv2d(b, 1, 2, 2, 1, 0, 1)
 	bn := nn.NewBatchNorm2d(b, 2, nn.MindCVMomentum)
 	down := nn.NewConv2d(b, 2, 2, 1, 1, 0, 1)
@@ -384,7 +377,7 @@ func TestLoadOptimizerEntriesKeptApart(t *testing.T) {
 }
 
 func TestSaveChecks(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 1)
 	ps := tinyModel(t, b, 2, 0)
 	dir := t.TempDir()
 	dup := append(slices.Clone(ps), ps[0])

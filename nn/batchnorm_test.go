@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -59,14 +60,14 @@ func bnRef(x []float32, s ops.Shape, mean, variance []float64, gamma, beta []flo
 // TestBatchNormModes checks training (batch statistics, moving-statistic update with either
 // momentum convention) against evaluation (moving statistics, no update).
 func TestBatchNormModes(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	r := rand.New(rand.NewPCG(21, 22))
 	shape := ops.Shape{4, 3, 2, 5}
-	x := randn(r, shape.Numel(), 2)
+	x := testutil.Randn(r, shape.Numel(), 2)
 	for i := range x {
 		x[i] += float32(i / 10 % 3) // channel c has mean about c
 	}
-	xt := upload(b, shape, x)
+	xt := testutil.Upload(b, shape, x)
 	defer b.Free(xt)
 	gamma, beta := []float32{0.5, 1, 2}, []float32{-1, 0, 1}
 	mean, variance := bnStats(x, shape)
@@ -85,10 +86,10 @@ func TestBatchNormModes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			bn := nn.NewBatchNorm2d(b, 3, c.m)
 			defer bn.Free()
-			if got := download(t, b, bn.MovingMean.Value); got[0] != 0 || got[1] != 0 || got[2] != 0 {
+			if got := testutil.Download(t, b, bn.MovingMean.Value); got[0] != 0 || got[1] != 0 || got[2] != 0 {
 				t.Fatalf("initial moving_mean %v, want 0", got)
 			}
-			if got := download(t, b, bn.MovingVariance.Value); got[0] != 1 || got[1] != 1 || got[2] != 1 {
+			if got := testutil.Download(t, b, bn.MovingVariance.Value); got[0] != 1 || got[1] != 1 || got[2] != 1 {
 				t.Fatalf("initial moving_variance %v, want 1", got)
 			}
 			if bn.MovingMean.Trainable || bn.MovingVariance.Trainable || !bn.Gamma.Trainable || !bn.Beta.Trainable {
@@ -98,16 +99,16 @@ func TestBatchNormModes(t *testing.T) {
 			b.Write(bn.Beta.Value, ops.Bytes(beta))
 
 			// Training: batch statistics; moving = (1-m)*moving + m*batch, variance unbiased.
-			y := download(t, b, bn.Forward(xt))
-			assertClose(t, "train y", y, bnRef(x, shape, mean, variance, gamma, beta, 1e-5), 1e-5)
+			y := testutil.Download(t, b, bn.Forward(xt))
+			testutil.AssertClose(t, "train y", y, bnRef(x, shape, mean, variance, gamma, beta, 1e-5), 1e-5)
 			wantMean, wantVar := make([]float32, 3), make([]float32, 3)
 			for ch := range 3 {
 				wantMean[ch] = float32(c.torch * mean[ch])
 				wantVar[ch] = float32(1 - c.torch + c.torch*variance[ch]*count/(count-1))
 			}
-			gotMean, gotVar := download(t, b, bn.MovingMean.Value), download(t, b, bn.MovingVariance.Value)
-			assertClose(t, "moving_mean", gotMean, wantMean, 1e-6)
-			assertClose(t, "moving_variance", gotVar, wantVar, 1e-6)
+			gotMean, gotVar := testutil.Download(t, b, bn.MovingMean.Value), testutil.Download(t, b, bn.MovingVariance.Value)
+			testutil.AssertClose(t, "moving_mean", gotMean, wantMean, 1e-6)
+			testutil.AssertClose(t, "moving_variance", gotVar, wantVar, 1e-6)
 
 			// Evaluation: the moving statistics, which stay as they are.
 			bn.SetTraining(false)
@@ -115,10 +116,10 @@ func TestBatchNormModes(t *testing.T) {
 			for ch := range 3 {
 				mm[ch], mv[ch] = float64(gotMean[ch]), float64(gotVar[ch])
 			}
-			y = download(t, b, bn.Forward(xt))
-			assertClose(t, "eval y", y, bnRef(x, shape, mm, mv, gamma, beta, 1e-5), 1e-5)
-			assertClose(t, "moving_mean after eval", download(t, b, bn.MovingMean.Value), gotMean, 0)
-			assertClose(t, "moving_variance after eval", download(t, b, bn.MovingVariance.Value), gotVar, 0)
+			y = testutil.Download(t, b, bn.Forward(xt))
+			testutil.AssertClose(t, "eval y", y, bnRef(x, shape, mm, mv, gamma, beta, 1e-5), 1e-5)
+			testutil.AssertClose(t, "moving_mean after eval", testutil.Download(t, b, bn.MovingMean.Value), gotMean, 0)
+			testutil.AssertClose(t, "moving_variance after eval", testutil.Download(t, b, bn.MovingVariance.Value), gotVar, 0)
 
 			// Back to training: a second update from the first.
 			bn.SetTraining(true)
@@ -127,8 +128,8 @@ func TestBatchNormModes(t *testing.T) {
 				wantMean[ch] = float32((1-c.torch)*mm[ch] + c.torch*mean[ch])
 				wantVar[ch] = float32((1-c.torch)*mv[ch] + c.torch*variance[ch]*count/(count-1))
 			}
-			assertClose(t, "moving_mean, second step", download(t, b, bn.MovingMean.Value), wantMean, 1e-6)
-			assertClose(t, "moving_variance, second step", download(t, b, bn.MovingVariance.Value), wantVar, 1e-6)
+			testutil.AssertClose(t, "moving_mean, second step", testutil.Download(t, b, bn.MovingMean.Value), wantMean, 1e-6)
+			testutil.AssertClose(t, "moving_variance, second step", testutil.Download(t, b, bn.MovingVariance.Value), wantVar, 1e-6)
 		})
 	}
 }

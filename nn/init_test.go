@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -37,13 +38,13 @@ func moments(v []float32) (mean, std, maxAbs float64) {
 }
 
 func TestInitialisers(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 
 	// HeNormal(fan_out, relu): N(0, 2/(out*k*k)).
 	conv := b.Alloc(ops.Float32, ops.Shape{256, 64, 3, 3})
 	defer b.Free(conv)
 	nn.HeNormal(b, conv, nn.NewRand(1))
-	v := download(t, b, conv)
+	v := testutil.Download(t, b, conv)
 	mean, std, _ := moments(v)
 	wantStd := math.Sqrt(2.0 / (256 * 9))
 	if math.Abs(mean) > 3*wantStd/math.Sqrt(float64(len(v))) || math.Abs(std/wantStd-1) > 0.01 {
@@ -54,7 +55,7 @@ func TestInitialisers(t *testing.T) {
 	fc := b.Alloc(ops.Float32, ops.Shape{100, 512})
 	defer b.Free(fc)
 	nn.HeUniform(b, fc, nn.NewRand(2))
-	v = download(t, b, fc)
+	v = testutil.Download(t, b, fc)
 	mean, std, maxAbs := moments(v)
 	bound := math.Sqrt(3.0 / 512)
 	if maxAbs > bound || maxAbs < 0.99*bound || math.Abs(std/(bound/math.Sqrt(3))-1) > 0.02 || math.Abs(mean) > 0.01*bound {
@@ -65,24 +66,24 @@ func TestInitialisers(t *testing.T) {
 	again := b.Alloc(ops.Float32, ops.Shape{100, 512})
 	defer b.Free(again)
 	nn.HeUniform(b, again, nn.NewRand(2))
-	assertClose(t, "same seed", download(t, b, again), v, 0)
+	testutil.AssertClose(t, "same seed", testutil.Download(t, b, again), v, 0)
 	nn.HeUniform(b, again, nn.NewRand(3))
-	if w := download(t, b, again); w[0] == v[0] && w[1] == v[1] {
+	if w := testutil.Download(t, b, again); w[0] == v[0] && w[1] == v[1] {
 		t.Errorf("seeds 2 and 3 gave the same values")
 	}
 
 	nn.Zeros(b, again)
-	if w := download(t, b, again); w[0] != 0 || w[len(w)-1] != 0 {
+	if w := testutil.Download(t, b, again); w[0] != 0 || w[len(w)-1] != 0 {
 		t.Errorf("Zeros left %v", w[0])
 	}
 	nn.Ones(b, again)
-	if w := download(t, b, again); w[0] != 1 || w[len(w)-1] != 1 {
+	if w := testutil.Download(t, b, again); w[0] != 1 || w[len(w)-1] != 1 {
 		t.Errorf("Ones left %v", w[0])
 	}
 }
 
 func TestConstructorDefaults(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	conv := nn.NewConv2d(b, 64, 128, 3, 2, 1, 32)
 	defer conv.Free()
 	if s := conv.Weight.Value.Shape(); !s.Equal(ops.Shape{128, 2, 3, 3}) || conv.Weight.Name != "weight" {
@@ -100,7 +101,7 @@ func TestConstructorDefaults(t *testing.T) {
 		name string
 		v    float32
 	}{{bn.Gamma, "gamma", 1}, {bn.Beta, "beta", 0}, {bn.MovingMean, "moving_mean", 0}, {bn.MovingVariance, "moving_variance", 1}} {
-		if got := download(t, b, c.p.Value); c.p.Name != c.name || got[0] != c.v || got[3] != c.v || c.p.Grad != nil {
+		if got := testutil.Download(t, b, c.p.Value); c.p.Name != c.name || got[0] != c.v || got[3] != c.v || c.p.Grad != nil {
 			t.Errorf("%s: name %q values %v grad %v", c.name, c.p.Name, got, c.p.Grad)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -25,9 +26,9 @@ func randomize(b ops.Backend, l nn.Layer, r *rand.Rand) {
 				v[i] = float32(0.5 + r.Float64())
 			}
 		case strings.HasSuffix(p.Name, "beta"), strings.HasSuffix(p.Name, "bias"):
-			v = randn(r, n, 0.3)
+			v = testutil.Randn(r, n, 0.3)
 		default:
-			v = randn(r, n, 0.5)
+			v = testutil.Randn(r, n, 0.5)
 		}
 		b.Write(p.Value, ops.Bytes(v))
 	}
@@ -64,7 +65,7 @@ func awayFromKinks(b ops.Backend, l nn.Layer, r *rand.Rand) {
 }
 
 func TestGradients(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	r := rand.New(rand.NewPCG(1, 2))
 	mom := nn.MindCVMomentum
 	cases := []struct {
@@ -102,7 +103,7 @@ func TestGradients(t *testing.T) {
 			} else {
 				randomize(b, l, r)
 			}
-			x := randn(r, c.shape.Numel(), 1)
+			x := testutil.Randn(r, c.shape.Numel(), 1)
 			if c.x != nil {
 				x = c.x(c.shape.Numel())
 			}
@@ -116,14 +117,14 @@ func TestGradients(t *testing.T) {
 }
 
 func TestLinearForward(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	r := rand.New(rand.NewPCG(3, 4))
 	l := nn.NewLinear(b, 3, 2)
 	defer l.Free()
-	w, bias, x := randn(r, 6, 1), randn(r, 2, 1), randn(r, 12, 1)
+	w, bias, x := testutil.Randn(r, 6, 1), testutil.Randn(r, 2, 1), testutil.Randn(r, 12, 1)
 	b.Write(l.Weight.Value, ops.Bytes(w))
 	b.Write(l.Bias.Value, ops.Bytes(bias))
-	xt := upload(b, ops.Shape{4, 3}, x)
+	xt := testutil.Upload(b, ops.Shape{4, 3}, x)
 	defer b.Free(xt)
 	want := make([]float32, 8)
 	for n := range 4 {
@@ -135,17 +136,17 @@ func TestLinearForward(t *testing.T) {
 			want[n*2+o] = float32(s)
 		}
 	}
-	assertClose(t, "y", download(t, b, l.Forward(xt)), want, 1e-6)
+	testutil.AssertClose(t, "y", testutil.Download(t, b, l.Forward(xt)), want, 1e-6)
 }
 
 func TestMaxPoolPadding(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	// A 4x4 plane holding 0..15: the largest value of a window is its bottom-right element.
 	x := make([]float32, 16)
 	for i := range x {
 		x[i] = float32(i)
 	}
-	xt := upload(b, ops.Shape{1, 1, 4, 4}, x)
+	xt := testutil.Upload(b, ops.Shape{1, 1, 4, 4}, x)
 	defer b.Free(xt)
 	for _, c := range []struct {
 		name string
@@ -161,7 +162,7 @@ func TestMaxPoolPadding(t *testing.T) {
 		if !y.Shape().Equal(ops.Shape{1, 1, 2, 2}) {
 			t.Fatalf("%s: shape %v", c.name, y.Shape())
 		}
-		assertClose(t, c.name, download(t, b, y), c.want, 0)
+		testutil.AssertClose(t, c.name, testutil.Download(t, b, y), c.want, 0)
 		c.pool.Free()
 	}
 
@@ -177,25 +178,25 @@ func TestMaxPoolPadding(t *testing.T) {
 }
 
 func TestGlobalAvgPoolForward(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	g := nn.NewGlobalAvgPool(b)
 	defer g.Free()
 	x := make([]float32, 2*2*3)
 	for i := range x {
 		x[i] = float32(i)
 	}
-	xt := upload(b, ops.Shape{2, 2, 1, 3}, x)
+	xt := testutil.Upload(b, ops.Shape{2, 2, 1, 3}, x)
 	defer b.Free(xt)
-	assertClose(t, "y", download(t, b, g.Forward(xt)), []float32{1, 4, 7, 10}, 1e-7)
+	testutil.AssertClose(t, "y", testutil.Download(t, b, g.Forward(xt)), []float32{1, 4, 7, 10}, 1e-7)
 }
 
 func TestSoftmaxCrossEntropy(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	r := rand.New(rand.NewPCG(5, 6))
 	const n, c, eps = 4, 5, 0.1
-	logits := randn(r, n*c, 2)
+	logits := testutil.Randn(r, n*c, 2)
 	labels := []int32{0, 3, 4, 3}
-	lt := upload(b, ops.Shape{n, c}, logits)
+	lt := testutil.Upload(b, ops.Shape{n, c}, logits)
 	defer b.Free(lt)
 	yt := ops.FromInt32(b, ops.Shape{n}, labels)
 	defer b.Free(yt)
@@ -221,40 +222,40 @@ func TestSoftmaxCrossEntropy(t *testing.T) {
 		}
 		return total / n
 	}
-	loss := download(t, b, ce.Forward(lt, yt))
+	loss := testutil.Download(t, b, ce.Forward(lt, yt))
 	if len(loss) != 1 || math.Abs(float64(loss[0])-ref(logits)) > 1e-5 {
 		t.Fatalf("loss %v, want %v", loss, ref(logits))
 	}
-	d := download(t, b, ce.Backward(1))
-	d1024 := download(t, b, ce.Backward(1024))
+	d := testutil.Download(t, b, ce.Backward(1))
+	d1024 := testutil.Download(t, b, ce.Backward(1024))
 	for i := range d {
 		d[i] *= 1024
 	}
-	assertClose(t, "dlogits scaled by 1024", d1024, d, 1e-6)
+	testutil.AssertClose(t, "dlogits scaled by 1024", d1024, d, 1e-6)
 	for i := range d {
 		d[i] /= 1024
 	}
 	const h = 1e-2
 	for range 3 {
-		v := uniform(r, len(logits))
-		fd := (ref(axpy(logits, h, v)) - ref(axpy(logits, -h, v))) / (2 * h)
-		if an := dot(d, v); math.Abs(fd-an) > 1e-4*(1+math.Abs(an)) {
+		v := testutil.Uniform(r, len(logits))
+		fd := (ref(testutil.Axpy(logits, h, v)) - ref(testutil.Axpy(logits, -h, v))) / (2 * h)
+		if an := testutil.Dot(d, v); math.Abs(fd-an) > 1e-4*(1+math.Abs(an)) {
 			t.Errorf("directional derivative %v, finite difference %v", an, fd)
 		}
 	}
 }
 
 func TestFrozenAndNoInputGrad(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	r := rand.New(rand.NewPCG(8, 9))
 	conv := nn.NewConv2d(b, 2, 3, 3, 1, 1, 1)
 	lin := nn.NewLinear(b, 3, 2)
 	net := nn.NewSequential(conv, nn.NewGlobalAvgPool(b), lin)
 	defer net.Free()
 	randomize(b, net, r)
-	x := upload(b, ops.Shape{2, 2, 4, 4}, randn(r, 64, 1))
+	x := testutil.Upload(b, ops.Shape{2, 2, 4, 4}, testutil.Randn(r, 64, 1))
 	defer b.Free(x)
-	dy := upload(b, ops.Shape{2, 2}, randn(r, 4, 1))
+	dy := testutil.Upload(b, ops.Shape{2, 2}, testutil.Randn(r, 4, 1))
 	defer b.Free(dy)
 
 	conv.Weight.Trainable = false
@@ -277,7 +278,7 @@ func TestFrozenAndNoInputGrad(t *testing.T) {
 }
 
 func TestMisusePanics(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	conv := nn.NewConv2d(b, 4, 8, 3, 1, 1, 2)
 	block := nn.NewSequential(nn.NewSequential(conv))
 	nn.Child("layer1", block)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -35,7 +36,7 @@ func tinyResNeXt(b ops.Backend, classes int) (*nn.Sequential, *nn.Conv2d) {
 }
 
 func TestParamNames(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	net, _ := tinyResNeXt(b, 5)
 	defer net.Free()
 	var names []string
@@ -69,8 +70,8 @@ func TestParamNames(t *testing.T) {
 // shapes allocates nothing and gives the same numbers; a new batch size reallocates and works; Free
 // releases everything.
 func TestBufferReuse(t *testing.T) {
-	inner := newBackend(t)
-	b := &counting{Backend: inner}
+	inner := testutil.CPU(t, 2)
+	b := &testutil.Counting{Backend: inner}
 	net, stem := tinyResNeXt(b, 5)
 	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
 	rng := nn.NewRand(42)
@@ -84,7 +85,7 @@ func TestBufferReuse(t *testing.T) {
 
 	type result struct{ loss, grad []float32 }
 	step := func(n int) result {
-		x := upload(inner, ops.Shape{n, 3, 16, 16}, randn(rand.New(rand.NewPCG(1, uint64(n))), n*3*16*16, 1))
+		x := testutil.Upload(inner, ops.Shape{n, 3, 16, 16}, testutil.Randn(rand.New(rand.NewPCG(1, uint64(n))), n*3*16*16, 1))
 		defer inner.Free(x)
 		labels := make([]int32, n)
 		for i := range labels {
@@ -96,42 +97,42 @@ func TestBufferReuse(t *testing.T) {
 		if dx := net.Backward(ce.Backward(1024)); dx != nil {
 			t.Errorf("the stem has NoInputGrad, but Backward returned %v", dx.Shape())
 		}
-		return result{download(t, b, loss), download(t, b, stem.Weight.Grad)}
+		return result{testutil.Download(t, b, loss), testutil.Download(t, b, stem.Weight.Grad)}
 	}
 
 	first := step(4)
-	allocs, frees := b.allocs, b.frees
+	allocs, frees := b.Allocs, b.Frees
 	second := step(4)
-	if b.allocs != allocs || b.frees != frees {
-		t.Errorf("second step: %d allocations and %d frees, want none", b.allocs-allocs, b.frees-frees)
+	if b.Allocs != allocs || b.Frees != frees {
+		t.Errorf("second step: %d allocations and %d frees, want none", b.Allocs-allocs, b.Frees-frees)
 	}
-	assertClose(t, "loss of the same step", second.loss, first.loss, 0)
-	assertClose(t, "stem gradient of the same step", second.grad, first.grad, 0)
+	testutil.AssertClose(t, "loss of the same step", second.loss, first.loss, 0)
+	testutil.AssertClose(t, "stem gradient of the same step", second.grad, first.grad, 0)
 
 	other := step(2)
-	if b.allocs == allocs {
+	if b.Allocs == allocs {
 		t.Errorf("a new batch size allocated nothing")
 	}
 	if len(other.loss) != 1 || other.loss[0] == first.loss[0] {
 		t.Errorf("batch of 2: loss %v", other.loss)
 	}
-	allocs = b.allocs
+	allocs = b.Allocs
 	step(2)
-	if b.allocs != allocs {
-		t.Errorf("second step at batch 2: %d allocations, want none", b.allocs-allocs)
+	if b.Allocs != allocs {
+		t.Errorf("second step at batch 2: %d allocations, want none", b.Allocs-allocs)
 	}
 
 	net.Free()
 	ce.Free()
-	if b.allocs != b.frees {
-		t.Errorf("after Free: %d allocations, %d frees", b.allocs, b.frees)
+	if b.Allocs != b.Frees {
+		t.Errorf("after Free: %d allocations, %d frees", b.Allocs, b.Frees)
 	}
 }
 
 // TestEvalMode switches a network to evaluation: the moving statistics stay as they are, and each
 // sample's output no longer depends on the rest of the batch.
 func TestEvalMode(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	net, _ := tinyResNeXt(b, 3)
 	defer net.Free()
 	rng := nn.NewRand(7)
@@ -140,26 +141,26 @@ func TestEvalMode(t *testing.T) {
 			nn.HeNormal(b, p.Value, rng)
 		}
 	}
-	x := randn(rand.New(rand.NewPCG(3, 3)), 2*3*16*16, 1)
-	batch := upload(b, ops.Shape{2, 3, 16, 16}, x)
+	x := testutil.Randn(rand.New(rand.NewPCG(3, 3)), 2*3*16*16, 1)
+	batch := testutil.Upload(b, ops.Shape{2, 3, 16, 16}, x)
 	defer b.Free(batch)
-	single := upload(b, ops.Shape{1, 3, 16, 16}, x[:3*16*16])
+	single := testutil.Upload(b, ops.Shape{1, 3, 16, 16}, x[:3*16*16])
 	defer b.Free(single)
 
 	net.Forward(batch) // training: moves the statistics away from 0 and 1
 	before := map[string][]float32{}
 	for _, p := range net.Params() {
 		if !p.Trainable {
-			before[p.Name] = download(t, b, p.Value)
+			before[p.Name] = testutil.Download(t, b, p.Value)
 		}
 	}
 	net.SetTraining(false)
-	both := download(t, b, net.Forward(batch))
-	one := download(t, b, net.Forward(single))
-	assertClose(t, "first sample alone vs in the batch", one, both[:3], 1e-5)
+	both := testutil.Download(t, b, net.Forward(batch))
+	one := testutil.Download(t, b, net.Forward(single))
+	testutil.AssertClose(t, "first sample alone vs in the batch", one, both[:3], 1e-5)
 	for _, p := range net.Params() {
 		if !p.Trainable {
-			assertClose(t, p.Name+" after evaluation", download(t, b, p.Value), before[p.Name], 0)
+			testutil.AssertClose(t, p.Name+" after evaluation", testutil.Download(t, b, p.Value), before[p.Name], 0)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/resnext/resnext/ckpt/safetensors"
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -39,7 +40,7 @@ func TestBottleneckFixture(t *testing.T) {
 		return v, ops.Shape(ts.Shape)
 	}
 
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	spec := BlockSpec{In: int(meta("in_channels")), Out: int(meta("out_channels")), Width: int(meta("width")),
 		Stride: int(meta("stride")), Groups: int(meta("groups"))}
 	if !spec.DownSample() {
@@ -59,16 +60,16 @@ func TestBottleneckFixture(t *testing.T) {
 	}
 
 	xv, xs := host("x")
-	x := upload(b, xs, xv)
+	x := testutil.Upload(b, xs, xv)
 	defer b.Free(x)
 	dyv, dys := host("dy")
-	dy := upload(b, dys, dyv)
+	dy := testutil.Upload(b, dys, dyv)
 	defer b.Free(dy)
 
 	yWant, _ := host("y")
-	assertClose(t, "y", download(t, b, block.Forward(x)), yWant, 1e-4)
+	testutil.AssertClose(t, "y", testutil.Download(t, b, block.Forward(x)), yWant, 1e-4)
 	dxWant, _ := host("dx")
-	assertClose(t, "dx", download(t, b, block.Backward(dy)), dxWant, 1e-4)
+	testutil.AssertClose(t, "dx", testutil.Download(t, b, block.Backward(dy)), dxWant, 1e-4)
 	checked := 0
 	for _, p := range block.Params() {
 		key, got := "grad/"+p.Name, p.Grad
@@ -76,7 +77,7 @@ func TestBottleneckFixture(t *testing.T) {
 			key, got = "after/"+p.Name, p.Value
 		}
 		want, _ := host(key)
-		assertClose(t, key, download(t, b, got), want, 1e-4)
+		testutil.AssertClose(t, key, testutil.Download(t, b, got), want, 1e-4)
 		checked++
 	}
 	if checked != 4*1+4*4 {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/resnext/resnext/data/fashionmnist"
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -35,20 +35,20 @@ func newModel(t testing.TB, b ops.Backend, cfg Config, seed uint64) *Model {
 func TestForwardBackward(t *testing.T) {
 	for _, name := range []string{"resnext14_small", "resnext26_small"} {
 		t.Run(name, func(t *testing.T) {
-			b := newBackend(t)
+			b := testutil.CPU(t, 2)
 			cfg, _ := Variant(name)
 			m := newModel(t, b, cfg, 1)
 			defer m.Free()
-			x := upload(b, ops.Shape{2, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 2)), 2*28*28, 1))
+			x := testutil.Upload(b, ops.Shape{2, 1, 28, 28}, testutil.Randn(rand.New(rand.NewPCG(1, 2)), 2*28*28, 1))
 			defer b.Free(x)
 			y := m.Forward(x)
 			if !y.Shape().Equal(ops.Shape{2, 10}) {
 				t.Fatalf("logits have shape %v, want [2, 10]", y.Shape())
 			}
-			if v := download(t, b, y); !allFinite(v) {
+			if v := testutil.Download(t, b, y); !testutil.AllFinite(v) {
 				t.Fatalf("logits %v", v)
 			}
-			dy := upload(b, y.Shape(), randn(rand.New(rand.NewPCG(3, 4)), y.Shape().Numel(), 1))
+			dy := testutil.Upload(b, y.Shape(), testutil.Randn(rand.New(rand.NewPCG(3, 4)), y.Shape().Numel(), 1))
 			defer b.Free(dy)
 			if dx := m.Backward(dy); dx != nil {
 				t.Errorf("Backward returned %v, want nil", dx.Shape())
@@ -64,8 +64,8 @@ func TestForwardBackward(t *testing.T) {
 					t.Errorf("%s: no gradient", p.Name)
 					continue
 				}
-				g := download(t, b, p.Grad)
-				if !allFinite(g) || !slices.ContainsFunc(g, func(v float32) bool { return v != 0 }) {
+				g := testutil.Download(t, b, p.Grad)
+				if !testutil.AllFinite(g) || !slices.ContainsFunc(g, func(v float32) bool { return v != 0 }) {
 					t.Errorf("%s: gradient not finite or all zero", p.Name)
 				}
 			}
@@ -79,23 +79,23 @@ func TestMindCV50(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 25M-parameter network")
 	}
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	cfg, _ := Variant("resnext50_32x4d")
 	m := newModel(t, b, cfg, 42)
 	defer m.Free()
-	x := upload(b, ops.Shape{2, 3, 64, 64}, randn(rand.New(rand.NewPCG(5, 6)), 2*3*64*64, 1))
+	x := testutil.Upload(b, ops.Shape{2, 3, 64, 64}, testutil.Randn(rand.New(rand.NewPCG(5, 6)), 2*3*64*64, 1))
 	defer b.Free(x)
 	y := m.Forward(x)
 	if !y.Shape().Equal(ops.Shape{2, 1000}) {
 		t.Fatalf("logits have shape %v, want [2, 1000]", y.Shape())
 	}
-	if !allFinite(download(t, b, y)) {
+	if !testutil.AllFinite(testutil.Download(t, b, y)) {
 		t.Fatal("logits not finite")
 	}
-	dy := upload(b, y.Shape(), randn(rand.New(rand.NewPCG(7, 8)), 2000, 1))
+	dy := testutil.Upload(b, y.Shape(), testutil.Randn(rand.New(rand.NewPCG(7, 8)), 2000, 1))
 	defer b.Free(dy)
 	m.Backward(dy)
-	if g := download(t, b, m.Params()[0].Grad); !allFinite(g) {
+	if g := testutil.Download(t, b, m.Params()[0].Grad); !testutil.AllFinite(g) {
 		t.Fatal("conv1.weight gradient not finite")
 	}
 }
@@ -118,29 +118,29 @@ func TestGradient(t *testing.T) {
 		{tiny(ImageNetStem), 64}, // 64 -> 32 -> 16 -> 16, 8, 4, 2
 	} {
 		t.Run(c.cfg.Name, func(t *testing.T) {
-			b := newBackend(t)
+			b := testutil.CPU(t, 2)
 			m := newModel(t, b, c.cfg, 3)
 			defer m.Free()
 			m.conv1.NoInputGrad = false
 			r := rand.New(rand.NewPCG(11, 3))
 			const n = 8
 			shape := ops.Shape{n, 3, c.size, c.size}
-			xv := randn(r, shape.Numel(), 1)
-			x := upload(b, shape, xv)
+			xv := testutil.Randn(r, shape.Numel(), 1)
+			x := testutil.Upload(b, shape, xv)
 			defer b.Free(x)
-			w := randn(r, n*c.cfg.NumClasses, 1)
-			wt := upload(b, ops.Shape{n, c.cfg.NumClasses}, w)
+			w := testutil.Randn(r, n*c.cfg.NumClasses, 1)
+			wt := testutil.Upload(b, ops.Shape{n, c.cfg.NumClasses}, w)
 			defer b.Free(wt)
 
-			loss := func() float64 { return dot(w, download(t, b, m.Forward(x))) }
+			loss := func() float64 { return testutil.Dot(w, testutil.Download(t, b, m.Forward(x))) }
 			loss()
-			input := tensorGrad{set: func(v []float32) { b.Write(x, ops.Bytes(v)) }, value: xv,
-				grad: download(t, b, m.Backward(wt))}
-			var params []tensorGrad
+			input := testutil.Probe{Set: func(v []float32) { b.Write(x, ops.Bytes(v)) }, Value: xv,
+				Grad: testutil.Download(t, b, m.Backward(wt))}
+			var params []testutil.Probe
 			for _, p := range m.Params() {
 				if p.Trainable {
-					params = append(params, tensorGrad{set: func(v []float32) { b.Write(p.Value, ops.Bytes(v)) },
-						value: download(t, b, p.Value), grad: download(t, b, p.Grad)})
+					params = append(params, testutil.Probe{Set: func(v []float32) { b.Write(p.Value, ops.Bytes(v)) },
+						Value: testutil.Download(t, b, p.Value), Grad: testutil.Download(t, b, p.Grad)})
 				}
 			}
 			checkDirectional(t, r, "input", loss, input)
@@ -150,39 +150,22 @@ func TestGradient(t *testing.T) {
 	}
 }
 
-// tensorGrad is a tensor's value, its gradient from Backward, and a way to overwrite the value.
-type tensorGrad struct {
-	value, grad []float32
-	set         func([]float32)
-}
-
 // checkDirectional compares the directional derivative of loss along a random direction over the
-// tensors ts with the central difference quotient at a step of 1e-4 of each tensor's root mean square.
-func checkDirectional(t *testing.T, r *rand.Rand, what string, loss func() float64, ts ...tensorGrad) {
+// probes with the central difference quotient at a step of 1e-4 of each tensor's root mean square.
+func checkDirectional(t *testing.T, r *rand.Rand, what string, loss func() float64, probes ...testutil.Probe) {
 	t.Helper()
 	const h, tol = 1e-4, 0.15
-	dirs := make([][]float32, len(ts))
-	var analytic, spread float64
-	for i, tg := range ts {
-		rms := math.Sqrt(dot(tg.value, tg.value) / float64(len(tg.value)))
+	dirs := make([][]float32, len(probes))
+	var spread float64
+	for i, p := range probes {
+		rms := math.Sqrt(testutil.Dot(p.Value, p.Value) / float64(len(p.Value)))
 		if rms == 0 { // a batch norm's beta at init
 			rms = 1
 		}
-		dirs[i] = randn(r, len(tg.value), rms)
-		analytic += dot(tg.grad, dirs[i])
-		spread += dot(tg.grad, tg.grad) * rms * rms
+		dirs[i] = testutil.Randn(r, len(p.Value), rms)
+		spread += testutil.Dot(p.Grad, p.Grad) * rms * rms
 	}
-	step := func(alpha float64) {
-		for i, tg := range ts {
-			tg.set(axpy(tg.value, alpha, dirs[i]))
-		}
-	}
-	step(h)
-	lp := loss()
-	step(-h)
-	lm := loss()
-	step(0)
-	fd := (lp - lm) / (2 * h)
+	analytic, fd := testutil.Directional(loss, h, probes, dirs)
 	err := math.Abs(fd-analytic) / math.Sqrt(spread)
 	t.Logf("%s: directional derivative %.6g, finite difference %.6g, error %.3f", what, analytic, fd, err)
 	if !(err <= tol) {
@@ -190,44 +173,41 @@ func checkDirectional(t *testing.T, r *rand.Rand, what string, loss func() float
 	}
 }
 
-// TestBufferReuse runs training steps (forward, loss, backward, momentum SGD): the second step with
-// the same shapes allocates nothing on the backend and gives the same loss from the same
-// parameters; Free gives back everything.
+// TestBufferReuse runs training passes (forward, loss, backward): the second with the same shapes
+// allocates nothing on the backend and gives the same loss; Free gives back everything. (The
+// optimizer's own test in package train checks its step allocates nothing either.)
 func TestBufferReuse(t *testing.T) {
-	inner := newBackend(t)
-	b := &counting{Backend: inner}
+	inner := testutil.CPU(t, 2)
+	b := &testutil.Counting{Backend: inner}
 	cfg := tiny(ImageNetStem)
 	m := newModel(t, b, cfg, 5)
 	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
-	opt := newSGD(b, m.Params())
-	x := upload(inner, ops.Shape{4, 3, 32, 32}, randn(rand.New(rand.NewPCG(1, 1)), 4*3*32*32, 1))
+	x := testutil.Upload(inner, ops.Shape{4, 3, 32, 32}, testutil.Randn(rand.New(rand.NewPCG(1, 1)), 4*3*32*32, 1))
 	defer inner.Free(x)
 	labels := ops.FromInt32(inner, ops.Shape{4}, []int32{0, 1, 2, 3})
 	defer inner.Free(labels)
-	step := func(lr float64) float32 {
-		loss := download(t, b, ce.Forward(m.Forward(x), labels))[0]
+	step := func() float32 {
+		loss := testutil.Download(t, b, ce.Forward(m.Forward(x), labels))[0]
 		m.Backward(ce.Backward(1))
-		opt.step(lr)
 		return loss
 	}
 
-	first := step(0)
-	allocs, frees := b.allocs, b.frees
-	if second := step(0.1); second != first {
+	first := step()
+	allocs, frees := b.Allocs, b.Frees
+	if second := step(); second != first {
 		t.Errorf("loss %v, then %v from the same parameters", first, second)
 	}
-	if b.allocs != allocs || b.frees != frees {
-		t.Errorf("second step: %d allocations and %d frees, want none", b.allocs-allocs, b.frees-frees)
+	if b.Allocs != allocs || b.Frees != frees {
+		t.Errorf("second step: %d allocations and %d frees, want none", b.Allocs-allocs, b.Frees-frees)
 	}
 	if err := m.SetMaxPoolPadding(nn.PoolSymmetric); err != nil {
 		t.Fatal(err)
 	}
-	step(0.1)
-	opt.free()
+	step()
 	ce.Free()
 	m.Free()
-	if b.allocs != b.frees {
-		t.Errorf("after Free: %d allocations, %d frees", b.allocs, b.frees)
+	if b.Allocs != b.Frees {
+		t.Errorf("after Free: %d allocations, %d frees", b.Allocs, b.Frees)
 	}
 }
 
@@ -235,40 +215,40 @@ func TestBufferReuse(t *testing.T) {
 // batch (they do in training, through the batch statistics), and the moving statistics stay as
 // they were.
 func TestEvalMode(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	m := newModel(t, b, tiny(SmallStem), 7)
 	defer m.Free()
-	x := randn(rand.New(rand.NewPCG(3, 3)), 3*3*12*12, 1)
-	batch := upload(b, ops.Shape{3, 3, 12, 12}, x)
+	x := testutil.Randn(rand.New(rand.NewPCG(3, 3)), 3*3*12*12, 1)
+	batch := testutil.Upload(b, ops.Shape{3, 3, 12, 12}, x)
 	defer b.Free(batch)
-	pair := upload(b, ops.Shape{2, 3, 12, 12}, x[:2*3*12*12])
+	pair := testutil.Upload(b, ops.Shape{2, 3, 12, 12}, x[:2*3*12*12])
 	defer b.Free(pair)
 
-	trainBatch := download(t, b, m.Forward(batch))
-	trainPair := download(t, b, m.Forward(pair))
+	trainBatch := testutil.Download(t, b, m.Forward(batch))
+	trainPair := testutil.Download(t, b, m.Forward(pair))
 	if d := maxDiff(trainPair, trainBatch[:10]); d < 1e-4 {
 		t.Errorf("training mode: the first two samples' logits do not depend on the third (max difference %g)", d)
 	}
 	before := map[string][]float32{}
 	for _, p := range m.Params() {
 		if !p.Trainable {
-			before[p.Name] = download(t, b, p.Value)
+			before[p.Name] = testutil.Download(t, b, p.Value)
 			if p.Name == "layer4.0.bn3.moving_mean" && maxDiff(before[p.Name], make([]float32, len(before[p.Name]))) == 0 {
 				t.Errorf("%s still 0 after training-mode forwards", p.Name)
 			}
 		}
 	}
 	m.SetTraining(false)
-	evalBatch := download(t, b, m.Forward(batch))
-	evalPair := download(t, b, m.Forward(pair))
-	assertClose(t, "evaluation: two samples alone vs in a batch of three", evalPair, evalBatch[:10], 1e-5)
+	evalBatch := testutil.Download(t, b, m.Forward(batch))
+	evalPair := testutil.Download(t, b, m.Forward(pair))
+	testutil.AssertClose(t, "evaluation: two samples alone vs in a batch of three", evalPair, evalBatch[:10], 1e-5)
 	for _, p := range m.Params() {
 		if !p.Trainable {
-			assertClose(t, p.Name+" after evaluation", download(t, b, p.Value), before[p.Name], 0)
+			testutil.AssertClose(t, p.Name+" after evaluation", testutil.Download(t, b, p.Value), before[p.Name], 0)
 		}
 	}
 	m.SetTraining(true)
-	assertClose(t, "training mode again", download(t, b, m.Forward(pair)), trainPair, 1e-2)
+	testutil.AssertClose(t, "training mode again", testutil.Download(t, b, m.Forward(pair)), trainPair, 1e-2)
 }
 
 func maxDiff(a, b []float32) float64 {
@@ -283,12 +263,12 @@ func maxDiff(a, b []float32) float64 {
 // ops.Pool(3, 2, 1) (torchvision) as set, that switching at run time changes the logits, and that
 // the small stem refuses a padding.
 func TestMaxPoolPadding(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	cfg := tiny(ImageNetStem)
 	m := newModel(t, b, cfg, 9)
 	defer m.Free()
 	m.SetTraining(false)
-	x := upload(b, ops.Shape{2, 3, 32, 32}, randn(rand.New(rand.NewPCG(9, 9)), 2*3*32*32, 1))
+	x := testutil.Upload(b, ops.Shape{2, 3, 32, 32}, testutil.Randn(rand.New(rand.NewPCG(9, 9)), 2*3*32*32, 1))
 	defer b.Free(x)
 
 	same, sym := ops.SamePool(3, 2, 16, 16), ops.Pool(3, 2, 1)
@@ -307,18 +287,18 @@ func TestMaxPoolPadding(t *testing.T) {
 			t.Errorf("Config().MaxPool = %v after setting %v", got, c.padding)
 		}
 		stem := m.relu.Forward(m.bn1.Forward(m.conv1.Forward(x))) // [2, 8, 16, 16]
-		got := download(t, b, m.maxPool.Forward(stem))
+		got := testutil.Download(t, b, m.maxPool.Forward(stem))
 		ref := b.Alloc(ops.Float32, ops.Shape{2, 8, 8, 8})
 		ms, mt := b.MaxPool2dMask(stem.Shape(), c.want)
 		mask := b.Alloc(mt, ms)
 		b.MaxPool2d(stem, ref, mask, c.want)
-		assertClose(t, string(c.padding)+" max pool", got, download(t, b, ref), 0)
+		testutil.AssertClose(t, string(c.padding)+" max pool", got, testutil.Download(t, b, ref), 0)
 		b.Free(ref)
 		b.Free(mask)
 
-		y := download(t, b, m.Forward(x))
+		y := testutil.Download(t, b, m.Forward(x))
 		if prev, ok := logits[c.padding]; ok {
-			assertClose(t, string(c.padding)+" logits after switching back", y, prev, 0)
+			testutil.AssertClose(t, string(c.padding)+" logits after switching back", y, prev, 0)
 		}
 		logits[c.padding] = y
 	}
@@ -346,15 +326,15 @@ func TestMaxPoolPadding(t *testing.T) {
 // N(0, 2/fan_out), the classifier from U(-sqrt(3/fan_in), sqrt(3/fan_in)) with a zero bias, batch
 // norms at 1, 0, 0, 1, and Init resets a trained model.
 func TestInit(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	cfg, _ := Variant("resnext14_small")
 	m1, m2, m3 := newModel(t, b, cfg, 1), newModel(t, b, cfg, 1), newModel(t, b, cfg, 2)
 	defer m1.Free()
 	defer m2.Free()
 	defer m3.Free()
 	for i, p := range m1.Params() {
-		v := download(t, b, p.Value)
-		assertClose(t, p.Name+" from the same seed", download(t, b, m2.Params()[i].Value), v, 0)
+		v := testutil.Download(t, b, p.Value)
+		testutil.AssertClose(t, p.Name+" from the same seed", testutil.Download(t, b, m2.Params()[i].Value), v, 0)
 		n := float64(len(v))
 		var sum, sq, peak float64
 		for _, x := range v {
@@ -370,7 +350,7 @@ func TestInit(t *testing.T) {
 			if n >= 2000 && math.Abs(std/want-1) > 0.1 {
 				t.Errorf("%s: std %.4g, want %.4g (HeNormal fan_out)", p.Name, std, want)
 			}
-			if maxDiff(v, download(t, b, m3.Params()[i].Value)) == 0 {
+			if maxDiff(v, testutil.Download(t, b, m3.Params()[i].Value)) == 0 {
 				t.Errorf("%s: the same from seeds 1 and 2", p.Name)
 			}
 		case s.Rank() == 2:
@@ -389,19 +369,19 @@ func TestInit(t *testing.T) {
 		}
 	}
 
-	x := upload(b, ops.Shape{2, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 1)), 2*28*28, 1))
+	x := testutil.Upload(b, ops.Shape{2, 1, 28, 28}, testutil.Randn(rand.New(rand.NewPCG(1, 1)), 2*28*28, 1))
 	defer b.Free(x)
 	m3.Forward(x) // moves the moving statistics
 	m3.Init(1)
 	for i, p := range m3.Params() {
-		assertClose(t, p.Name+" after Init(1)", download(t, b, p.Value), download(t, b, m1.Params()[i].Value), 0)
+		testutil.AssertClose(t, p.Name+" after Init(1)", testutil.Download(t, b, p.Value), testutil.Download(t, b, m1.Params()[i].Value), 0)
 	}
 }
 
 // TestResetClassifier replaces the classifier for fine-tuning: new shapes and classes, the same
 // names, a freshly initialised head, and a working forward and backward.
 func TestResetClassifier(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	cfg, _ := Variant("resnext14_small")
 	m := newModel(t, b, cfg, 1)
 	defer m.Free()
@@ -421,10 +401,10 @@ func TestResetClassifier(t *testing.T) {
 	if m.Config().NumClasses != 3 {
 		t.Errorf("Config().NumClasses = %d, want 3", m.Config().NumClasses)
 	}
-	if maxDiff(download(t, b, bias.Value), make([]float32, 3)) != 0 {
+	if maxDiff(testutil.Download(t, b, bias.Value), make([]float32, 3)) != 0 {
 		t.Error("the new bias is not zero")
 	}
-	x := upload(b, ops.Shape{2, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 1)), 2*28*28, 1))
+	x := testutil.Upload(b, ops.Shape{2, 1, 28, 28}, testutil.Randn(rand.New(rand.NewPCG(1, 1)), 2*28*28, 1))
 	defer b.Free(x)
 	y := m.Forward(x)
 	if !y.Shape().Equal(ops.Shape{2, 3}) {
@@ -432,7 +412,7 @@ func TestResetClassifier(t *testing.T) {
 	}
 	// A frozen backbone: only the classifier gets gradients.
 	m.Classifier().NoInputGrad = true
-	dy := upload(b, y.Shape(), []float32{1, 0, -1, 0, 1, -1})
+	dy := testutil.Upload(b, y.Shape(), []float32{1, 0, -1, 0, 1, -1})
 	defer b.Free(dy)
 	m.Backward(dy)
 	if w.Grad == nil || ps[0].Grad != nil {
@@ -441,60 +421,4 @@ func TestResetClassifier(t *testing.T) {
 	if err := m.ResetClassifier(0, 1); err == nil {
 		t.Error("ResetClassifier(0) accepted")
 	}
-}
-
-// TestLearns trains resnext14_small with MindCV's optimizer (momentum 0.9, weight decay 1e-4) for a
-// few steps on the embedded Fashion-MNIST sample, alternating between two batches of 32 images: the
-// loss falls on both.
-func TestLearns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains for a few seconds")
-	}
-	train, err := fashionmnist.Sample("train")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBackend(t)
-	cfg, _ := Variant("resnext14_small")
-	m := newModel(t, b, cfg, 42)
-	defer m.Free()
-	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
-	defer ce.Free()
-	opt := newSGD(b, m.Params())
-	defer opt.free()
-
-	const n, batches, steps, lr = 32, 2, 8, 0.1
-	x := b.Alloc(ops.Float32, ops.Shape{n, 1, 28, 28})
-	defer b.Free(x)
-	y := b.Alloc(ops.Int32, ops.Shape{n})
-	defer b.Free(y)
-	pixels, labels := make([]float32, n*28*28), make([]int32, n)
-	var losses []float64
-	for s := range steps {
-		for i := range n {
-			j := (s%batches)*n + i
-			for k, p := range train.Image(j) {
-				pixels[i*28*28+k] = (float32(p) - 72.9) / 90 // Fashion-MNIST's mean and std on 0-255
-			}
-			labels[i] = train.Labels[j]
-		}
-		b.Write(x, ops.Bytes(pixels))
-		b.Write(y, ops.Bytes(labels))
-		losses = append(losses, float64(download(t, b, ce.Forward(m.Forward(x), y))[0]))
-		m.Backward(ce.Backward(1))
-		opt.step(lr)
-	}
-	t.Logf("loss per step: %.3f", losses)
-	first, last := mean(losses[:batches]), mean(losses[steps-batches:])
-	if !(last < 0.75*first) {
-		t.Errorf("mean loss over the two batches %.3f at first, %.3f at the end: want a fall of at least 25%%", first, last)
-	}
-}
-
-func mean(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
 }

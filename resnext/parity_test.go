@@ -10,6 +10,7 @@ import (
 
 	"github.com/resnext/resnext/ckpt"
 	"github.com/resnext/resnext/ckpt/safetensors"
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -93,8 +94,8 @@ func TestTorchvisionParity(t *testing.T) {
 	if maxDiff(d.same, d.symmetric) <= 1e-2 {
 		t.Fatal("the two references nearly agree: the test would not tell the paddings apart")
 	}
-	b := newBackend(t)
-	x := upload(b, d.xShape, d.x)
+	b := testutil.CPU(t, 2)
+	x := testutil.Upload(b, d.xShape, d.x)
 	defer b.Free(x)
 	want := map[nn.PoolPadding][]float32{nn.PoolSymmetric: d.symmetric, nn.PoolSame: d.same}
 
@@ -146,8 +147,8 @@ func TestTorchvisionParity(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				got := download(t, b, m.Forward(x))
-				assertClose(t, "logits ("+string(pool)+")", got, want[pool], 1e-4)
+				got := testutil.Download(t, b, m.Forward(x))
+				testutil.AssertClose(t, "logits ("+string(pool)+")", got, want[pool], 1e-4)
 				t.Logf("%s pooling: max |got-want| %.3g (max |want| %.3g)", pool, maxDiff(got, want[pool]), maxAbs(want[pool]))
 			}
 		})
@@ -159,7 +160,7 @@ func TestTorchvisionParity(t *testing.T) {
 // with other groups (every grouped convolution has the wrong shape) and into one with fewer blocks
 // (layer1.1 is extra), and copies of it with a tensor deleted or reshaped.
 func TestTorchvisionParityMismatch(t *testing.T) {
-	b := newBackend(t)
+	b := testutil.CPU(t, 2)
 	orig, err := ckpt.Read(parityTorchPTH)
 	if err != nil {
 		t.Fatalf("%v (regenerate it with scripts/gen_model_fixtures.py)", err)
@@ -253,7 +254,7 @@ func paramValues(t *testing.T, b ops.Backend, m *Model) [][]float32 {
 	t.Helper()
 	var vs [][]float32
 	for _, p := range m.Params() {
-		vs = append(vs, download(t, b, p.Value))
+		vs = append(vs, testutil.Download(t, b, p.Value))
 	}
 	return vs
 }

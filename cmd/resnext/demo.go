@@ -15,6 +15,7 @@ import (
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/ops/cpu"
 	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train"
 )
 
 // demoOptions are the flags of `resnext demo`.
@@ -114,18 +115,18 @@ func (bt *batcher) free() {
 	bt.b.Free(bt.labels)
 }
 
-func loadDemoData(dir string) (train, val *data.Images, err error) {
+func loadDemoData(dir string) (trainSet, val *data.Images, err error) {
 	load := fashionmnist.Sample
 	if dir != "" {
 		load = func(split string) (*data.Images, error) { return fashionmnist.Load(dir, split) }
 	}
-	if train, err = load("train"); err != nil {
+	if trainSet, err = load("train"); err != nil {
 		return nil, nil, err
 	}
 	if val, err = load("val"); err != nil {
 		return nil, nil, err
 	}
-	return train, val, nil
+	return trainSet, val, nil
 }
 
 func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
@@ -134,11 +135,11 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 		return res, fmt.Errorf("--epochs %d, --batch_size %d, --log_interval %d and --train_size %d: want positive values (train_size 0 for all)",
 			o.epochs, o.batchSize, o.logInterval, o.trainSize)
 	}
-	train, val, err := loadDemoData(o.dataDir)
+	trainSet, val, err := loadDemoData(o.dataDir)
 	if err != nil {
 		return res, err
 	}
-	n := train.N
+	n := trainSet.N
 	if o.trainSize > 0 {
 		n = min(n, o.trainSize)
 	}
@@ -153,7 +154,7 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if cfg.InChannels != train.C || cfg.NumClasses != len(fashionmnist.Classes) {
+	if cfg.InChannels != trainSet.C || cfg.NumClasses != len(fashionmnist.Classes) {
 		return res, fmt.Errorf("--model %s takes %d-channel images into %d classes: Fashion-MNIST needs 1 and 10 (try resnext14_small or resnext26_small)",
 			o.model, cfg.InChannels, cfg.NumClasses)
 	}
@@ -164,9 +165,12 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 	defer net.Free()
 	loss := nn.NewSoftmaxCrossEntropy(b, o.smoothing)
 	defer loss.Free()
-	opt := newMomentumSGD(b, net.Params(), o.momentum, o.weightDecay)
-	defer opt.free()
-	bt := newBatcher(b, train, o.batchSize)
+	opt, err := train.NewSGD(b, net.Params(), train.SGDOptions{Momentum: o.momentum, WeightDecay: o.weightDecay})
+	if err != nil {
+		return res, err
+	}
+	defer opt.Free()
+	bt := newBatcher(b, trainSet, o.batchSize)
 	defer bt.free()
 
 	trainable, _ := net.NumParams()
@@ -190,7 +194,7 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 			l := loss.Forward(net.Forward(bt.x), bt.labels)
 			net.Backward(loss.Backward(1))
 			lr := cosineLR(o.lr, step, total)
-			opt.step(lr)
+			opt.Step(lr)
 			v, err := ops.ToFloat32(b, l)
 			if err != nil {
 				return res, err
@@ -251,39 +255,6 @@ func evaluate(b ops.Backend, net nn.Layer, set *data.Images, batch int) (float64
 		}
 	}
 	return float64(correct) / float64(set.N), nil
-}
-
-// momentumSGD keeps one momentum buffer per trainable parameter and applies ops' fused step.
-type momentumSGD struct {
-	b                     ops.Backend
-	params                []*nn.Param
-	accum                 []ops.Tensor
-	momentum, weightDecay float64
-}
-
-func newMomentumSGD(b ops.Backend, params []*nn.Param, momentum, weightDecay float64) *momentumSGD {
-	o := &momentumSGD{b: b, momentum: momentum, weightDecay: weightDecay}
-	for _, p := range params {
-		if !p.Trainable {
-			continue
-		}
-		a := b.Alloc(ops.Float32, p.Value.Shape())
-		b.Fill(a, 0)
-		o.params, o.accum = append(o.params, p), append(o.accum, a)
-	}
-	return o
-}
-
-func (o *momentumSGD) step(lr float64) {
-	for i, p := range o.params {
-		o.b.SGDMomentum(p.Value, p.Grad, o.accum[i], ops.SGDParams{LR: lr, Momentum: o.momentum, WeightDecay: o.weightDecay})
-	}
-}
-
-func (o *momentumSGD) free() {
-	for _, a := range o.accum {
-		o.b.Free(a)
-	}
 }
 
 // cosineLR is MindCV's cosine_decay with min_lr 0, per step: lr/2 * (1 + cos(pi * step/total)).

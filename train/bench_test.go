@@ -1,11 +1,13 @@
-package resnext
+package train
 
 import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/resnext"
 )
 
 // BenchmarkTrainStep is one training step (forward, loss, backward, momentum SGD) of each small
@@ -13,15 +15,15 @@ import (
 func BenchmarkTrainStep(b *testing.B) {
 	for _, name := range []string{"resnext14_small", "resnext26_small"} {
 		b.Run(name, func(bb *testing.B) {
-			be := newBackend(bb)
-			cfg, _ := Variant(name)
-			m, err := New(be, cfg, 1)
+			be := testutil.CPU(bb, 2)
+			cfg, _ := resnext.Variant(name)
+			m, err := resnext.New(be, cfg, 1)
 			if err != nil {
 				bb.Fatal(err)
 			}
 			defer m.Free()
 			const n = 32
-			x := upload(be, ops.Shape{n, 1, 28, 28}, randn(rand.New(rand.NewPCG(1, 1)), n*28*28, 1))
+			x := testutil.Upload(be, ops.Shape{n, 1, 28, 28}, testutil.Randn(rand.New(rand.NewPCG(1, 1)), n*28*28, 1))
 			defer be.Free(x)
 			labels := make([]int32, n)
 			for i := range labels {
@@ -31,13 +33,16 @@ func BenchmarkTrainStep(b *testing.B) {
 			defer be.Free(y)
 			ce := nn.NewSoftmaxCrossEntropy(be, 0.1)
 			defer ce.Free()
-			opt := newSGD(be, m.Params())
-			defer opt.free()
+			opt, err := NewSGD(be, m.Params(), SGDOptions{Momentum: 0.9, WeightDecay: 1e-4})
+			if err != nil {
+				bb.Fatal(err)
+			}
+			defer opt.Free()
 			bb.ResetTimer()
 			for range bb.N {
 				ce.Forward(m.Forward(x), y)
 				m.Backward(ce.Backward(1))
-				opt.step(0.01)
+				opt.Step(0.01)
 			}
 			if err := be.Sync(); err != nil {
 				bb.Fatal(err)

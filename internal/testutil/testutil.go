@@ -1,0 +1,148 @@
+// Package testutil holds what the tests of several packages share: a CPU backend, a backend that
+// counts allocations, host transfers, random data, closeness checks and directional derivatives.
+// Only tests import it.
+package testutil
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/ops/cpu"
+)
+
+// CPU returns a CPU backend with the given number of threads, closed when the test ends.
+func CPU(t testing.TB, threads int) ops.Backend {
+	t.Helper()
+	b := cpu.New(cpu.Options{Threads: threads})
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// Counting wraps a backend and counts Alloc and Free calls.
+type Counting struct {
+	ops.Backend
+	Allocs, Frees int
+}
+
+// Alloc counts, then allocates on the wrapped backend.
+func (c *Counting) Alloc(dt ops.DType, s ops.Shape) ops.Tensor {
+	c.Allocs++
+	return c.Backend.Alloc(dt, s)
+}
+
+// Free counts, then frees on the wrapped backend.
+func (c *Counting) Free(t ops.Tensor) {
+	c.Frees++
+	c.Backend.Free(t)
+}
+
+// Upload allocates a float32 tensor on b holding v.
+func Upload(b ops.Backend, shape ops.Shape, v []float32) ops.Tensor {
+	return ops.FromFloat32(b, ops.Float32, shape, v)
+}
+
+// Download reads a floating-point tensor back, failing the test on a backend error.
+func Download(t testing.TB, b ops.Backend, x ops.Tensor) []float32 {
+	t.Helper()
+	v, err := ops.ToFloat32(b, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Randn draws n values from N(0, std²).
+func Randn(r *rand.Rand, n int, std float64) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64() * std)
+	}
+	return v
+}
+
+// Uniform draws n values from U(-1, 1).
+func Uniform(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(2*r.Float64() - 1)
+	}
+	return v
+}
+
+// Dot is the inner product, summed in float64.
+func Dot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+// Axpy returns x + alpha*v.
+func Axpy(x []float32, alpha float64, v []float32) []float32 {
+	out := make([]float32, len(x))
+	for i := range x {
+		out[i] = float32(float64(x[i]) + alpha*float64(v[i]))
+	}
+	return out
+}
+
+// AllFinite reports whether no value is NaN or infinite.
+func AllFinite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// AssertClose checks max|got-want| <= rtol*(1+max|want|), reporting the worst element.
+func AssertClose(t testing.TB, what string, got, want []float32, rtol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, want %d", what, len(got), len(want))
+		return
+	}
+	var diff, scale float64
+	at := 0
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if d > diff || math.IsNaN(d) {
+			diff, at = d, i
+		}
+		scale = max(scale, math.Abs(float64(want[i])))
+	}
+	if !(diff <= rtol*(1+scale)) {
+		t.Errorf("%s: max |got-want| = %.3g at %d (got %v, want %v), limit %.3g", what, diff, at, got[at], want[at], rtol*(1+scale))
+	}
+}
+
+// Probe is one tensor of a gradient check: its value, the gradient Backward gave for it, and a way
+// to overwrite the value.
+type Probe struct {
+	Value, Grad []float32
+	Set         func([]float32)
+}
+
+// Directional moves every probe by ±h along its direction in dirs (one per probe), and returns
+// the analytic directional derivative sum_i <Grad_i, dirs_i> and the central difference quotient
+// of loss. The probes get their values back.
+func Directional(loss func() float64, h float64, probes []Probe, dirs [][]float32) (analytic, fd float64) {
+	step := func(alpha float64) {
+		for i, p := range probes {
+			p.Set(Axpy(p.Value, alpha, dirs[i]))
+		}
+	}
+	step(h)
+	lp := loss()
+	step(-h)
+	lm := loss()
+	step(0)
+	for i, p := range probes {
+		analytic += Dot(p.Grad, dirs[i])
+	}
+	return analytic, (lp - lm) / (2 * h)
+}
