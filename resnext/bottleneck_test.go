@@ -28,17 +28,6 @@ func TestBottleneckFixture(t *testing.T) {
 		}
 		return v
 	}
-	host := func(name string) ([]float32, ops.Shape) {
-		ts, err := f.Tensor(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := ts.Float32()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v, ops.Shape(ts.Shape)
-	}
 
 	b := testutil.CPU(t, 2)
 	spec := BlockSpec{In: int(meta("in_channels")), Out: int(meta("out_channels")), Width: int(meta("width")),
@@ -49,7 +38,7 @@ func TestBottleneckFixture(t *testing.T) {
 	block := NewBottleneck(b, spec, nn.TorchMomentum(meta("momentum")))
 	defer block.Free()
 	for _, p := range block.Params() {
-		v, shape := host(p.Name)
+		v, shape := testutil.Fixture(t, f, p.Name)
 		if !shape.Equal(p.Value.Shape()) {
 			t.Fatalf("%s: fixture shape %v, block shape %v", p.Name, shape, p.Value.Shape())
 		}
@@ -59,16 +48,16 @@ func TestBottleneckFixture(t *testing.T) {
 		bn.Eps = meta("eps")
 	}
 
-	xv, xs := host("x")
+	xv, xs := testutil.Fixture(t, f, "x")
 	x := testutil.Upload(b, xs, xv)
 	defer b.Free(x)
-	dyv, dys := host("dy")
+	dyv, dys := testutil.Fixture(t, f, "dy")
 	dy := testutil.Upload(b, dys, dyv)
 	defer b.Free(dy)
 
-	yWant, _ := host("y")
+	yWant, _ := testutil.Fixture(t, f, "y")
 	testutil.AssertClose(t, "y", testutil.Download(t, b, block.Forward(x)), yWant, 1e-4)
-	dxWant, _ := host("dx")
+	dxWant, _ := testutil.Fixture(t, f, "dx")
 	testutil.AssertClose(t, "dx", testutil.Download(t, b, block.Backward(dy)), dxWant, 1e-4)
 	checked := 0
 	for _, p := range block.Params() {
@@ -76,7 +65,7 @@ func TestBottleneckFixture(t *testing.T) {
 		if !p.Trainable {
 			key, got = "after/"+p.Name, p.Value
 		}
-		want, _ := host(key)
+		want, _ := testutil.Fixture(t, f, key)
 		testutil.AssertClose(t, key, testutil.Download(t, b, got), want, 1e-4)
 		checked++
 	}

@@ -61,22 +61,11 @@ func readParity(t *testing.T) parityData {
 		meta.Planes != cfg.Planes || meta.NumClasses != cfg.NumClasses || meta.InChannels != cfg.InChannels {
 		t.Fatalf("%s was made for %+v, the test builds %+v", parityExpected, meta, cfg)
 	}
-	get := func(name string) ([]float32, ops.Shape) {
-		ts, err := f.Tensor(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := ts.Float32()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v, ops.Shape(ts.Shape)
-	}
 	var d parityData
-	d.x, d.xShape = get("x")
+	d.x, d.xShape = testutil.Fixture(t, f, "x")
 	var ls ops.Shape
-	d.symmetric, ls = get("logits_symmetric")
-	d.same, _ = get("logits_same")
+	d.symmetric, ls = testutil.Fixture(t, f, "logits_symmetric")
+	d.same, _ = testutil.Fixture(t, f, "logits_same")
 	if want := (ops.Shape{d.xShape[0], cfg.NumClasses}); !ls.Equal(want) {
 		t.Fatalf("logits shape %v, want %v", ls, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/resnext/resnext/ckpt/safetensors"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/ops/cpu"
 )
@@ -145,4 +146,19 @@ func Directional(loss func() float64, h float64, probes []Probe, dirs [][]float3
 		analytic += Dot(p.Grad, dirs[i])
 	}
 	return analytic, (lp - lm) / (2 * h)
+}
+
+// Fixture returns the tensor called name in a safetensors fixture as float32 values with its
+// shape, failing the test when it is missing or not floating point.
+func Fixture(t testing.TB, f *safetensors.File, name string) ([]float32, ops.Shape) {
+	t.Helper()
+	ts, err := f.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ts.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, ops.Shape(ts.Shape)
 }
