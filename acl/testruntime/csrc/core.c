@@ -1,0 +1,177 @@
+/* core.c: the global lock, error and violation recording, and the registry of live handles. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+void tr_lock(void) { pthread_mutex_lock(&mu); }
+void tr_unlock(void) { pthread_mutex_unlock(&mu); }
+
+/* ---- errors and violations ---- */
+
+#define TR_MSG 1024
+
+static _Thread_local char thread_msg[TR_MSG];
+static _Thread_local int thread_has_msg;
+
+static pthread_mutex_t vmu = PTHREAD_MUTEX_INITIALIZER;
+static int violations;
+static char last_violation[TR_MSG];
+
+static int env_flag(const char *name) {
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+void tr_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(thread_msg, sizeof thread_msg, fmt, ap);
+    va_end(ap);
+    thread_has_msg = 1;
+}
+
+int tr_violation(int code, const char *fmt, ...) {
+    char buf[TR_MSG - 32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    snprintf(thread_msg, sizeof thread_msg, "%s (error %d)", buf, code);
+    thread_has_msg = 1;
+    pthread_mutex_lock(&vmu);
+    violations++;
+    snprintf(last_violation, sizeof last_violation, "%s", thread_msg);
+    pthread_mutex_unlock(&vmu);
+    if (env_flag("RESNEXT_TESTRT_ABORT")) {
+        fprintf(stderr, "testrt: contract violation: %s\n", thread_msg);
+        fflush(stderr);
+        abort();
+    }
+    if (env_flag("RESNEXT_TESTRT_VERBOSE")) {
+        fprintf(stderr, "testrt: contract violation: %s\n", thread_msg);
+    }
+    return code;
+}
+
+TR_EXPORT const char *aclGetRecentErrMsg(void) { return thread_has_msg ? thread_msg : NULL; }
+
+TR_EXPORT int testrt_violations(void) {
+    pthread_mutex_lock(&vmu);
+    int n = violations;
+    pthread_mutex_unlock(&vmu);
+    return n;
+}
+
+TR_EXPORT const char *testrt_last_violation(void) {
+    static _Thread_local char copy[TR_MSG];
+    pthread_mutex_lock(&vmu);
+    memcpy(copy, last_violation, sizeof copy);
+    pthread_mutex_unlock(&vmu);
+    return copy;
+}
+
+TR_EXPORT void testrt_reset(void) {
+    pthread_mutex_lock(&vmu);
+    violations = 0;
+    last_violation[0] = '\0';
+    pthread_mutex_unlock(&vmu);
+    thread_has_msg = 0;
+    thread_msg[0] = '\0';
+}
+
+/* ---- handles ---- */
+
+const char *tr_kind_name(int kind) {
+    switch (kind) {
+    case TR_CONTEXT: return "context";
+    case TR_STREAM: return "stream";
+    case TR_EVENT: return "event";
+    case TR_TENSOR: return "tensor";
+    case TR_SCALAR: return "scalar";
+    case TR_INT_ARRAY: return "int array";
+    case TR_BOOL_ARRAY: return "bool array";
+    case TR_FLOAT_ARRAY: return "float array";
+    case TR_EXECUTOR: return "executor";
+    }
+    return "handle";
+}
+
+typedef struct node {
+    struct node *next;
+    const void *p;
+    int kind;
+} node;
+
+#define NBUCKET 4096
+static node *buckets[NBUCKET];
+
+static size_t bucket_of(const void *p) {
+    uintptr_t x = (uintptr_t)p;
+    x ^= x >> 17;
+    x *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> 20) % NBUCKET;
+}
+
+void tr_handle_add(const void *p, int kind) {
+    node *n = malloc(sizeof *n);
+    if (n == NULL) abort();
+    n->p = p;
+    n->kind = kind;
+    size_t b = bucket_of(p);
+    n->next = buckets[b];
+    buckets[b] = n;
+}
+
+int tr_handle_live(const void *p, int kind) {
+    if (p == NULL) return 0;
+    for (node *n = buckets[bucket_of(p)]; n != NULL; n = n->next)
+        if (n->p == p && n->kind == kind) return 1;
+    return 0;
+}
+
+#define NGRAVE 8192
+static struct {
+    const void *p;
+    int kind;
+    const char *why;
+} grave[NGRAVE];
+static size_t grave_next;
+
+void tr_handle_remove(const void *p, int kind, const char *why) {
+    for (node **pp = &buckets[bucket_of(p)]; *pp != NULL; pp = &(*pp)->next) {
+        node *n = *pp;
+        if (n->p == p && n->kind == kind) {
+            *pp = n->next;
+            free(n);
+            break;
+        }
+    }
+    size_t i = grave_next++ % NGRAVE;
+    grave[i].p = p;
+    grave[i].kind = kind;
+    grave[i].why = why;
+}
+
+const char *tr_handle_gone(const void *p, int kind) {
+    size_t n = grave_next < NGRAVE ? grave_next : NGRAVE;
+    for (size_t k = 1; k <= n; k++) {
+        size_t i = (grave_next - k) % NGRAVE;
+        if (grave[i].p == p && grave[i].kind == kind) return grave[i].why;
+    }
+    return NULL;
+}
+
+#define NLATER 1024
+static void *later[NLATER];
+static size_t later_next;
+
+void tr_free_later(void *p) {
+    size_t i = later_next++ % NLATER;
+    free(later[i]);
+    later[i] = p;
+}

@@ -1,0 +1,509 @@
+/* scenarios.c: drives the test runtime through one named scenario (argv[1]).
+ *
+ * "ok" runs a correct sequence and checks every value. Every other scenario breaks one rule of the
+ * calling contract; it exits 0 after printing "caught: <message>" when the runtime failed the call
+ * with the expected code and recorded exactly one violation, and 1 otherwise. Under
+ * RESNEXT_TESTRT_ABORT=1 the runtime aborts inside the broken call instead.
+ */
+#include "testrt.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            const char *m_ = aclGetRecentErrMsg();                                           \
+            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, \
+                    #cond, m_ ? m_ : "none");                                                \
+            exit(1);                                                                         \
+        }                                                                                    \
+    } while (0)
+#define OK(call) CHECK((call) == 0)
+
+static aclrtStream stream;
+
+static void setup(void) {
+    OK(aclInit(NULL));
+    OK(aclrtSetDevice(0));
+    OK(aclrtCreateStream(&stream));
+}
+
+static void *dev_alloc(size_t bytes) {
+    void *p = NULL;
+    OK(aclrtMalloc(&p, bytes, ACL_MEM_MALLOC_HUGE_FIRST));
+    return p;
+}
+
+static void *dev_floats(const float *v, size_t n) {
+    void *p = dev_alloc(n * sizeof *v);
+    OK(aclrtMemcpy(p, n * sizeof *v, v, n * sizeof *v, ACL_MEMCPY_HOST_TO_DEVICE));
+    return p;
+}
+
+/* A contiguous tensor of shape dims over the whole of data. */
+static aclTensor *tensor(void *data, aclDataType dt, const int64_t *dims, int nd) {
+    int64_t strides[8], n = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        strides[i] = n;
+        n *= dims[i];
+    }
+    aclTensor *t = aclCreateTensor(dims, (uint64_t)nd, dt, strides, 0, ACL_FORMAT_ND, &n, 1, data);
+    CHECK(t != NULL);
+    return t;
+}
+
+static aclTensor *vec(void *data, aclDataType dt, int64_t n) { return tensor(data, dt, &n, 1); }
+
+static void expect_floats(const void *dev, const float *want, size_t n, float tol) {
+    float got[64];
+    CHECK(n <= 64);
+    OK(aclrtMemcpy(got, sizeof got, dev, n * sizeof(float), ACL_MEMCPY_DEVICE_TO_HOST));
+    for (size_t i = 0; i < n; i++) {
+        if (!(fabsf(got[i] - want[i]) <= tol)) {
+            fprintf(stderr, "element %zu: got %g, want %g\n", i, got[i], want[i]);
+            exit(1);
+        }
+    }
+}
+
+/* Runs a workspace-sized first phase result: allocates the workspace when needed. */
+static void *workspace_for(uint64_t size) { return size > 0 ? dev_alloc(size) : NULL; }
+
+/* Prepares Relu(x) -> y on n floats; returns the executor and the workspace size. */
+static aclOpExecutor *relu_prepare(void *x, void *y, int64_t n, uint64_t *ws) {
+    aclTensor *tx = vec(x, ACL_FLOAT, n), *ty = vec(y, ACL_FLOAT, n);
+    aclOpExecutor *ex = NULL;
+    OK(aclnnReluGetWorkspaceSize(tx, ty, ws, &ex));
+    OK(aclDestroyTensor(tx));
+    OK(aclDestroyTensor(ty));
+    return ex;
+}
+
+static int scenario_ok(void) {
+    setup();
+    uint32_t count = 0;
+    OK(aclrtGetDeviceCount(&count));
+    CHECK(count == 1);
+    int32_t dev = -1;
+    OK(aclrtGetDevice(&dev));
+    CHECK(dev == 0);
+
+    /* Add with broadcasting: [2,3] + 0.5 * [3]. */
+    const float av[] = {-2, -1, 0, 1, 2, 3}, bv[] = {10, 20, 30};
+    void *a = dev_floats(av, 6), *b = dev_floats(bv, 3), *out = dev_alloc(6 * sizeof(float));
+    int64_t d23[] = {2, 3};
+    aclTensor *ta = tensor(a, ACL_FLOAT, d23, 2), *tb = vec(b, ACL_FLOAT, 3), *tout = tensor(out, ACL_FLOAT, d23, 2);
+    float half = 0.5f;
+    aclScalar *alpha = aclCreateScalar(&half, ACL_FLOAT);
+    CHECK(alpha != NULL);
+    uint64_t ws = 0;
+    aclOpExecutor *ex = NULL;
+    OK(aclnnAddGetWorkspaceSize(ta, tb, alpha, tout, &ws, &ex));
+    CHECK(ws > 0);
+    void *w = workspace_for(ws);
+    OK(aclnnAdd(w, ws, ex, stream));
+    /* Nothing has run yet: the kernel waits in the stream, out still holds its fill pattern. */
+    CHECK(testrt_pending_tasks() == 1);
+    uint32_t raw;
+    memcpy(&raw, out, 4);
+    CHECK(raw == 0xffffffffu);
+    OK(aclrtSynchronizeStream(stream));
+    CHECK(testrt_pending_tasks() == 0);
+    const float sum[] = {3, 9, 15, 6, 12, 18};
+    expect_floats(out, sum, 6, 0);
+
+    /* Muls then Relu, queued back to back on one stream. */
+    void *m = dev_alloc(6 * sizeof(float)), *r = dev_alloc(6 * sizeof(float));
+    aclTensor *tm = tensor(m, ACL_FLOAT, d23, 2), *tr = tensor(r, ACL_FLOAT, d23, 2);
+    float k = -0.5f;
+    aclScalar *ks = aclCreateScalar(&k, ACL_FLOAT);
+    uint64_t ws2 = 0, ws3 = 0;
+    aclOpExecutor *ex2 = NULL, *ex3 = NULL;
+    OK(aclnnMulsGetWorkspaceSize(tout, ks, tm, &ws2, &ex2));
+    OK(aclnnReluGetWorkspaceSize(tm, tr, &ws3, &ex3));
+    void *w2 = workspace_for(ws2), *w3 = workspace_for(ws3);
+    OK(aclnnMuls(w2, ws2, ex2, stream));
+    OK(aclnnRelu(w3, ws3, ex3, stream));
+    OK(aclrtSynchronizeStream(stream));
+    const float prod[] = {-1.5f, -4.5f, -7.5f, -3, -6, -9}, zeros[] = {0, 0, 0, 0, 0, 0};
+    expect_floats(m, prod, 6, 0);
+    expect_floats(r, zeros, 6, 0);
+
+    /* Relu keeps positive values. */
+    const float rv[] = {-1, 2, -3, 4};
+    void *rx = dev_floats(rv, 4), *ry = dev_alloc(16);
+    uint64_t rws;
+    aclOpExecutor *rex = relu_prepare(rx, ry, 4, &rws);
+    void *rw = workspace_for(rws);
+    OK(aclnnRelu(rw, rws, rex, NULL)); /* the default stream */
+    OK(aclrtSynchronizeDevice());
+    const float rwant[] = {0, 2, 0, 4};
+    expect_floats(ry, rwant, 4, 0);
+
+    /* Cast float32 -> float16 -> float32 (rounding to half) and float32 -> int32 -> float32. */
+    const float cv[] = {1.0f, 0.1f, -2.75f, 65504.0f, 1e-8f, 3.7f};
+    void *c32 = dev_floats(cv, 6), *c16 = dev_alloc(12), *cback = dev_alloc(24), *ci = dev_alloc(24),
+         *ciback = dev_alloc(24);
+    aclTensor *tc32 = vec(c32, ACL_FLOAT, 6), *tc16 = vec(c16, ACL_FLOAT16, 6), *tcb = vec(cback, ACL_FLOAT, 6),
+              *tci = vec(ci, ACL_INT32, 6), *tcib = vec(ciback, ACL_FLOAT, 6);
+    struct {
+        aclTensor *from, *to;
+        aclDataType dt;
+    } casts[] = {{tc32, tc16, ACL_FLOAT16}, {tc16, tcb, ACL_FLOAT}, {tc32, tci, ACL_INT32}, {tci, tcib, ACL_FLOAT}};
+    void *cws[4];
+    for (int i = 0; i < 4; i++) {
+        uint64_t s;
+        aclOpExecutor *e;
+        OK(aclnnCastGetWorkspaceSize(casts[i].from, casts[i].dt, casts[i].to, &s, &e));
+        cws[i] = workspace_for(s);
+        OK(aclnnCast(cws[i], s, e, stream));
+    }
+    OK(aclrtSynchronizeStream(stream));
+    const float c16want[] = {1.0f, 0.0999755859375f, -2.75f, 65504.0f, 0.0f, 3.69921875f};
+    expect_floats(cback, c16want, 6, 0);
+    const float ciwant[] = {1, 0, -2, 65504, 0, 3};
+    expect_floats(ciback, ciwant, 6, 0);
+    int32_t ints[6];
+    OK(aclrtMemcpy(ints, sizeof ints, ci, sizeof ints, ACL_MEMCPY_DEVICE_TO_HOST));
+    CHECK(ints[2] == -2 && ints[5] == 3);
+
+    /* Add in float16: the result is rounded to half. */
+    uint64_t s16;
+    aclOpExecutor *e16;
+    void *sum16 = dev_alloc(12), *sum16f = dev_alloc(24);
+    aclTensor *ts16 = vec(sum16, ACL_FLOAT16, 6), *ts16f = vec(sum16f, ACL_FLOAT, 6);
+    float one = 1.0f;
+    aclScalar *ones = aclCreateScalar(&one, ACL_FLOAT);
+    OK(aclnnAddGetWorkspaceSize(tc16, tc16, ones, ts16, &s16, &e16));
+    void *w16 = workspace_for(s16);
+    OK(aclnnAdd(w16, s16, e16, stream));
+    OK(aclnnCastGetWorkspaceSize(ts16, ACL_FLOAT, ts16f, &s16, &e16));
+    void *w16b = workspace_for(s16);
+    OK(aclnnCast(w16b, s16, e16, stream));
+    OK(aclrtSynchronizeStream(stream));
+    const float s16want[] = {2.0f, 0.199951171875f, -5.5f, INFINITY, 0.0f, 7.3984375f};
+    float got16[6];
+    OK(aclrtMemcpy(got16, sizeof got16, sum16f, sizeof got16, ACL_MEMCPY_DEVICE_TO_HOST));
+    for (int i = 0; i < 6; i++) CHECK(got16[i] == s16want[i]);
+
+    /* A repeatable executor launched twice with rebound addresses. */
+    const float x2v[] = {5, -6, 7, -8};
+    void *x2 = dev_floats(x2v, 4), *y2 = dev_alloc(16), *y1 = dev_alloc(16);
+    uint64_t pws;
+    aclOpExecutor *pex = relu_prepare(rx, y1, 4, &pws);
+    OK(aclSetAclOpExecutorRepeatable(pex));
+    void *pw = workspace_for(pws);
+    OK(aclnnRelu(pw, pws, pex, stream));
+    OK(aclSetInputTensorAddr(pex, 0, NULL, x2));
+    OK(aclSetOutputTensorAddr(pex, 0, NULL, y2));
+    OK(aclnnRelu(pw, pws, pex, stream));
+    OK(aclrtSynchronizeStream(stream));
+    OK(aclDestroyAclOpExecutor(pex));
+    const float y2want[] = {5, 0, 7, 0};
+    expect_floats(y1, rwant, 4, 0);
+    expect_floats(y2, y2want, 4, 0);
+
+    /* Events: synchronizing an event runs the stream up to the record, not beyond. */
+    aclrtEvent ev;
+    OK(aclrtCreateEvent(&ev));
+    float *pinned = NULL;
+    OK(aclrtMallocHost((void **)&pinned, 16));
+    OK(aclrtMemsetAsync(y2, 16, 0, 16, stream));
+    OK(aclrtRecordEvent(ev, stream));
+    OK(aclrtMemcpyAsync(pinned, 16, y2, 16, ACL_MEMCPY_DEVICE_TO_HOST, stream));
+    CHECK(testrt_pending_tasks() == 3);
+    OK(aclrtSynchronizeEvent(ev));
+    CHECK(testrt_pending_tasks() == 1);
+    OK(aclrtSynchronizeStream(stream));
+    for (int i = 0; i < 4; i++) CHECK(pinned[i] == 0);
+    OK(aclrtDestroyEvent(ev));
+    OK(aclrtFreeHost(pinned));
+
+    size_t fr = 0, total = 0;
+    OK(aclrtGetMemInfo(ACL_HBM_MEM, &fr, &total));
+    CHECK(total > 0 && fr + testrt_device_bytes_in_use() == total);
+
+    void *all[] = {a, b, out, w, m, r, w2, w3, rx, ry, rw, c32, c16, cback, ci, ciback,
+                   cws[0], cws[1], cws[2], cws[3], sum16, sum16f, w16, w16b, x2, y2, y1, pw};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) OK(aclrtFree(all[i]));
+    CHECK(testrt_device_bytes_in_use() == 0);
+    aclTensor *ts[] = {ta, tb, tout, tm, tr, tc32, tc16, tcb, tci, tcib, ts16, ts16f};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) OK(aclDestroyTensor(ts[i]));
+    OK(aclDestroyScalar(alpha));
+    OK(aclDestroyScalar(ks));
+    OK(aclDestroyScalar(ones));
+    int64_t iv[] = {1, 2};
+    bool bv2[] = {true, false};
+    float fv[] = {0.5f};
+    aclIntArray *ia = aclCreateIntArray(iv, 2);
+    aclBoolArray *ba = aclCreateBoolArray(bv2, 2);
+    aclFloatArray *fa = aclCreateFloatArray(fv, 1);
+    CHECK(ia && ba && fa);
+    OK(aclDestroyIntArray(ia));
+    OK(aclDestroyBoolArray(ba));
+    OK(aclDestroyFloatArray(fa));
+    OK(aclrtDestroyStream(stream));
+    OK(aclrtResetDevice(0));
+    OK(aclFinalize());
+    CHECK(testrt_violations() == 0);
+    printf("ok\n");
+    return 0;
+}
+
+/* ---- broken calls ---- */
+
+/* aclGetRecentErrMsg is per thread: scenarios whose broken call runs on another thread copy it here. */
+static char thread_recent[1024];
+
+static void keep_recent(void) {
+    const char *m = aclGetRecentErrMsg();
+    snprintf(thread_recent, sizeof thread_recent, "%s", m ? m : "");
+}
+
+/* Checks that the broken call failed with code and recorded one violation mentioning want. */
+static int caught(int rc, int code, const char *want) {
+    const char *msg = testrt_last_violation();
+    const char *recent = thread_recent[0] ? thread_recent : aclGetRecentErrMsg();
+    if (rc != code || testrt_violations() != 1 || strstr(msg, want) == NULL || recent == NULL ||
+        strstr(recent, want) == NULL) {
+        fprintf(stderr, "MISSED: rc %d (want %d), %d violation(s), last: %s\n", rc, code, testrt_violations(), msg);
+        return 1;
+    }
+    printf("caught: %s\n", msg);
+    return 0;
+}
+
+/* A Relu launch of n floats left queued on the stream; returns its input, output and workspace. */
+static void queued_relu(void **x, void **y, void **w) {
+    *x = dev_alloc(64);
+    *y = dev_alloc(64);
+    OK(aclrtMemset(*x, 64, 0, 64));
+    uint64_t ws;
+    aclOpExecutor *ex = relu_prepare(*x, *y, 16, &ws);
+    *w = workspace_for(ws);
+    OK(aclnnRelu(*w, ws, ex, stream));
+}
+
+static int host_tensor(void) {
+    setup();
+    static float host[4];
+    int64_t n = 4, s = 1;
+    aclTensor *t = aclCreateTensor(&n, 1, ACL_FLOAT, &s, 0, ACL_FORMAT_ND, &n, 1, host);
+    CHECK(t == NULL);
+    return caught(ACLNN_ERR_PARAM_INVALID, ACLNN_ERR_PARAM_INVALID, "not device memory");
+}
+
+static int host_memcpy(void) {
+    setup();
+    float src[4] = {0}, dst[4];
+    return caught(aclrtMemcpy(dst, sizeof dst, src, sizeof src, ACL_MEMCPY_HOST_TO_DEVICE), ACL_ERROR_INVALID_PARAM,
+                  "not device memory");
+}
+
+static aclOpExecutor *relu_ready(uint64_t *ws) {
+    void *x = dev_alloc(64), *y = dev_alloc(64);
+    OK(aclrtMemset(x, 64, 0, 64));
+    return relu_prepare(x, y, 16, ws);
+}
+
+static int host_workspace(void) {
+    setup();
+    uint64_t ws;
+    aclOpExecutor *ex = relu_ready(&ws);
+    void *host = malloc(ws);
+    return caught(aclnnRelu(host, ws, ex, stream), ACLNN_ERR_PARAM_INVALID, "not device memory");
+}
+
+static int view_outside(void) {
+    setup();
+    void *p = dev_alloc(4 * sizeof(float));
+    int64_t n = 4, s = 2, st = 4;
+    aclTensor *t = aclCreateTensor(&n, 1, ACL_FLOAT, &s, 0, ACL_FORMAT_ND, &st, 1, p);
+    CHECK(t == NULL);
+    return caught(ACLNN_ERR_PARAM_INVALID, ACLNN_ERR_PARAM_INVALID, "runs outside its storage");
+}
+
+static int storage_outside(void) {
+    setup();
+    void *p = dev_alloc(4 * sizeof(float));
+    int64_t n = 8, s = 1;
+    aclTensor *t = aclCreateTensor(&n, 1, ACL_FLOAT, &s, 0, ACL_FORMAT_ND, &n, 1, p);
+    CHECK(t == NULL);
+    return caught(ACLNN_ERR_PARAM_INVALID, ACLNN_ERR_PARAM_INVALID, "past the end of its device block");
+}
+
+static int workspace_small(void) {
+    setup();
+    uint64_t ws;
+    aclOpExecutor *ex = relu_ready(&ws);
+    void *w = dev_alloc(ws);
+    return caught(aclnnRelu(w, ws - 32, ex, stream), ACLNN_ERR_PARAM_INVALID, "is smaller than");
+}
+
+static int workspace_null(void) {
+    setup();
+    uint64_t ws;
+    aclOpExecutor *ex = relu_ready(&ws);
+    CHECK(ws > 0);
+    return caught(aclnnRelu(NULL, ws, ex, stream), ACLNN_ERR_PARAM_NULLPTR, "workspace is NULL");
+}
+
+static int executor_twice(void) {
+    setup();
+    uint64_t ws;
+    aclOpExecutor *ex = relu_ready(&ws);
+    void *w = dev_alloc(ws);
+    OK(aclnnRelu(w, ws, ex, stream));
+    return caught(aclnnRelu(w, ws, ex, stream), ACLNN_ERR_PARAM_INVALID, "already launched once");
+}
+
+static int executor_wrong_op(void) {
+    setup();
+    uint64_t ws;
+    aclOpExecutor *ex = relu_ready(&ws);
+    void *w = dev_alloc(ws);
+    return caught(aclnnMuls(w, ws, ex, stream), ACLNN_ERR_PARAM_INVALID, "made by aclnnReluGetWorkspaceSize");
+}
+
+static int free_tensor_pending(void) {
+    setup();
+    void *x, *y, *w;
+    queued_relu(&x, &y, &w);
+    return caught(aclrtFree(x), ACL_ERROR_INVALID_PARAM, "still used by a task queued");
+}
+
+static int free_workspace_pending(void) {
+    setup();
+    void *x, *y, *w;
+    queued_relu(&x, &y, &w);
+    return caught(aclrtFree(w), ACL_ERROR_INVALID_PARAM, "still used by a task queued");
+}
+
+static int memcpy_pending(void) {
+    setup();
+    void *x, *y, *w;
+    queued_relu(&x, &y, &w);
+    float host[16];
+    return caught(aclrtMemcpy(host, sizeof host, y, sizeof host, ACL_MEMCPY_DEVICE_TO_HOST), ACL_ERROR_INVALID_PARAM,
+                  "still used by a task queued");
+}
+
+static int destroy_stream_pending(void) {
+    setup();
+    void *x, *y, *w;
+    queued_relu(&x, &y, &w);
+    return caught(aclrtDestroyStream(stream), ACL_ERROR_INVALID_PARAM, "still has queued tasks");
+}
+
+static int before_init(void) {
+    return caught(aclrtSetDevice(0), ACL_ERROR_UNINITIALIZE, "before aclInit");
+}
+
+static int no_device(void) {
+    OK(aclInit(NULL));
+    void *p;
+    return caught(aclrtMalloc(&p, 64, ACL_MEM_MALLOC_HUGE_FIRST), ACL_ERROR_RT_CONTEXT_NULL, "no current context");
+}
+
+static void *malloc_in_thread(void *arg) {
+    void *p;
+    *(int *)arg = aclrtMalloc(&p, 64, ACL_MEM_MALLOC_HUGE_FIRST);
+    keep_recent();
+    return NULL;
+}
+
+static int other_thread(void) {
+    setup();
+    int rc = -1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, malloc_in_thread, &rc) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    return caught(rc, ACL_ERROR_RT_CONTEXT_NULL, "no current context");
+}
+
+static aclrtContext other_ctx;
+
+static void *sync_in_thread(void *arg) {
+    OK(aclrtSetCurrentContext(other_ctx));
+    *(int *)arg = aclrtSynchronizeStream(stream);
+    keep_recent();
+    return NULL;
+}
+
+static int wrong_context(void) {
+    setup();
+    aclrtContext main_ctx;
+    OK(aclrtCreateContext(&other_ctx, 0));
+    OK(aclrtCreateContext(&main_ctx, 0));
+    OK(aclrtCreateStream(&stream)); /* belongs to main_ctx, current on this thread only */
+    int rc = -1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, sync_in_thread, &rc) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    return caught(rc, ACL_ERROR_RT_STREAM_CONTEXT, "belongs to context");
+}
+
+static int stream_destroyed(void) {
+    setup();
+    void *p = dev_alloc(16);
+    OK(aclrtDestroyStream(stream));
+    return caught(aclrtMemsetAsync(p, 16, 0, 16, stream), ACL_ERROR_INVALID_PARAM, "used after aclrtDestroyStream");
+}
+
+static int event_destroyed(void) {
+    setup();
+    aclrtEvent ev;
+    OK(aclrtCreateEvent(&ev));
+    OK(aclrtDestroyEvent(ev));
+    return caught(aclrtRecordEvent(ev, stream), ACL_ERROR_INVALID_PARAM, "used after aclrtDestroyEvent");
+}
+
+static int memcpy_destmax(void) {
+    setup();
+    void *p = dev_alloc(64);
+    float host[16] = {0};
+    return caught(aclrtMemcpy(p, 32, host, 64, ACL_MEMCPY_HOST_TO_DEVICE), ACL_ERROR_INVALID_PARAM,
+                  "larger than destMax");
+}
+
+static const struct {
+    const char *name;
+    int (*run)(void);
+} scenarios[] = {
+    {"ok", scenario_ok},
+    {"host_tensor", host_tensor},
+    {"host_memcpy", host_memcpy},
+    {"host_workspace", host_workspace},
+    {"view_outside", view_outside},
+    {"storage_outside", storage_outside},
+    {"workspace_small", workspace_small},
+    {"workspace_null", workspace_null},
+    {"executor_twice", executor_twice},
+    {"executor_wrong_op", executor_wrong_op},
+    {"free_tensor_pending", free_tensor_pending},
+    {"free_workspace_pending", free_workspace_pending},
+    {"memcpy_pending", memcpy_pending},
+    {"destroy_stream_pending", destroy_stream_pending},
+    {"before_init", before_init},
+    {"no_device", no_device},
+    {"other_thread", other_thread},
+    {"wrong_context", wrong_context},
+    {"stream_destroyed", stream_destroyed},
+    {"event_destroyed", event_destroyed},
+    {"memcpy_destmax", memcpy_destmax},
+};
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "list") == 0) {
+        for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) printf("%s\n", scenarios[i].name);
+        return 0;
+    }
+    for (size_t i = 0; argc == 2 && i < sizeof scenarios / sizeof scenarios[0]; i++)
+        if (strcmp(argv[1], scenarios[i].name) == 0) return scenarios[i].run();
+    fprintf(stderr, "usage: %s list | <scenario>\n", argv[0]);
+    return 2;
+}
