@@ -1,0 +1,402 @@
+//go:build cgo
+
+/*
+ * shim.c: the C side of package acl. Each wrapper calls one CANN function through the symbol table
+ * of a loaded library set, and on failure copies aclGetRecentErrMsg in the same C call (the message
+ * is per OS thread, and a goroutine may change threads between two cgo calls).
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define RX_FN(L, name) ((rx_##name##_t)(L)->sym[RX_SYM_##name])
+
+#define RX_NAME_ENTRY(name, lib, opt, ret, params) #name,
+static const char *const rx_names[RX_NSYM] = {RX_SYMBOLS(RX_NAME_ENTRY)};
+#undef RX_NAME_ENTRY
+
+#define RX_LIB_ENTRY(name, lib, opt, ret, params) lib,
+static const int rx_libs[RX_NSYM] = {RX_SYMBOLS(RX_LIB_ENTRY)};
+#undef RX_LIB_ENTRY
+
+#define REQ 0
+#define OPT 1
+#define RX_OPT_ENTRY(name, lib, opt, ret, params) opt,
+static const int rx_opts[RX_NSYM] = {RX_SYMBOLS(RX_OPT_ENTRY)};
+#undef RX_OPT_ENTRY
+#undef REQ
+#undef OPT
+
+const char *rx_sym_name(int i) { return rx_names[i]; }
+int rx_sym_lib(int i) { return rx_libs[i]; }
+int rx_sym_optional(int i) { return rx_opts[i]; }
+
+static void rx_copy_err(char *err, size_t errlen) {
+    const char *e = dlerror();
+    if (errlen == 0) {
+        return;
+    }
+    err[0] = 0;
+    if (e != NULL) {
+        strncpy(err, e, errlen - 1);
+        err[errlen - 1] = 0;
+    }
+}
+
+void *rx_dlopen(const char *path, char *err, size_t errlen) {
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    if (h == NULL) {
+        rx_copy_err(err, errlen);
+    }
+    return h;
+}
+
+void *rx_dlsym(void *handle, const char *name, char *err, size_t errlen) {
+    dlerror();
+    void *p = dlsym(handle, name);
+    if (p == NULL) {
+        rx_copy_err(err, errlen);
+    }
+    return p;
+}
+
+/* The context this package last made current on this OS thread, by process-unique id (0: unknown).
+ * Ids are never reused, so a destroyed context can never be mistaken for a new one. */
+static __thread uint64_t rx_tls_ctx;
+
+static rx_ret rx_ok(void) {
+    rx_ret r;
+    memset(&r, 0, sizeof r);
+    return r;
+}
+
+static rx_ret rx_fail(const rx_lib *L, int32_t rc, int32_t stage) {
+    rx_ret r = rx_ok();
+    r.rc = rc;
+    r.stage = stage;
+    if (L->sym[RX_SYM_aclGetRecentErrMsg] != NULL) {
+        const char *m = RX_FN(L, aclGetRecentErrMsg)();
+        if (m != NULL && m[0] != 0) {
+            r.msg = strdup(m);
+        }
+    }
+    return r;
+}
+
+static rx_ret rx_result(const rx_lib *L, int32_t rc) {
+    return rc == 0 ? rx_ok() : rx_fail(L, rc, RX_STAGE_CALL);
+}
+
+static int32_t rx_ensure(const rx_lib *L, aclrtContext ctx, uint64_t id) {
+    if (id != 0 && rx_tls_ctx == id) {
+        return 0;
+    }
+    int32_t rc = RX_FN(L, aclrtSetCurrentContext)(ctx);
+    rx_tls_ctx = rc == 0 ? id : 0;
+    return rc;
+}
+
+#define RX_ENSURE(L, ctx, id)                          \
+    do {                                               \
+        int32_t rc_ = rx_ensure(L, ctx, id);           \
+        if (rc_ != 0) {                                \
+            return rx_fail(L, rc_, RX_STAGE_CTX);      \
+        }                                              \
+    } while (0)
+
+rx_ret rx_init(const rx_lib *L, const char *configPath) { return rx_result(L, RX_FN(L, aclInit)(configPath)); }
+
+rx_ret rx_finalize(const rx_lib *L) {
+    rx_tls_ctx = 0;
+    return rx_result(L, RX_FN(L, aclFinalize)());
+}
+
+char *rx_recent_err_msg(const rx_lib *L) {
+    const char *m = RX_FN(L, aclGetRecentErrMsg)();
+    return m == NULL ? NULL : strdup(m);
+}
+
+rx_ret rx_device_count(const rx_lib *L) {
+    uint32_t n = 0;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtGetDeviceCount)(&n));
+    r.v = n;
+    return r;
+}
+
+rx_ret rx_set_device(const rx_lib *L, int32_t dev) {
+    rx_tls_ctx = 0; /* aclrtSetDevice makes the device's default context current */
+    return rx_result(L, RX_FN(L, aclrtSetDevice)(dev));
+}
+
+rx_ret rx_reset_device(const rx_lib *L, int32_t dev) {
+    rx_tls_ctx = 0;
+    return rx_result(L, RX_FN(L, aclrtResetDevice)(dev));
+}
+
+rx_ret rx_get_device(const rx_lib *L) {
+    int32_t dev = -1;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtGetDevice)(&dev));
+    r.v = (uint64_t)(int64_t)dev;
+    return r;
+}
+
+rx_ret rx_create_context(const rx_lib *L, int32_t dev) {
+    aclrtContext ctx = NULL;
+    rx_tls_ctx = 0; /* a new context becomes current on the calling thread */
+    rx_ret r = rx_result(L, RX_FN(L, aclrtCreateContext)(&ctx, dev));
+    r.p = ctx;
+    return r;
+}
+
+rx_ret rx_destroy_context(const rx_lib *L, aclrtContext ctx) {
+    rx_tls_ctx = 0;
+    return rx_result(L, RX_FN(L, aclrtDestroyContext)(ctx));
+}
+
+rx_ret rx_set_current_context(const rx_lib *L, aclrtContext ctx, uint64_t id) {
+    rx_tls_ctx = 0;
+    int32_t rc = RX_FN(L, aclrtSetCurrentContext)(ctx);
+    if (rc == 0) {
+        rx_tls_ctx = id;
+    }
+    return rx_result(L, rc);
+}
+
+rx_ret rx_open_device(const rx_lib *L, int32_t dev) {
+    rx_tls_ctx = 0;
+    int32_t rc = RX_FN(L, aclrtSetDevice)(dev);
+    if (rc != 0) {
+        return rx_fail(L, rc, RX_STAGE_CALL);
+    }
+    aclrtContext ctx = NULL;
+    rc = RX_FN(L, aclrtCreateContext)(&ctx, dev);
+    if (rc != 0) {
+        rx_ret r = rx_fail(L, rc, RX_STAGE_SECOND);
+        RX_FN(L, aclrtResetDevice)(dev);
+        return r;
+    }
+    rx_ret r = rx_ok();
+    r.p = ctx;
+    return r;
+}
+
+rx_ret rx_close_device(const rx_lib *L, aclrtContext ctx, int32_t dev) {
+    rx_tls_ctx = 0;
+    int32_t rc = RX_FN(L, aclrtDestroyContext)(ctx);
+    if (rc != 0) {
+        return rx_fail(L, rc, RX_STAGE_CALL);
+    }
+    rc = RX_FN(L, aclrtResetDevice)(dev);
+    return rc == 0 ? rx_ok() : rx_fail(L, rc, RX_STAGE_SECOND);
+}
+
+rx_ret rx_synchronize_device(const rx_lib *L, aclrtContext ctx, uint64_t id) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtSynchronizeDevice)());
+}
+
+rx_ret rx_create_stream(const rx_lib *L, aclrtContext ctx, uint64_t id) {
+    RX_ENSURE(L, ctx, id);
+    aclrtStream s = NULL;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtCreateStream)(&s));
+    r.p = s;
+    return r;
+}
+
+rx_ret rx_destroy_stream(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtDestroyStream)(s));
+}
+
+rx_ret rx_synchronize_stream(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtSynchronizeStream)(s));
+}
+
+rx_ret rx_create_event(const rx_lib *L, aclrtContext ctx, uint64_t id) {
+    RX_ENSURE(L, ctx, id);
+    aclrtEvent e = NULL;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtCreateEvent)(&e));
+    r.p = e;
+    return r;
+}
+
+rx_ret rx_record_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtRecordEvent)(e, s));
+}
+
+rx_ret rx_synchronize_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtSynchronizeEvent)(e));
+}
+
+rx_ret rx_destroy_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtDestroyEvent)(e));
+}
+
+rx_ret rx_malloc(const rx_lib *L, aclrtContext ctx, uint64_t id, size_t size, int32_t policy) {
+    RX_ENSURE(L, ctx, id);
+    void *p = NULL;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtMalloc)(&p, size, policy));
+    r.v = (uint64_t)(uintptr_t)p;
+    return r;
+}
+
+rx_ret rx_free(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtFree)((void *)p));
+}
+
+rx_ret rx_malloc_host(const rx_lib *L, aclrtContext ctx, uint64_t id, size_t size) {
+    RX_ENSURE(L, ctx, id);
+    void *p = NULL;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtMallocHost)(&p, size));
+    r.v = (uint64_t)(uintptr_t)p;
+    return r;
+}
+
+rx_ret rx_free_host(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtFreeHost)((void *)p));
+}
+
+rx_ret rx_memcpy(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t dst, size_t destMax,
+                 uintptr_t src, size_t count, int32_t kind) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtMemcpy)((void *)dst, destMax, (const void *)src, count, kind));
+}
+
+rx_ret rx_memcpy_async(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t dst, size_t destMax,
+                       uintptr_t src, size_t count, int32_t kind, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtMemcpyAsync)((void *)dst, destMax, (const void *)src, count, kind, s));
+}
+
+rx_ret rx_copy_to_device(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t dst, const void *src,
+                         size_t count) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtMemcpy)((void *)dst, count, src, count, 1 /* HOST_TO_DEVICE */));
+}
+
+rx_ret rx_copy_to_host(const rx_lib *L, aclrtContext ctx, uint64_t id, void *dst, uintptr_t src, size_t count) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtMemcpy)(dst, count, (const void *)src, count, 2 /* DEVICE_TO_HOST */));
+}
+
+rx_ret rx_memset(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p, size_t maxCount,
+                 int32_t value, size_t count) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtMemset)((void *)p, maxCount, value, count));
+}
+
+rx_ret rx_memset_async(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p, size_t maxCount,
+                       int32_t value, size_t count, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtMemsetAsync)((void *)p, maxCount, value, count, s));
+}
+
+rx_ret rx_get_mem_info(const rx_lib *L, aclrtContext ctx, uint64_t id, int32_t attr) {
+    RX_ENSURE(L, ctx, id);
+    size_t freeBytes = 0, total = 0;
+    rx_ret r = rx_result(L, RX_FN(L, aclrtGetMemInfo)(attr, &freeBytes, &total));
+    r.v = freeBytes;
+    r.v2 = total;
+    return r;
+}
+
+static rx_ret rx_created(const rx_lib *L, void *p) {
+    if (p == NULL) {
+        return rx_fail(L, 0, RX_STAGE_NULL);
+    }
+    rx_ret r = rx_ok();
+    r.p = p;
+    return r;
+}
+
+rx_ret rx_create_tensor(const rx_lib *L, const int64_t *viewDims, uint64_t viewDimsNum, int32_t dtype,
+                        const int64_t *stride, int64_t offset, int32_t format, const int64_t *storageDims,
+                        uint64_t storageDimsNum, uintptr_t data) {
+    return rx_created(L, RX_FN(L, aclCreateTensor)(viewDims, viewDimsNum, dtype, stride, offset, format,
+                                                   storageDims, storageDimsNum, (void *)data));
+}
+
+rx_ret rx_destroy_tensor(const rx_lib *L, aclTensor *t) { return rx_result(L, RX_FN(L, aclDestroyTensor)(t)); }
+
+rx_ret rx_create_scalar(const rx_lib *L, void *value, int32_t dtype) {
+    return rx_created(L, RX_FN(L, aclCreateScalar)(value, dtype));
+}
+
+rx_ret rx_destroy_scalar(const rx_lib *L, aclScalar *s) { return rx_result(L, RX_FN(L, aclDestroyScalar)(s)); }
+
+rx_ret rx_create_int_array(const rx_lib *L, const int64_t *value, uint64_t size) {
+    return rx_created(L, RX_FN(L, aclCreateIntArray)(value, size));
+}
+
+rx_ret rx_destroy_int_array(const rx_lib *L, aclIntArray *a) {
+    return rx_result(L, RX_FN(L, aclDestroyIntArray)(a));
+}
+
+rx_ret rx_create_bool_array(const rx_lib *L, const bool *value, uint64_t size) {
+    return rx_created(L, RX_FN(L, aclCreateBoolArray)(value, size));
+}
+
+rx_ret rx_destroy_bool_array(const rx_lib *L, aclBoolArray *a) {
+    return rx_result(L, RX_FN(L, aclDestroyBoolArray)(a));
+}
+
+rx_ret rx_destroy_executor(const rx_lib *L, aclOpExecutor *e) {
+    return rx_result(L, RX_FN(L, aclDestroyAclOpExecutor)(e));
+}
+
+rx_ret rx_set_executor_repeatable(const rx_lib *L, aclOpExecutor *e) {
+    return rx_result(L, RX_FN(L, aclSetAclOpExecutorRepeatable)(e));
+}
+
+rx_ret rx_set_input_tensor_addr(const rx_lib *L, aclOpExecutor *e, size_t index, aclTensor *t, uintptr_t addr) {
+    return rx_result(L, RX_FN(L, aclSetInputTensorAddr)(e, index, t, (void *)addr));
+}
+
+rx_ret rx_set_output_tensor_addr(const rx_lib *L, aclOpExecutor *e, size_t index, aclTensor *t, uintptr_t addr) {
+    return rx_result(L, RX_FN(L, aclSetOutputTensorAddr)(e, index, t, (void *)addr));
+}
+
+rx_ret rx_set_raw_tensor_addr(const rx_lib *L, aclTensor *t, uintptr_t addr) {
+    return rx_result(L, RX_FN(L, aclSetRawTensorAddr)(t, (void *)addr));
+}
+
+rx_ret rx_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, int sym, uintptr_t workspace,
+                 uint64_t workspaceSize, aclOpExecutor *e, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    rx_launch_t fn = (rx_launch_t)L->sym[sym];
+    return rx_result(L, fn((void *)workspace, workspaceSize, e, s));
+}
+
+static rx_ret rx_phase_one(const rx_lib *L, int32_t rc, uint64_t workspaceSize, aclOpExecutor *e) {
+    rx_ret r = rx_result(L, rc);
+    r.v = workspaceSize;
+    r.p = e;
+    return r;
+}
+
+/* RX_WS(op, (parameters), (arguments)) defines rx_ws_<op>: phase one of op, run with the context
+ * current. Adding an op is one line here, its two lines in RX_SYMBOLS and its prototype in shim.h. */
+#define RX_WS(op, params, ...)                                                                     \
+    rx_ret rx_ws_##op(const rx_lib *L, aclrtContext ctx, uint64_t id, RX_UNPAREN params) {         \
+        RX_ENSURE(L, ctx, id);                                                                     \
+        uint64_t ws_ = 0;                                                                          \
+        aclOpExecutor *ex_ = NULL;                                                                 \
+        int32_t rc_ = RX_FN(L, op##GetWorkspaceSize)(__VA_ARGS__, &ws_, &ex_);                    \
+        return rx_phase_one(L, rc_, ws_, ex_);                                                     \
+    }
+#define RX_UNPAREN(...) __VA_ARGS__
+
+RX_WS(aclnnAdd, (const aclTensor *self, const aclTensor *other, const aclScalar *alpha, aclTensor *out),
+      self, other, alpha, out)
+RX_WS(aclnnMuls, (const aclTensor *self, const aclScalar *other, aclTensor *out), self, other, out)
+RX_WS(aclnnRelu, (const aclTensor *self, aclTensor *out), self, out)
+RX_WS(aclnnCast, (const aclTensor *self, int32_t dtype, aclTensor *out), self, dtype, out)

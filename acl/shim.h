@@ -1,0 +1,248 @@
+/*
+ * shim.h: hand-written prototypes of the CANN functions package acl binds, and the C wrappers the Go
+ * side calls.
+ *
+ * The aclnn headers are C++ only, so the prototypes are written here by hand (the functions are
+ * extern "C"). Every bound symbol is one line of RX_SYMBOLS: its name, the library it lives in,
+ * whether it is optional, its return type and its parameters. From that one list come the symbol
+ * table the loader fills with dlsym, a function-pointer typedef per symbol, and (under the
+ * ascend_headers build tag, in header_check.cc) a static_assert per symbol comparing the typedef with
+ * the declaration in the real CANN headers.
+ *
+ * In C (the cgo build) the CANN typedefs below stand in for the real headers: the enums are int
+ * (same size and calling convention as the real enums on every supported ABI) and the aclnn objects
+ * are incomplete structs. With RX_REAL_HEADERS defined (C++ only) the real headers are used instead.
+ */
+#ifndef RESNEXT_ACL_SHIM_H
+#define RESNEXT_ACL_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef RX_REAL_HEADERS
+#include <acl/acl.h>
+#include <aclnn/acl_meta.h>
+#include <aclnnop/aclnn_add.h>
+#include <aclnnop/aclnn_mul.h>
+#include <aclnnop/aclnn_relu.h>
+#include <aclnnop/aclnn_cast.h>
+#else
+#include <stdbool.h>
+typedef int aclError;
+typedef int32_t aclnnStatus;
+typedef void *aclrtStream;
+typedef void *aclrtEvent;
+typedef void *aclrtContext;
+typedef int aclDataType;
+typedef int aclFormat;
+typedef int aclrtMemcpyKind;
+typedef int aclrtMemMallocPolicy;
+typedef int aclrtMemAttr;
+typedef struct aclTensor aclTensor;
+typedef struct aclScalar aclScalar;
+typedef struct aclIntArray aclIntArray;
+typedef struct aclBoolArray aclBoolArray;
+typedef struct aclOpExecutor aclOpExecutor;
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Libraries, in load order. The op symbols are looked up in libopapi.so, or in the split packages. */
+enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
+
+/* RX_SYMBOLS(X): X(name, library, REQ or OPT, return type, (parameters)). */
+#define RX_SYMBOLS(X)                                                                                  \
+    /* Runtime: libascendcl.so (acl.h, acl_rt.h). */                                                   \
+    X(aclInit, RX_LIB_ACL, REQ, aclError, (const char *configPath))                                    \
+    X(aclFinalize, RX_LIB_ACL, REQ, aclError, (void))                                                  \
+    X(aclGetRecentErrMsg, RX_LIB_ACL, REQ, const char *, (void))                                       \
+    X(aclrtSetDevice, RX_LIB_ACL, REQ, aclError, (int32_t deviceId))                                   \
+    X(aclrtResetDevice, RX_LIB_ACL, REQ, aclError, (int32_t deviceId))                                 \
+    X(aclrtGetDevice, RX_LIB_ACL, REQ, aclError, (int32_t *deviceId))                                  \
+    X(aclrtGetDeviceCount, RX_LIB_ACL, REQ, aclError, (uint32_t *count))                               \
+    X(aclrtSynchronizeDevice, RX_LIB_ACL, REQ, aclError, (void))                                       \
+    X(aclrtCreateContext, RX_LIB_ACL, REQ, aclError, (aclrtContext *context, int32_t deviceId))        \
+    X(aclrtDestroyContext, RX_LIB_ACL, REQ, aclError, (aclrtContext context))                          \
+    X(aclrtSetCurrentContext, RX_LIB_ACL, REQ, aclError, (aclrtContext context))                       \
+    X(aclrtCreateStream, RX_LIB_ACL, REQ, aclError, (aclrtStream *stream))                             \
+    X(aclrtDestroyStream, RX_LIB_ACL, REQ, aclError, (aclrtStream stream))                             \
+    X(aclrtSynchronizeStream, RX_LIB_ACL, REQ, aclError, (aclrtStream stream))                         \
+    X(aclrtCreateEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent *event))                                \
+    X(aclrtRecordEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event, aclrtStream stream))             \
+    X(aclrtSynchronizeEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event))                            \
+    X(aclrtDestroyEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event))                                \
+    X(aclrtMalloc, RX_LIB_ACL, REQ, aclError, (void **devPtr, size_t size, aclrtMemMallocPolicy policy)) \
+    X(aclrtFree, RX_LIB_ACL, REQ, aclError, (void *devPtr))                                            \
+    X(aclrtMallocHost, RX_LIB_ACL, REQ, aclError, (void **hostPtr, size_t size))                       \
+    X(aclrtFreeHost, RX_LIB_ACL, REQ, aclError, (void *hostPtr))                                       \
+    X(aclrtMemcpy, RX_LIB_ACL, REQ, aclError,                                                          \
+      (void *dst, size_t destMax, const void *src, size_t count, aclrtMemcpyKind kind))                \
+    X(aclrtMemcpyAsync, RX_LIB_ACL, REQ, aclError,                                                     \
+      (void *dst, size_t destMax, const void *src, size_t count, aclrtMemcpyKind kind,                 \
+       aclrtStream stream))                                                                            \
+    X(aclrtMemset, RX_LIB_ACL, REQ, aclError, (void *devPtr, size_t maxCount, int32_t value, size_t count)) \
+    X(aclrtMemsetAsync, RX_LIB_ACL, REQ, aclError,                                                     \
+      (void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream))                \
+    X(aclrtGetMemInfo, RX_LIB_ACL, REQ, aclError, (aclrtMemAttr attr, size_t *free, size_t *total))    \
+    /* aclnn base: libnnopbase.so (aclnn/acl_meta.h). */                                               \
+    X(aclCreateTensor, RX_LIB_NNOPBASE, REQ, aclTensor *,                                              \
+      (const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,     \
+       int64_t offset, aclFormat format, const int64_t *storageDims, uint64_t storageDimsNum,          \
+       void *tensorData))                                                                              \
+    X(aclDestroyTensor, RX_LIB_NNOPBASE, REQ, aclnnStatus, (const aclTensor *tensor))                  \
+    X(aclCreateScalar, RX_LIB_NNOPBASE, REQ, aclScalar *, (void *value, aclDataType dataType))         \
+    X(aclDestroyScalar, RX_LIB_NNOPBASE, REQ, aclnnStatus, (const aclScalar *scalar))                  \
+    X(aclCreateIntArray, RX_LIB_NNOPBASE, REQ, aclIntArray *, (const int64_t *value, uint64_t size))   \
+    X(aclDestroyIntArray, RX_LIB_NNOPBASE, REQ, aclnnStatus, (const aclIntArray *array))               \
+    X(aclCreateBoolArray, RX_LIB_NNOPBASE, REQ, aclBoolArray *, (const bool *value, uint64_t size))    \
+    X(aclDestroyBoolArray, RX_LIB_NNOPBASE, REQ, aclnnStatus, (const aclBoolArray *array))             \
+    X(aclDestroyAclOpExecutor, RX_LIB_NNOPBASE, REQ, aclnnStatus, (aclOpExecutor *executor))           \
+    /* Executor reuse: absent from older CANN, probed. */                                              \
+    X(aclSetAclOpExecutorRepeatable, RX_LIB_NNOPBASE, OPT, aclnnStatus, (aclOpExecutor *executor))     \
+    X(aclSetInputTensorAddr, RX_LIB_NNOPBASE, OPT, aclnnStatus,                                        \
+      (aclOpExecutor *executor, const size_t index, aclTensor *tensor, void *addr))                    \
+    X(aclSetOutputTensorAddr, RX_LIB_NNOPBASE, OPT, aclnnStatus,                                       \
+      (aclOpExecutor *executor, const size_t index, aclTensor *tensor, void *addr))                    \
+    X(aclSetRawTensorAddr, RX_LIB_NNOPBASE, OPT, aclnnStatus, (aclTensor *tensor, void *addr))         \
+    /* Operators: libopapi.so (aclnnop/aclnn_*.h). Two symbols per op: phase one and the launch. */    \
+    X(aclnnAddGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                        \
+      (const aclTensor *self, const aclTensor *other, const aclScalar *alpha, aclTensor *out,          \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnAdd, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                      \
+    X(aclnnMulsGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                       \
+      (const aclTensor *self, const aclScalar *other, aclTensor *out, uint64_t *workspaceSize,         \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnMuls, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                     \
+    X(aclnnReluGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                       \
+      (const aclTensor *self, aclTensor *out, uint64_t *workspaceSize, aclOpExecutor **executor))      \
+    X(aclnnRelu, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                     \
+    X(aclnnCastGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                       \
+      (const aclTensor *self, const aclDataType dtype, aclTensor *out, uint64_t *workspaceSize,        \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnCast, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+
+/* The second phase of every aclnn op has this parameter list. */
+#define RX_LAUNCH_PARAMS \
+    (void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream)
+typedef aclnnStatus(*rx_launch_t) RX_LAUNCH_PARAMS;
+
+#define RX_ENUM_ENTRY(name, lib, opt, ret, params) RX_SYM_##name,
+enum { RX_SYMBOLS(RX_ENUM_ENTRY) RX_NSYM };
+#undef RX_ENUM_ENTRY
+
+#define RX_TYPEDEF_ENTRY(name, lib, opt, ret, params) typedef ret(*rx_##name##_t) params;
+RX_SYMBOLS(RX_TYPEDEF_ENTRY)
+#undef RX_TYPEDEF_ENTRY
+
+/* rx_lib: the symbols of one loaded CANN installation (NULL where an optional one is missing). */
+typedef struct rx_lib {
+    void *sym[RX_NSYM];
+} rx_lib;
+
+/* rx_ret: what every wrapper returns. rc is the aclError or aclnnStatus (0 on success); stage says
+ * which call of the wrapper failed (RX_STAGE_*); msg is a malloc'd copy of aclGetRecentErrMsg taken
+ * on the failing thread right after the failure (NULL on success or when there was none), to be
+ * freed by the caller; p, v and v2 carry the results. */
+typedef struct rx_ret {
+    int32_t rc;
+    int32_t stage;
+    char *msg;
+    void *p;
+    uint64_t v;
+    uint64_t v2;
+} rx_ret;
+
+enum {
+    RX_STAGE_CALL = 0,   /* the wrapped call itself */
+    RX_STAGE_CTX = 1,    /* aclrtSetCurrentContext before it */
+    RX_STAGE_SECOND = 2, /* the second call of a two-call wrapper */
+    RX_STAGE_NULL = 3    /* a create function returned NULL */
+};
+
+/* Symbol table metadata. */
+const char *rx_sym_name(int i);
+int rx_sym_lib(int i);
+int rx_sym_optional(int i);
+
+/* dlopen/dlsym that copy dlerror's text (thread-local) into err in the same call. */
+void *rx_dlopen(const char *path, char *err, size_t errlen);
+void *rx_dlsym(void *handle, const char *name, char *err, size_t errlen);
+
+/* Runtime, no context needed. */
+rx_ret rx_init(const rx_lib *L, const char *configPath);
+rx_ret rx_finalize(const rx_lib *L);
+char *rx_recent_err_msg(const rx_lib *L);
+rx_ret rx_device_count(const rx_lib *L);
+rx_ret rx_set_device(const rx_lib *L, int32_t dev);
+rx_ret rx_reset_device(const rx_lib *L, int32_t dev);
+rx_ret rx_get_device(const rx_lib *L);
+rx_ret rx_create_context(const rx_lib *L, int32_t dev);
+rx_ret rx_destroy_context(const rx_lib *L, aclrtContext ctx);
+rx_ret rx_set_current_context(const rx_lib *L, aclrtContext ctx, uint64_t id);
+rx_ret rx_open_device(const rx_lib *L, int32_t dev);
+rx_ret rx_close_device(const rx_lib *L, aclrtContext ctx, int32_t dev);
+
+/* Runtime calls bound to a context: the context (id is its process-unique number) is made current
+ * on the calling OS thread first, in the same C call, unless this thread already has it. */
+rx_ret rx_synchronize_device(const rx_lib *L, aclrtContext ctx, uint64_t id);
+rx_ret rx_create_stream(const rx_lib *L, aclrtContext ctx, uint64_t id);
+rx_ret rx_destroy_stream(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s);
+rx_ret rx_synchronize_stream(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s);
+rx_ret rx_create_event(const rx_lib *L, aclrtContext ctx, uint64_t id);
+rx_ret rx_record_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e, aclrtStream s);
+rx_ret rx_synchronize_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e);
+rx_ret rx_destroy_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e);
+rx_ret rx_malloc(const rx_lib *L, aclrtContext ctx, uint64_t id, size_t size, int32_t policy);
+rx_ret rx_free(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p);
+rx_ret rx_malloc_host(const rx_lib *L, aclrtContext ctx, uint64_t id, size_t size);
+rx_ret rx_free_host(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p);
+rx_ret rx_memcpy(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t dst, size_t destMax,
+                 uintptr_t src, size_t count, int32_t kind);
+rx_ret rx_memcpy_async(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t dst, size_t destMax,
+                       uintptr_t src, size_t count, int32_t kind, aclrtStream s);
+rx_ret rx_copy_to_device(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t dst, const void *src,
+                         size_t count);
+rx_ret rx_copy_to_host(const rx_lib *L, aclrtContext ctx, uint64_t id, void *dst, uintptr_t src, size_t count);
+rx_ret rx_memset(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p, size_t maxCount,
+                 int32_t value, size_t count);
+rx_ret rx_memset_async(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t p, size_t maxCount,
+                       int32_t value, size_t count, aclrtStream s);
+rx_ret rx_get_mem_info(const rx_lib *L, aclrtContext ctx, uint64_t id, int32_t attr);
+
+/* aclnn objects (no context needed). */
+rx_ret rx_create_tensor(const rx_lib *L, const int64_t *viewDims, uint64_t viewDimsNum, int32_t dtype,
+                        const int64_t *stride, int64_t offset, int32_t format, const int64_t *storageDims,
+                        uint64_t storageDimsNum, uintptr_t data);
+rx_ret rx_destroy_tensor(const rx_lib *L, aclTensor *t);
+rx_ret rx_create_scalar(const rx_lib *L, void *value, int32_t dtype);
+rx_ret rx_destroy_scalar(const rx_lib *L, aclScalar *s);
+rx_ret rx_create_int_array(const rx_lib *L, const int64_t *value, uint64_t size);
+rx_ret rx_destroy_int_array(const rx_lib *L, aclIntArray *a);
+rx_ret rx_create_bool_array(const rx_lib *L, const bool *value, uint64_t size);
+rx_ret rx_destroy_bool_array(const rx_lib *L, aclBoolArray *a);
+rx_ret rx_destroy_executor(const rx_lib *L, aclOpExecutor *e);
+rx_ret rx_set_executor_repeatable(const rx_lib *L, aclOpExecutor *e);
+rx_ret rx_set_input_tensor_addr(const rx_lib *L, aclOpExecutor *e, size_t index, aclTensor *t, uintptr_t addr);
+rx_ret rx_set_output_tensor_addr(const rx_lib *L, aclOpExecutor *e, size_t index, aclTensor *t, uintptr_t addr);
+rx_ret rx_set_raw_tensor_addr(const rx_lib *L, aclTensor *t, uintptr_t addr);
+
+/* The second phase of any op: sym is the RX_SYM_ index of its launch symbol. */
+rx_ret rx_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, int sym, uintptr_t workspace,
+                 uint64_t workspaceSize, aclOpExecutor *e, aclrtStream s);
+
+/* Phase one of each op: v is the workspace size, p the executor. One line per op in shim.c. */
+rx_ret rx_ws_aclnnAdd(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                      const aclTensor *other, const aclScalar *alpha, aclTensor *out);
+rx_ret rx_ws_aclnnMuls(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                       const aclScalar *other, aclTensor *out);
+rx_ret rx_ws_aclnnRelu(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self, aclTensor *out);
+rx_ret rx_ws_aclnnCast(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                       int32_t dtype, aclTensor *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RESNEXT_ACL_SHIM_H */
