@@ -89,7 +89,7 @@ type batcher struct {
 
 func newBatcher(b ops.Backend, set *data.Images, batch int) *batcher {
 	return &batcher{
-		b: b, set: set, mean: 0.2860 * 255, std: 0.3530 * 255, // Fashion-MNIST's pixel statistics
+		b: b, set: set, mean: fashionmnist.Mean, std: fashionmnist.Std,
 		x:      b.Alloc(ops.Float32, ops.Shape{batch, set.C, set.H, set.W}),
 		labels: b.Alloc(ops.Int32, ops.Shape{batch}),
 		hostX:  make([]float32, batch*set.C*set.H*set.W),

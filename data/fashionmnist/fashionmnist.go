@@ -17,6 +17,13 @@ var sample embed.FS
 // Classes are the label names, by label index.
 var Classes = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
 
+// Mean and Std normalise pixels on the 0-255 scale: the training set's statistics (0.2860 and
+// 0.3530 on the 0-1 scale).
+const (
+	Mean = 0.2860 * 255
+	Std  = 0.3530 * 255
+)
+
 // DefaultDir is where Debian's dataset-fashion-mnist package installs the full set.
 const DefaultDir = "/usr/share/datasets/fashion-mnist"
 
