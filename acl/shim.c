@@ -400,3 +400,30 @@ RX_WS(aclnnAdd, (const aclTensor *self, const aclTensor *other, const aclScalar 
 RX_WS(aclnnMuls, (const aclTensor *self, const aclScalar *other, aclTensor *out), self, other, out)
 RX_WS(aclnnRelu, (const aclTensor *self, aclTensor *out), self, out)
 RX_WS(aclnnCast, (const aclTensor *self, int32_t dtype, aclTensor *out), self, dtype, out)
+RX_WS(aclnnConvolution,
+      (const aclTensor *input, const aclTensor *weight, const aclTensor *bias, const aclIntArray *stride,
+       const aclIntArray *padding, const aclIntArray *dilation, bool transposed, const aclIntArray *outputPadding,
+       int64_t groups, aclTensor *output, int8_t cubeMathType),
+      input, weight, bias, stride, padding, dilation, transposed, outputPadding, groups, output, cubeMathType)
+RX_WS(aclnnConvolutionBackward,
+      (const aclTensor *gradOutput, const aclTensor *input, const aclTensor *weight, const aclIntArray *biasSizes,
+       const aclIntArray *stride, const aclIntArray *padding, const aclIntArray *dilation, bool transposed,
+       const aclIntArray *outputPadding, int groups, const aclBoolArray *outputMask, int8_t cubeMathType,
+       aclTensor *gradInput, aclTensor *gradWeight, aclTensor *gradBias),
+      gradOutput, input, weight, biasSizes, stride, padding, dilation, transposed, outputPadding, groups, outputMask,
+      cubeMathType, gradInput, gradWeight, gradBias)
+RX_WS(aclnnBatchNorm,
+      (const aclTensor *input, const aclTensor *weight, const aclTensor *bias, aclTensor *runningMean,
+       aclTensor *runningVar, bool training, double momentum, double eps, aclTensor *output, aclTensor *saveMean,
+       aclTensor *saveInvstd),
+      input, weight, bias, runningMean, runningVar, training, momentum, eps, output, saveMean, saveInvstd)
+RX_WS(aclnnBatchNormBackward,
+      (const aclTensor *gradOut, const aclTensor *input, const aclTensor *weight, const aclTensor *runningMean,
+       const aclTensor *runningVar, const aclTensor *saveMean, const aclTensor *saveInvstd, bool training,
+       double eps, const aclBoolArray *outputMask, aclTensor *gradInput, aclTensor *gradWeight,
+       aclTensor *gradBias),
+      gradOut, input, weight, runningMean, runningVar, saveMean, saveInvstd, training, eps, outputMask, gradInput,
+      gradWeight, gradBias)
+RX_WS(aclnnThresholdBackward,
+      (const aclTensor *gradOutput, const aclTensor *self, const aclScalar *threshold, aclTensor *out), gradOutput,
+      self, threshold, out)

@@ -26,6 +26,11 @@
 #include <aclnnop/aclnn_mul.h>
 #include <aclnnop/aclnn_relu.h>
 #include <aclnnop/aclnn_cast.h>
+#include <aclnnop/aclnn_convolution.h>
+#include <aclnnop/aclnn_convolution_backward.h>
+#include <aclnnop/aclnn_batch_norm.h>
+#include <aclnnop/aclnn_batch_norm_backward.h>
+#include <aclnnop/aclnn_threshold_backward.h>
 #else
 #include <stdbool.h>
 typedef int aclError;
@@ -121,7 +126,36 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclnnCastGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                       \
       (const aclTensor *self, const aclDataType dtype, aclTensor *out, uint64_t *workspaceSize,        \
        aclOpExecutor **executor))                                                                      \
-    X(aclnnCast, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+    X(aclnnCast, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                     \
+    X(aclnnConvolutionGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                \
+      (const aclTensor *input, const aclTensor *weight, const aclTensor *bias, const aclIntArray *stride, \
+       const aclIntArray *padding, const aclIntArray *dilation, bool transposed,                       \
+       const aclIntArray *outputPadding, const int64_t groups, aclTensor *output, int8_t cubeMathType,  \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnConvolution, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                              \
+    X(aclnnConvolutionBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                        \
+      (const aclTensor *gradOutput, const aclTensor *input, const aclTensor *weight,                   \
+       const aclIntArray *biasSizes, const aclIntArray *stride, const aclIntArray *padding,            \
+       const aclIntArray *dilation, bool transposed, const aclIntArray *outputPadding, int groups,     \
+       const aclBoolArray *outputMask, int8_t cubeMathType, aclTensor *gradInput, aclTensor *gradWeight, \
+       aclTensor *gradBias, uint64_t *workspaceSize, aclOpExecutor **executor))                        \
+    X(aclnnConvolutionBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                      \
+    X(aclnnBatchNormGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                  \
+      (const aclTensor *input, const aclTensor *weight, const aclTensor *bias, aclTensor *runningMean, \
+       aclTensor *runningVar, bool training, double momentum, double eps, aclTensor *output,           \
+       aclTensor *saveMean, aclTensor *saveInvstd, uint64_t *workspaceSize, aclOpExecutor **executor)) \
+    X(aclnnBatchNorm, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                \
+    X(aclnnBatchNormBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
+      (const aclTensor *gradOut, const aclTensor *input, const aclTensor *weight,                      \
+       const aclTensor *runningMean, const aclTensor *runningVar, const aclTensor *saveMean,           \
+       const aclTensor *saveInvstd, bool training, double eps, const aclBoolArray *outputMask,         \
+       aclTensor *gradInput, aclTensor *gradWeight, aclTensor *gradBias, uint64_t *workspaceSize,      \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnBatchNormBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                        \
+    X(aclnnThresholdBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
+      (const aclTensor *gradOutput, const aclTensor *self, const aclScalar *threshold, aclTensor *out, \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnThresholdBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
 
 /* The second phase of every aclnn op has this parameter list. */
 #define RX_LAUNCH_PARAMS \
@@ -240,6 +274,30 @@ rx_ret rx_ws_aclnnMuls(const rx_lib *L, aclrtContext ctx, uint64_t id, const acl
 rx_ret rx_ws_aclnnRelu(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self, aclTensor *out);
 rx_ret rx_ws_aclnnCast(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
                        int32_t dtype, aclTensor *out);
+rx_ret rx_ws_aclnnConvolution(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *input,
+                              const aclTensor *weight, const aclTensor *bias, const aclIntArray *stride,
+                              const aclIntArray *padding, const aclIntArray *dilation, bool transposed,
+                              const aclIntArray *outputPadding, int64_t groups, aclTensor *output,
+                              int8_t cubeMathType);
+rx_ret rx_ws_aclnnConvolutionBackward(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *gradOutput,
+                                      const aclTensor *input, const aclTensor *weight, const aclIntArray *biasSizes,
+                                      const aclIntArray *stride, const aclIntArray *padding,
+                                      const aclIntArray *dilation, bool transposed,
+                                      const aclIntArray *outputPadding, int groups, const aclBoolArray *outputMask,
+                                      int8_t cubeMathType, aclTensor *gradInput, aclTensor *gradWeight,
+                                      aclTensor *gradBias);
+rx_ret rx_ws_aclnnBatchNorm(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *input,
+                            const aclTensor *weight, const aclTensor *bias, aclTensor *runningMean,
+                            aclTensor *runningVar, bool training, double momentum, double eps, aclTensor *output,
+                            aclTensor *saveMean, aclTensor *saveInvstd);
+rx_ret rx_ws_aclnnBatchNormBackward(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *gradOut,
+                                    const aclTensor *input, const aclTensor *weight, const aclTensor *runningMean,
+                                    const aclTensor *runningVar, const aclTensor *saveMean,
+                                    const aclTensor *saveInvstd, bool training, double eps,
+                                    const aclBoolArray *outputMask, aclTensor *gradInput, aclTensor *gradWeight,
+                                    aclTensor *gradBias);
+rx_ret rx_ws_aclnnThresholdBackward(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *gradOutput,
+                                    const aclTensor *self, const aclScalar *threshold, aclTensor *out);
 
 #ifdef __cplusplus
 }

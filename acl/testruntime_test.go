@@ -22,7 +22,8 @@ func f32bytes(v ...float32) []byte {
 // TestWithTestRuntime drives the whole binding through the project's contract-checking test
 // runtime (acl/testruntime): loading by CANN's library names, device, contexts, streams, events,
 // memory, tensors, scalars and the two-phase calls of Add, Muls, Relu and Cast with their values
-// checked, repeatable executors rebound to new addresses, and the error path of a bad call. With
+// checked, repeatable executors rebound to new addresses, the training kernels (testNNOps), and the
+// error path of a bad call. With
 // RESNEXT_TESTRT_ABORT=1 the runtime aborts the test on any broken call.
 func TestWithTestRuntime(t *testing.T) {
 	t.Setenv("RESNEXT_TESTRT_ABORT", "1")
@@ -129,6 +130,8 @@ func TestWithTestRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws.Release()
+
+	testNNOps(t, l, d, s)
 
 	// A bad call comes back as an *Error naming the op and the phase.
 	t.Setenv("RESNEXT_TESTRT_ABORT", "")

@@ -74,7 +74,7 @@ func BuildInto(dir string) (diagnostics string, err error) {
 			args = append(args, out)
 		}
 	}
-	args = append(args, "-lpthread")
+	args = append(args, "-lm", "-lpthread")
 	cmd := exec.Command(cc, args...)
 	output, err := cmd.CombinedOutput()
 	if err != nil {

@@ -105,6 +105,9 @@ func TestExportedSymbols(t *testing.T) {
 		aclSetRawTensorAddr
 		aclnnAddGetWorkspaceSize aclnnAdd aclnnMulsGetWorkspaceSize aclnnMuls aclnnReluGetWorkspaceSize aclnnRelu
 		aclnnCastGetWorkspaceSize aclnnCast
+		aclnnConvolutionGetWorkspaceSize aclnnConvolution aclnnConvolutionBackwardGetWorkspaceSize
+		aclnnConvolutionBackward aclnnBatchNormGetWorkspaceSize aclnnBatchNorm aclnnBatchNormBackwardGetWorkspaceSize
+		aclnnBatchNormBackward aclnnThresholdBackwardGetWorkspaceSize aclnnThresholdBackward
 		testrt_violations testrt_last_violation testrt_reset testrt_device_bytes_in_use testrt_pending_tasks`)
 	for _, name := range want {
 		if !got[name] {
@@ -159,6 +162,11 @@ var violations = []struct{ scenario, message string }{
 	{"stream_destroyed", "used after aclrtDestroyStream"},
 	{"event_destroyed", "used after aclrtDestroyEvent"},
 	{"memcpy_destmax", "larger than destMax"},
+	{"conv_output_shape", "output has shape [1,2,4,4], expected [1,2,2,2]"},
+	{"conv_backward_mask", "outputMask[1] is true but gradWeight is NULL"},
+	{"batch_norm_channels", "weight has shape [4], expected [3]"},
+	{"batch_norm_backward_mask", "outputMask[1] is true but gradWeight is NULL"},
+	{"threshold_backward_shape", "out has shape [3], expected [4]"},
 }
 
 func TestContractViolations(t *testing.T) {

@@ -20,7 +20,7 @@
 
 #define TR_MAX_DIMS 8 /* aclnn tensors have at most 8 dimensions */
 #define TR_MAX_IO 8   /* tensors per side of one operator */
-#define TR_MAX_ATTR 8
+#define TR_MAX_ATTR 16
 
 /* ---- core.c: lock, errors, handles ---- */
 

@@ -470,6 +470,89 @@ static int memcpy_destmax(void) {
                   "larger than destMax");
 }
 
+/* ---- training kernels: argument checks of the first phase ---- */
+
+/* A [1,2,4,4] input, a [2,2,3,3] weight and their device memory, for the convolution scenarios. */
+static void conv_tensors(aclTensor **x, aclTensor **w, aclIntArray **ones, aclIntArray **zeros) {
+    int64_t xd[] = {1, 2, 4, 4}, wd[] = {2, 2, 3, 3}, one[] = {1, 1}, zero[] = {0, 0};
+    *x = tensor(dev_alloc(32 * sizeof(float)), ACL_FLOAT, xd, 4);
+    *w = tensor(dev_alloc(36 * sizeof(float)), ACL_FLOAT, wd, 4);
+    *ones = aclCreateIntArray(one, 2);
+    *zeros = aclCreateIntArray(zero, 2);
+    CHECK(*ones && *zeros);
+}
+
+static int conv_output_shape(void) {
+    setup();
+    aclTensor *x, *w;
+    aclIntArray *ones, *zeros;
+    conv_tensors(&x, &w, &ones, &zeros);
+    int64_t yd[] = {1, 2, 4, 4}; /* no padding: the output is [1,2,2,2] */
+    aclTensor *y = tensor(dev_alloc(32 * sizeof(float)), ACL_FLOAT, yd, 4);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnConvolutionGetWorkspaceSize(x, w, NULL, ones, zeros, ones, false, zeros, 1, y, 1, &ws, &ex),
+                  ACLNN_ERR_PARAM_INVALID, "output has shape [1,2,4,4], expected [1,2,2,2]");
+}
+
+static int conv_backward_mask(void) {
+    setup();
+    aclTensor *x, *w;
+    aclIntArray *ones, *zeros;
+    conv_tensors(&x, &w, &ones, &zeros);
+    int64_t yd[] = {1, 2, 2, 2};
+    aclTensor *gy = tensor(dev_alloc(8 * sizeof(float)), ACL_FLOAT, yd, 4);
+    aclTensor *gx = tensor(dev_alloc(32 * sizeof(float)), ACL_FLOAT, (int64_t[]){1, 2, 4, 4}, 4);
+    bool m[] = {true, true, false};
+    aclBoolArray *mask = aclCreateBoolArray(m, 3);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnConvolutionBackwardGetWorkspaceSize(gy, x, w, NULL, ones, zeros, ones, false, zeros, 1, mask, 1,
+                                                           gx, NULL, NULL, &ws, &ex),
+                  ACLNN_ERR_PARAM_NULLPTR, "outputMask[1] is true but gradWeight is NULL");
+}
+
+static int batch_norm_channels(void) {
+    setup();
+    int64_t xd[] = {2, 3, 2, 2};
+    aclTensor *x = tensor(dev_alloc(24 * sizeof(float)), ACL_FLOAT, xd, 4);
+    aclTensor *y = tensor(dev_alloc(24 * sizeof(float)), ACL_FLOAT, xd, 4);
+    aclTensor *w = vec(dev_alloc(4 * sizeof(float)), ACL_FLOAT, 4);
+    aclTensor *sm = vec(dev_alloc(3 * sizeof(float)), ACL_FLOAT, 3), *si = vec(dev_alloc(3 * sizeof(float)), ACL_FLOAT, 3);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnBatchNormGetWorkspaceSize(x, w, NULL, NULL, NULL, true, 0.1, 1e-5, y, sm, si, &ws, &ex),
+                  ACLNN_ERR_PARAM_INVALID, "weight has shape [4], expected [3]");
+}
+
+static int batch_norm_backward_mask(void) {
+    setup();
+    int64_t xd[] = {2, 3, 2, 2};
+    aclTensor *x = tensor(dev_alloc(24 * sizeof(float)), ACL_FLOAT, xd, 4);
+    aclTensor *gy = tensor(dev_alloc(24 * sizeof(float)), ACL_FLOAT, xd, 4);
+    aclTensor *gx = tensor(dev_alloc(24 * sizeof(float)), ACL_FLOAT, xd, 4);
+    aclTensor *sm = vec(dev_alloc(3 * sizeof(float)), ACL_FLOAT, 3), *si = vec(dev_alloc(3 * sizeof(float)), ACL_FLOAT, 3);
+    bool m[] = {true, true, true};
+    aclBoolArray *mask = aclCreateBoolArray(m, 3);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnBatchNormBackwardGetWorkspaceSize(gy, x, NULL, NULL, NULL, sm, si, true, 1e-5, mask, gx, NULL,
+                                                         NULL, &ws, &ex),
+                  ACLNN_ERR_PARAM_NULLPTR, "outputMask[1] is true but gradWeight is NULL");
+}
+
+static int threshold_backward_shape(void) {
+    setup();
+    aclTensor *gy = vec(dev_alloc(16), ACL_FLOAT, 4), *x = vec(dev_alloc(16), ACL_FLOAT, 4);
+    aclTensor *out = vec(dev_alloc(12), ACL_FLOAT, 3);
+    float zero = 0;
+    aclScalar *th = aclCreateScalar(&zero, ACL_FLOAT);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnThresholdBackwardGetWorkspaceSize(gy, x, th, out, &ws, &ex), ACLNN_ERR_PARAM_INVALID,
+                  "out has shape [3], expected [4]");
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -495,6 +578,11 @@ static const struct {
     {"stream_destroyed", stream_destroyed},
     {"event_destroyed", event_destroyed},
     {"memcpy_destmax", memcpy_destmax},
+    {"conv_output_shape", conv_output_shape},
+    {"conv_backward_mask", conv_backward_mask},
+    {"batch_norm_channels", batch_norm_channels},
+    {"batch_norm_backward_mask", batch_norm_backward_mask},
+    {"threshold_backward_shape", threshold_backward_shape},
 };
 
 int main(int argc, char **argv) {
