@@ -135,38 +135,65 @@ static aclnnStatus conv_check(const char *api, const aclTensor *input, const acl
 
 enum { CF_BIAS = CV_GROUPS + 1 };
 
+/* conv_tap is one multiply-add of a convolution: output element k, at (n, co, oh, ow) of y, takes
+   input channel c (channel ci of its group) at (ih, iw) times weight (co, ci, kh, kw). */
+typedef struct {
+    int64_t k, n, co, oh, ow, c, ci, kh, kw, ih, iw;
+} conv_tap;
+
+/* conv_walk calls fn for every tap of the convolution of x by wt into y (geometry g), output by
+   output in C order, skipping taps that fall in the padding: the one loop nest the forward and the
+   backward share. */
+static void conv_walk(const aclTensor *x, const aclTensor *wt, const aclTensor *y, const int64_t *g,
+                      void (*fn)(void *ctx, const conv_tap *t), void *ctx) {
+    int64_t N = y->dims[0], CO = y->dims[1], HO = y->dims[2], WO = y->dims[3];
+    int64_t H = x->dims[2], W = x->dims[3], KH = wt->dims[2], KW = wt->dims[3];
+    int64_t cig = wt->dims[1], cog = CO / g[CV_GROUPS];
+    conv_tap t = {0};
+    for (t.n = 0; t.n < N; t.n++)
+        for (t.co = 0; t.co < CO; t.co++)
+            for (t.oh = 0; t.oh < HO; t.oh++)
+                for (t.ow = 0; t.ow < WO; t.ow++, t.k++)
+                    for (t.ci = 0; t.ci < cig; t.ci++) {
+                        t.c = t.co / cog * cig + t.ci;
+                        for (t.kh = 0; t.kh < KH; t.kh++) {
+                            t.ih = t.oh * g[CV_S0] - g[CV_P0] + t.kh * g[CV_D0];
+                            if (t.ih < 0 || t.ih >= H) continue;
+                            for (t.kw = 0; t.kw < KW; t.kw++) {
+                                t.iw = t.ow * g[CV_S1] - g[CV_P1] + t.kw * g[CV_D1];
+                                if (t.iw < 0 || t.iw >= W) continue;
+                                fn(ctx, &t);
+                            }
+                        }
+                    }
+}
+
+/* conv_ctx carries the operands to the tap functions. */
+typedef struct {
+    const aclTensor *x, *wt, *gy;
+    double *y, *gx, *gw; /* accumulators in the workspace */
+} conv_ctx;
+
+static void forward_tap(void *ctx, const conv_tap *t) {
+    conv_ctx *c = ctx;
+    c->y[t->k] += tr_load(c->x, at4(c->x, t->n, t->c, t->ih, t->iw)) * tr_load(c->wt, at4(c->wt, t->co, t->ci, t->kh, t->kw));
+}
+
 static void convolution_run(const aclOpExecutor *ex, void *workspace) {
     const aclTensor *x = &ex->in[0], *wt = &ex->in[1], *out = &ex->out[0];
     const aclTensor *bias = ex->i[CF_BIAS] >= 0 ? &ex->in[ex->i[CF_BIAS]] : NULL;
-    const int64_t *g = ex->i;
-    double *w = workspace;
     int64_t N = out->dims[0], CO = out->dims[1], HO = out->dims[2], WO = out->dims[3];
-    int64_t H = x->dims[2], W = x->dims[3], KH = wt->dims[2], KW = wt->dims[3];
-    int64_t cig = wt->dims[1], cog = CO / g[CV_GROUPS];
+    conv_ctx c = {.x = x, .wt = wt, .y = workspace};
     int64_t k = 0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t co = 0; co < CO; co++)
-            for (int64_t oh = 0; oh < HO; oh++)
-                for (int64_t ow = 0; ow < WO; ow++) {
-                    double acc = bias ? tr_load(bias, tr_view_index(bias, co)) : 0;
-                    int64_t c0 = co / cog * cig;
-                    for (int64_t ci = 0; ci < cig; ci++)
-                        for (int64_t kh = 0; kh < KH; kh++) {
-                            int64_t ih = oh * g[CV_S0] - g[CV_P0] + kh * g[CV_D0];
-                            if (ih < 0 || ih >= H) continue;
-                            for (int64_t kw = 0; kw < KW; kw++) {
-                                int64_t iw = ow * g[CV_S1] - g[CV_P1] + kw * g[CV_D1];
-                                if (iw < 0 || iw >= W) continue;
-                                acc += tr_load(x, at4(x, n, c0 + ci, ih, iw)) * tr_load(wt, at4(wt, co, ci, kh, kw));
-                            }
-                        }
-                    w[k++] = acc;
-                }
+            for (int64_t p = 0; p < HO * WO; p++) c.y[k++] = bias ? tr_load(bias, tr_view_index(bias, co)) : 0;
+    conv_walk(x, wt, out, ex->i, forward_tap, &c);
     k = 0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t co = 0; co < CO; co++)
             for (int64_t oh = 0; oh < HO; oh++)
-                for (int64_t ow = 0; ow < WO; ow++) tr_store(out, at4(out, n, co, oh, ow), w[k++]);
+                for (int64_t ow = 0; ow < WO; ow++) tr_store(out, at4(out, n, co, oh, ow), c.y[k++]);
 }
 
 static const tr_op tr_op_Convolution = {"Convolution", convolution_run};
@@ -209,35 +236,28 @@ TR_DEFINE_LAUNCH(Convolution)
 
 enum { CB_GI = CV_GROUPS + 1, CB_GW, CB_GB };
 
+static void backward_tap(void *ctx, const conv_tap *t) {
+    conv_ctx *c = ctx;
+    int64_t C = c->x->dims[1], H = c->x->dims[2], W = c->x->dims[3];
+    int64_t cig = c->wt->dims[1], KH = c->wt->dims[2], KW = c->wt->dims[3];
+    double d = tr_load(c->gy, at4(c->gy, t->n, t->co, t->oh, t->ow));
+    c->gx[((t->n * C + t->c) * H + t->ih) * W + t->iw] += d * tr_load(c->wt, at4(c->wt, t->co, t->ci, t->kh, t->kw));
+    c->gw[((t->co * cig + t->ci) * KH + t->kh) * KW + t->kw] += d * tr_load(c->x, at4(c->x, t->n, t->c, t->ih, t->iw));
+}
+
 static void convolution_backward_run(const aclOpExecutor *ex, void *workspace) {
     const aclTensor *gy = &ex->in[0], *x = &ex->in[1], *wt = &ex->in[2];
-    const int64_t *g = ex->i;
     int64_t N = gy->dims[0], CO = gy->dims[1], HO = gy->dims[2], WO = gy->dims[3];
     int64_t C = x->dims[1], H = x->dims[2], W = x->dims[3], KH = wt->dims[2], KW = wt->dims[3];
-    int64_t cig = wt->dims[1], cog = CO / g[CV_GROUPS];
+    int64_t cig = wt->dims[1];
     double *gx = workspace, *gw = gx + N * C * H * W, *gb = gw + CO * cig * KH * KW;
     memset(gx, 0, (size_t)(N * C * H * W + CO * cig * KH * KW + CO) * sizeof(double));
     for (int64_t n = 0; n < N; n++)
         for (int64_t co = 0; co < CO; co++)
             for (int64_t oh = 0; oh < HO; oh++)
-                for (int64_t ow = 0; ow < WO; ow++) {
-                    double d = tr_load(gy, at4(gy, n, co, oh, ow));
-                    gb[co] += d;
-                    int64_t c0 = co / cog * cig;
-                    for (int64_t ci = 0; ci < cig; ci++)
-                        for (int64_t kh = 0; kh < KH; kh++) {
-                            int64_t ih = oh * g[CV_S0] - g[CV_P0] + kh * g[CV_D0];
-                            if (ih < 0 || ih >= H) continue;
-                            for (int64_t kw = 0; kw < KW; kw++) {
-                                int64_t iw = ow * g[CV_S1] - g[CV_P1] + kw * g[CV_D1];
-                                if (iw < 0 || iw >= W) continue;
-                                int64_t wi = ((co * cig + ci) * KH + kh) * KW + kw;
-                                int64_t xi = ((n * C + c0 + ci) * H + ih) * W + iw;
-                                gx[xi] += d * tr_load(wt, at4(wt, co, ci, kh, kw));
-                                gw[wi] += d * tr_load(x, at4(x, n, c0 + ci, ih, iw));
-                            }
-                        }
-                }
+                for (int64_t ow = 0; ow < WO; ow++) gb[co] += tr_load(gy, at4(gy, n, co, oh, ow));
+    conv_ctx c = {.x = x, .wt = wt, .gy = gy, .gx = gx, .gw = gw};
+    conv_walk(x, wt, gy, ex->i, backward_tap, &c);
     if (ex->i[CB_GI] >= 0) {
         const aclTensor *o = &ex->out[ex->i[CB_GI]];
         for (int64_t i = 0; i < N * C * H * W; i++) tr_store(o, tr_view_index(o, i), gx[i]);
