@@ -55,7 +55,7 @@ type MaxPool2d struct {
 	same                bool
 	p                   ops.Pool2dParams // of the last Forward
 	xShape              ops.Shape
-	y, mask, dx         ops.Tensor
+	x, y, mask, dx      ops.Tensor // x: the last Forward's input, which Backward reads
 }
 
 // NewMaxPool2d returns a max pool with symmetric padding, as torchvision's nn.MaxPool2d.
@@ -91,7 +91,7 @@ func (m *MaxPool2d) Forward(x ops.Tensor) ops.Tensor {
 	ms, mt := m.b.MaxPool2dMask(x.Shape(), p)
 	mask := buffer(m.b, &m.mask, mt, ms)
 	m.b.MaxPool2d(x, y, mask, p)
-	m.p = p
+	m.p, m.x = p, x
 	keepShape(&m.xShape, x.Shape())
 	return y
 }
@@ -100,7 +100,7 @@ func (m *MaxPool2d) Forward(x ops.Tensor) ops.Tensor {
 func (m *MaxPool2d) Backward(dy ops.Tensor) ops.Tensor {
 	wantGrad("MaxPool2d", dy, m.y)
 	dx := buffer(m.b, &m.dx, dy.DType(), m.xShape)
-	m.b.MaxPool2dBackward(dy, m.mask, dx, m.p)
+	m.b.MaxPool2dBackward(dy, m.x, m.mask, dx, m.p)
 	return dx
 }
 

@@ -86,8 +86,10 @@ type Backend interface {
 	// mask (see MaxPool2dMask). Ties go to the first element in row-major window order; a window
 	// holding NaN gives NaN (which NaN the mask records is the backend's choice).
 	MaxPool2d(x, y, mask Tensor, p Pool2dParams)
-	// MaxPool2dBackward routes dy to the winners recorded in mask: dx has x's shape.
-	MaxPool2dBackward(dy, mask, dx Tensor, p Pool2dParams)
+	// MaxPool2dBackward routes dy to the winners recorded in mask by MaxPool2d(x, ...): dx has x's
+	// shape. x is the forward input, unchanged since (aclnn's backward takes it; a backend may
+	// read only its shape).
+	MaxPool2dBackward(dy, x, mask, dx Tensor, p Pool2dParams)
 
 	// GlobalAvgPool averages x [N, C, H, W] over H and W into y [N, C].
 	GlobalAvgPool(x, y Tensor)

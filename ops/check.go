@@ -204,6 +204,16 @@ func CheckMaxPool2d(op string, x, y, mask Tensor, p Pool2dParams, maskShape Shap
 	wantType(op, "mask", mask, maskType)
 }
 
+// CheckMaxPool2dInput checks the forward input x that MaxPool2dBackward takes against dx: the same
+// shape and dtype.
+func CheckMaxPool2dInput(op string, x, dx Tensor) {
+	if x == nil {
+		Misuse(op, "x is nil, want the forward input %v", dx.Shape())
+	}
+	want(op, "x", x, dx.Shape())
+	wantType(op, "x", x, dx.DType())
+}
+
 // CheckGlobalAvgPool checks x [N, C, H, W] against y [N, C] (forward, or dx against dy).
 func CheckGlobalAvgPool(op string, x, y Tensor) {
 	wantFloat(op, "x", x)

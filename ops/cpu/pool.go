@@ -62,9 +62,10 @@ func maxPoolPlane(x []float32, h, w int, y []float32, mask []int32, ho, wo int, 
 
 // MaxPool2dBackward zeroes dx and adds each element of dy to the input element that won its
 // window, so overlapping windows accumulate.
-func (b *Backend) MaxPool2dBackward(dy, mask, dx ops.Tensor, p ops.Pool2dParams) {
+func (b *Backend) MaxPool2dBackward(dy, x, mask, dx ops.Tensor, p ops.Pool2dParams) {
 	const op = "MaxPool2dBackward"
 	checkPool(op, "dx", dx, dy, mask, p)
+	ops.CheckMaxPool2dInput(op, x, dx)
 	dys, ms, dxs := f32(op, dy), get(op, mask).i32(), f32(op, dx)
 	_, _, h, w := dx.Shape().NCHW(op)
 	_, _, ho, wo := dy.Shape().NCHW(op)

@@ -416,7 +416,7 @@ func fxMaxPool2d(c *fxCase) {
 	c.exact("y", y) // a max selects one input: no rounding
 
 	dx := c.out("dx")
-	b.MaxPool2dBackward(c.in("dy"), mask, dx, p)
+	b.MaxPool2dBackward(c.in("dy"), x, mask, dx, p)
 	c.check("dx", dx)
 }
 

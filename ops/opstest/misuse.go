@@ -123,12 +123,17 @@ var misuseCases = []misuseCase{
 	{"MaxPool2dMask", "input_not_4d", []string{"[2, 8, 8]"}, func(e *env) { e.b.MaxPool2dMask(ops.Shape{2, 8, 8}, p3) }},
 	{"MaxPool2dBackward", "nil_dx", []string{"nil"}, func(e *env) {
 		ms, mt := e.b.MaxPool2dMask(ops.Shape{1, 2, 8, 8}, p3)
-		e.b.MaxPool2dBackward(e.f(1, 2, 4, 4), e.alloc(mt, ms), nil, p3)
+		e.b.MaxPool2dBackward(e.f(1, 2, 4, 4), e.f(1, 2, 8, 8), e.alloc(mt, ms), nil, p3)
 	}},
 	{"MaxPool2dBackward", "wrong_dx_shape", []string{"[1, 2, 4, 4]", "[1, 2, 4, 5]"}, func(e *env) {
 		x := ops.Shape{1, 2, 8, 8}
 		ms, mt := e.b.MaxPool2dMask(x, p3)
-		e.b.MaxPool2dBackward(e.f(1, 2, 4, 4), e.alloc(mt, ms), e.f(1, 2, 8, 9), p3)
+		e.b.MaxPool2dBackward(e.f(1, 2, 4, 4), e.f(1, 2, 8, 8), e.alloc(mt, ms), e.f(1, 2, 8, 9), p3)
+	}},
+	{"MaxPool2dBackward", "x_not_dx_shape", []string{"[1, 2, 8, 9]", "[1, 2, 8, 8]"}, func(e *env) {
+		x := ops.Shape{1, 2, 8, 8}
+		ms, mt := e.b.MaxPool2dMask(x, p3)
+		e.b.MaxPool2dBackward(e.f(1, 2, 4, 4), e.f(1, 2, 8, 9), e.alloc(mt, ms), e.f(1, 2, 8, 8), p3)
 	}},
 	{"GlobalAvgPool", "wrong_output_shape", []string{"[2, 3, 1]", "[2, 3]"}, func(e *env) {
 		e.b.GlobalAvgPool(e.f(2, 3, 4, 4), e.f(2, 3, 1))
