@@ -1,6 +1,9 @@
 package ops
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DType is the element type of a tensor.
 type DType uint8
@@ -58,4 +61,32 @@ func ParseDType(s string) (DType, error) {
 		}
 	}
 	return Invalid, fmt.Errorf("unknown dtype %q: want one of float32, float16, bfloat16, int32, int64, uint8, bool", s)
+}
+
+// Encode converts v to one element of type d, the way Backend.Fill does, and returns its bits (the
+// element's little-endian bytes are the low d.Size() bytes): float types round to nearest, integer
+// types truncate toward zero (Uint8 and Int32 wrap like a Go conversion through int64), Bool is 1 for
+// any nonzero number and 0 for zero and NaN.
+func (d DType) Encode(v float64) uint64 {
+	switch d {
+	case Float32:
+		return uint64(math.Float32bits(float32(v)))
+	case Float16:
+		return uint64(Float16Bits(float32(v)))
+	case BFloat16:
+		return uint64(BFloat16Bits(float32(v)))
+	case Int32:
+		return uint64(uint32(int32(v)))
+	case Int64:
+		return uint64(int64(v))
+	case Uint8:
+		return uint64(uint8(v))
+	case Bool:
+		if v != 0 && !math.IsNaN(v) {
+			return 1
+		}
+		return 0
+	}
+	Misuse("Fill", "invalid dtype %v", d)
+	return 0
 }

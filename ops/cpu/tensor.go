@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"math"
 	"sync"
 	"unsafe"
 
@@ -163,28 +162,19 @@ func (b *Backend) Copy(src, dst ops.Tensor) {
 	copy(get("Copy", dst).bytes(), get("Copy", src).bytes())
 }
 
-// Fill sets every element of t to v.
+// Fill sets every element of t to v (converted as ops.DType.Encode says).
 func (b *Backend) Fill(t ops.Tensor, v float64) {
 	c := get("Fill", t)
-	switch c.dtype {
-	case ops.Float32:
-		fill(c.f32(), float32(v))
-	case ops.Float16:
-		fill(c.u16(), ops.Float16Bits(float32(v)))
-	case ops.BFloat16:
-		fill(c.u16(), ops.BFloat16Bits(float32(v)))
-	case ops.Int32:
-		fill(c.i32(), int32(v))
-	case ops.Int64:
-		fill(c.i64(), int64(v))
-	case ops.Uint8:
-		fill(c.bytes(), uint8(v))
-	case ops.Bool:
-		var x byte
-		if v != 0 && !math.IsNaN(v) {
-			x = 1
-		}
-		fill(c.bytes(), x)
+	bits := c.dtype.Encode(v)
+	switch c.dtype.Size() {
+	case 1:
+		fill(c.bytes(), uint8(bits))
+	case 2:
+		fill(c.u16(), uint16(bits))
+	case 4:
+		fill(c.i32(), int32(uint32(bits)))
+	case 8:
+		fill(c.i64(), int64(bits))
 	}
 }
 
