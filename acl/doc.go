@@ -40,5 +40,10 @@
 // Tensor, Scalar, IntArray and BoolArray wrap the aclnn descriptors. Every operator is a two-phase
 // call: PrepareXxx runs aclnnXxxGetWorkspaceSize and returns an Executor; Executor.Run takes the
 // workspace from a WorkspaceAllocator and launches on a stream. The direct forms (Device.Add, ...)
-// do both.
+// do both. Bound operators: elementwise Add, Mul, Muls, Relu, Cast, EqScalar; in place InplaceAdd,
+// InplaceAdds, InplaceMuls, InplaceFillScalar, InplaceCopy; training Convolution, BatchNorm,
+// ThresholdBackward, MaxPool2dWithMask and their backwards; Mean, ReduceSum, Mm; LogSoftmax and
+// NLLLoss and their backwards. Arguments follow CANN's order. The in-place ops list selfRef as
+// input 0 and output 0 of their executor; the max-pool mask is opaque (its contents differ between
+// chip generations) and only MaxPool2dWithMaskBackward reads it.
 package acl

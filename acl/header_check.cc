@@ -29,8 +29,8 @@ RX_SYMBOLS(RX_CHECK_ENTRY)
 static_assert(std::is_same<rx_launch_t, decltype(&::aclnnAdd)>::value, "aclnn launch type");
 
 // The enum values this package mirrors as Go constants.
-static_assert(ACL_FLOAT == 0 && ACL_FLOAT16 == 1 && ACL_INT32 == 3 && ACL_INT64 == 9 && ACL_DOUBLE == 11 &&
-                  ACL_BOOL == 12 && ACL_BF16 == 27,
+static_assert(ACL_FLOAT == 0 && ACL_FLOAT16 == 1 && ACL_INT8 == 2 && ACL_INT32 == 3 && ACL_UINT8 == 4 &&
+                  ACL_INT16 == 6 && ACL_INT64 == 9 && ACL_DOUBLE == 11 && ACL_BOOL == 12 && ACL_BF16 == 27,
               "aclDataType values");
 static_assert(ACL_FORMAT_NCHW == 0 && ACL_FORMAT_ND == 2, "aclFormat values");
 static_assert(ACL_MEMCPY_HOST_TO_DEVICE == 1 && ACL_MEMCPY_DEVICE_TO_HOST == 2 && ACL_MEMCPY_DEVICE_TO_DEVICE == 3,

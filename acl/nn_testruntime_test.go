@@ -23,6 +23,27 @@ type nnFixture struct {
 
 func (f *nnFixture) keep(o interface{ Destroy() error }) { f.objs = append(f.objs, o) }
 
+// release waits for the stream, then frees the workspace, the objects and the memory.
+func (f *nnFixture) release() {
+	t := f.t
+	if err := f.s.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ws.Release(); err != nil {
+		t.Error(err)
+	}
+	for _, o := range f.objs {
+		if err := o.Destroy(); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, p := range f.ptrs {
+		if err := f.d.Free(p); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // tensor uploads v (nil: left unwritten) as a contiguous float32 tensor of shape dims.
 func (f *nnFixture) tensor(dims []int64, v []float64) (*Tensor, Ptr) {
 	f.t.Helper()
@@ -366,20 +387,5 @@ func testNNOps(t *testing.T, l *Lib, d *Device, s *Stream) {
 	}
 	f.checkBatchNorm()
 	f.checkThresholdBackward()
-	if err := f.s.Synchronize(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.ws.Release(); err != nil {
-		t.Error(err)
-	}
-	for _, o := range f.objs {
-		if err := o.Destroy(); err != nil {
-			t.Error(err)
-		}
-	}
-	for _, p := range f.ptrs {
-		if err := d.Free(p); err != nil {
-			t.Error(err)
-		}
-	}
+	f.release()
 }

@@ -427,3 +427,38 @@ RX_WS(aclnnBatchNormBackward,
 RX_WS(aclnnThresholdBackward,
       (const aclTensor *gradOutput, const aclTensor *self, const aclScalar *threshold, aclTensor *out), gradOutput,
       self, threshold, out)
+RX_WS(aclnnMaxPool2dWithMask,
+      (const aclTensor *self, const aclIntArray *kernelSize, const aclIntArray *stride, const aclIntArray *padding,
+       const aclIntArray *dilation, bool ceilMode, aclTensor *out, aclTensor *indices),
+      self, kernelSize, stride, padding, dilation, ceilMode, out, indices)
+RX_WS(aclnnMaxPool2dWithMaskBackward,
+      (const aclTensor *gradOutput, const aclTensor *self, const aclTensor *indices, const aclIntArray *kernelSize,
+       const aclIntArray *stride, const aclIntArray *padding, const aclIntArray *dilation, bool ceilMode,
+       aclTensor *gradInput),
+      gradOutput, self, indices, kernelSize, stride, padding, dilation, ceilMode, gradInput)
+RX_WS(aclnnMean, (const aclTensor *self, const aclIntArray *dim, bool keepDim, int32_t dtype, aclTensor *out), self,
+      dim, keepDim, dtype, out)
+RX_WS(aclnnReduceSum, (const aclTensor *self, const aclIntArray *dims, bool keepDims, int32_t dtype, aclTensor *out),
+      self, dims, keepDims, dtype, out)
+RX_WS(aclnnMm, (const aclTensor *self, const aclTensor *mat2, aclTensor *out, int8_t cubeMathType), self, mat2, out,
+      cubeMathType)
+RX_WS(aclnnLogSoftmax, (const aclTensor *self, int64_t dim, aclTensor *out), self, dim, out)
+RX_WS(aclnnLogSoftmaxBackward, (const aclTensor *gradOutput, const aclTensor *output, int64_t dim, aclTensor *out),
+      gradOutput, output, dim, out)
+RX_WS(aclnnNLLLoss,
+      (const aclTensor *self, const aclTensor *target, const aclTensor *weight, int64_t reduction,
+       int64_t ignoreIndex, aclTensor *out, aclTensor *totalWeightOut),
+      self, target, weight, reduction, ignoreIndex, out, totalWeightOut)
+RX_WS(aclnnNLLLossBackward,
+      (const aclTensor *gradOutput, const aclTensor *self, const aclTensor *target, const aclTensor *weight,
+       int64_t reduction, int64_t ignoreIndex, const aclTensor *totalWeight, aclTensor *out),
+      gradOutput, self, target, weight, reduction, ignoreIndex, totalWeight, out)
+RX_WS(aclnnInplaceAdd, (const aclTensor *selfRef, const aclTensor *other, const aclScalar *alpha), selfRef, other,
+      alpha)
+RX_WS(aclnnInplaceAdds, (const aclTensor *selfRef, const aclScalar *other, const aclScalar *alpha), selfRef, other,
+      alpha)
+RX_WS(aclnnInplaceMuls, (aclTensor *selfRef, const aclScalar *other), selfRef, other)
+RX_WS(aclnnMul, (const aclTensor *self, const aclTensor *other, aclTensor *out), self, other, out)
+RX_WS(aclnnInplaceFillScalar, (aclTensor *selfRef, const aclScalar *value), selfRef, value)
+RX_WS(aclnnEqScalar, (const aclTensor *self, const aclScalar *other, aclTensor *out), self, other, out)
+RX_WS(aclnnInplaceCopy, (aclTensor *selfRef, const aclTensor *src), selfRef, src)

@@ -5,9 +5,10 @@
  * The aclnn headers are C++ only, so the prototypes are written here by hand (the functions are
  * extern "C"). Every bound symbol is one line of RX_SYMBOLS: its name, the library it lives in,
  * whether it is optional, its return type and its parameters. From that one list come the symbol
- * table the loader fills with dlsym, a function-pointer typedef per symbol, and (under the
- * ascend_headers build tag, in header_check.cc) a static_assert per symbol comparing the typedef with
- * the declaration in the real CANN headers.
+ * table the loader fills with dlsym, a function-pointer typedef per symbol, (under the ascend_headers
+ * build tag, in header_check.cc) a static_assert per symbol comparing the typedef with the
+ * declaration in the real CANN headers, and, through its mirror testruntime/csrc/cann_symbols.h, the
+ * declarations the test runtime's stand-ins are compiled against.
  *
  * In C (the cgo build) the CANN typedefs below stand in for the real headers: the enums are int
  * (same size and calling convention as the real enums on every supported ABI) and the aclnn objects
@@ -31,6 +32,18 @@
 #include <aclnnop/aclnn_batch_norm.h>
 #include <aclnnop/aclnn_batch_norm_backward.h>
 #include <aclnnop/aclnn_threshold_backward.h>
+#include <aclnnop/aclnn_max_pool2d_with_indices.h>
+#include <aclnnop/aclnn_max_pool2d_with_indices_backward.h>
+#include <aclnnop/aclnn_mean.h>
+#include <aclnnop/aclnn_reduce_sum.h>
+#include <aclnnop/aclnn_mm.h>
+#include <aclnnop/aclnn_logsoftmax.h>
+#include <aclnnop/aclnn_logsoftmax_backward.h>
+#include <aclnnop/aclnn_nll_loss.h>
+#include <aclnnop/aclnn_nll_loss_backward.h>
+#include <aclnnop/aclnn_fill_scalar.h>
+#include <aclnnop/aclnn_eq_scalar.h>
+#include <aclnnop/aclnn_copy.h>
 #else
 #include <stdbool.h>
 typedef int aclError;
@@ -56,6 +69,11 @@ extern "C" {
 
 /* Libraries, in load order. The op symbols are looked up in libopapi.so, or in the split packages. */
 enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
+
+/* BEGIN RX_SYMBOLS: this block, up to END RX_SYMBOLS, is mirrored verbatim in
+ * testruntime/csrc/cann_symbols.h, from which the test runtime declares its stand-ins, so the C
+ * compiler checks every stand-in definition against these prototypes. After editing it, run
+ * go test ./acl -run TestCANNSymbolsMirrored -update-cann-symbols (the test fails while they differ). */
 
 /* RX_SYMBOLS(X): X(name, library, REQ or OPT, return type, (parameters)). */
 #define RX_SYMBOLS(X)                                                                                  \
@@ -155,11 +173,86 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclnnThresholdBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
       (const aclTensor *gradOutput, const aclTensor *self, const aclScalar *threshold, aclTensor *out, \
        uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
-    X(aclnnThresholdBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+    X(aclnnThresholdBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                         \
+    /* aclnnop/aclnn_max_pool2d_with_indices.h and aclnn_max_pool2d_with_indices_backward.h. */        \
+    X(aclnnMaxPool2dWithMaskGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
+      (const aclTensor *self, const aclIntArray *kernelSize, const aclIntArray *stride,                \
+       const aclIntArray *padding, const aclIntArray *dilation, bool ceilMode, aclTensor *out,         \
+       aclTensor *indices, uint64_t *workspaceSize, aclOpExecutor **executor))                         \
+    X(aclnnMaxPool2dWithMask, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                        \
+    X(aclnnMaxPool2dWithMaskBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                  \
+      (const aclTensor *gradOutput, const aclTensor *self, const aclTensor *indices,                   \
+       const aclIntArray *kernelSize, const aclIntArray *stride, const aclIntArray *padding,           \
+       const aclIntArray *dilation, bool ceilMode, aclTensor *gradInput, uint64_t *workspaceSize,      \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnMaxPool2dWithMaskBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                \
+    /* aclnnop/aclnn_mean.h, aclnn_reduce_sum.h, aclnn_mm.h. */                                        \
+    X(aclnnMeanGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                       \
+      (const aclTensor *self, const aclIntArray *dim, bool keepDim, aclDataType dtype, aclTensor *out, \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnMean, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                     \
+    X(aclnnReduceSumGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                  \
+      (const aclTensor *self, const aclIntArray *dims, bool keepDims, aclDataType dtype, aclTensor *out, \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnReduceSum, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                \
+    X(aclnnMmGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                         \
+      (const aclTensor *self, const aclTensor *mat2, aclTensor *out, int8_t cubeMathType,              \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnMm, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                       \
+    /* aclnnop/aclnn_logsoftmax.h, aclnn_logsoftmax_backward.h. */                                     \
+    X(aclnnLogSoftmaxGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                 \
+      (const aclTensor *self, int64_t dim, aclTensor *out, uint64_t *workspaceSize,                    \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnLogSoftmax, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                               \
+    X(aclnnLogSoftmaxBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                         \
+      (const aclTensor *gradOutput, const aclTensor *output, int64_t dim, aclTensor *out,              \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnLogSoftmaxBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                       \
+    /* aclnnop/aclnn_nll_loss.h, aclnn_nll_loss_backward.h. */                                         \
+    X(aclnnNLLLossGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                    \
+      (const aclTensor *self, const aclTensor *target, const aclTensor *weight, int64_t reduction,     \
+       int64_t ignoreIndex, aclTensor *out, aclTensor *totalWeightOut, uint64_t *workspaceSize,        \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnNLLLoss, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                  \
+    X(aclnnNLLLossBackwardGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                            \
+      (const aclTensor *gradOutput, const aclTensor *self, const aclTensor *target,                    \
+       const aclTensor *weight, int64_t reduction, int64_t ignoreIndex, const aclTensor *totalWeight,  \
+       aclTensor *out, uint64_t *workspaceSize, aclOpExecutor **executor))                             \
+    X(aclnnNLLLossBackward, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                          \
+    /* aclnnop/aclnn_add.h (selfRef is const there), aclnn_mul.h. */                                   \
+    X(aclnnInplaceAddGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                 \
+      (const aclTensor *selfRef, const aclTensor *other, const aclScalar *alpha,                       \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnInplaceAdd, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                               \
+    X(aclnnInplaceAddsGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                \
+      (const aclTensor *selfRef, const aclScalar *other, const aclScalar *alpha,                       \
+       uint64_t *workspaceSize, aclOpExecutor **executor))                                             \
+    X(aclnnInplaceAdds, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                              \
+    X(aclnnInplaceMulsGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                \
+      (aclTensor *selfRef, const aclScalar *other, uint64_t *workspaceSize, aclOpExecutor **executor)) \
+    X(aclnnInplaceMuls, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                              \
+    X(aclnnMulGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                        \
+      (const aclTensor *self, const aclTensor *other, aclTensor *out, uint64_t *workspaceSize,         \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnMul, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                      \
+    /* aclnnop/aclnn_fill_scalar.h, aclnn_eq_scalar.h, aclnn_copy.h. */                                \
+    X(aclnnInplaceFillScalarGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
+      (aclTensor *selfRef, const aclScalar *value, uint64_t *workspaceSize, aclOpExecutor **executor)) \
+    X(aclnnInplaceFillScalar, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                        \
+    X(aclnnEqScalarGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                   \
+      (const aclTensor *self, const aclScalar *other, aclTensor *out, uint64_t *workspaceSize,         \
+       aclOpExecutor **executor))                                                                      \
+    X(aclnnEqScalar, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                 \
+    X(aclnnInplaceCopyGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                \
+      (aclTensor *selfRef, const aclTensor *src, uint64_t *workspaceSize, aclOpExecutor **executor))   \
+    X(aclnnInplaceCopy, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
 
 /* The second phase of every aclnn op has this parameter list. */
 #define RX_LAUNCH_PARAMS \
     (void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream)
+
+/* END RX_SYMBOLS */
+
 typedef aclnnStatus(*rx_launch_t) RX_LAUNCH_PARAMS;
 
 #define RX_ENUM_ENTRY(name, lib, opt, ret, params) RX_SYM_##name,
@@ -298,6 +391,46 @@ rx_ret rx_ws_aclnnBatchNormBackward(const rx_lib *L, aclrtContext ctx, uint64_t 
                                     aclTensor *gradBias);
 rx_ret rx_ws_aclnnThresholdBackward(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *gradOutput,
                                     const aclTensor *self, const aclScalar *threshold, aclTensor *out);
+rx_ret rx_ws_aclnnMaxPool2dWithMask(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                                    const aclIntArray *kernelSize, const aclIntArray *stride,
+                                    const aclIntArray *padding, const aclIntArray *dilation, bool ceilMode,
+                                    aclTensor *out, aclTensor *indices);
+rx_ret rx_ws_aclnnMaxPool2dWithMaskBackward(const rx_lib *L, aclrtContext ctx, uint64_t id,
+                                            const aclTensor *gradOutput, const aclTensor *self,
+                                            const aclTensor *indices, const aclIntArray *kernelSize,
+                                            const aclIntArray *stride, const aclIntArray *padding,
+                                            const aclIntArray *dilation, bool ceilMode, aclTensor *gradInput);
+rx_ret rx_ws_aclnnMean(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self, const aclIntArray *dim,
+                       bool keepDim, int32_t dtype, aclTensor *out);
+rx_ret rx_ws_aclnnReduceSum(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                            const aclIntArray *dims, bool keepDims, int32_t dtype, aclTensor *out);
+rx_ret rx_ws_aclnnMm(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self, const aclTensor *mat2,
+                     aclTensor *out, int8_t cubeMathType);
+rx_ret rx_ws_aclnnLogSoftmax(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self, int64_t dim,
+                             aclTensor *out);
+rx_ret rx_ws_aclnnLogSoftmaxBackward(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *gradOutput,
+                                     const aclTensor *output, int64_t dim, aclTensor *out);
+rx_ret rx_ws_aclnnNLLLoss(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                          const aclTensor *target, const aclTensor *weight, int64_t reduction, int64_t ignoreIndex,
+                          aclTensor *out, aclTensor *totalWeightOut);
+rx_ret rx_ws_aclnnNLLLossBackward(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *gradOutput,
+                                  const aclTensor *self, const aclTensor *target, const aclTensor *weight,
+                                  int64_t reduction, int64_t ignoreIndex, const aclTensor *totalWeight,
+                                  aclTensor *out);
+rx_ret rx_ws_aclnnInplaceAdd(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *selfRef,
+                             const aclTensor *other, const aclScalar *alpha);
+rx_ret rx_ws_aclnnInplaceAdds(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *selfRef,
+                              const aclScalar *other, const aclScalar *alpha);
+rx_ret rx_ws_aclnnInplaceMuls(const rx_lib *L, aclrtContext ctx, uint64_t id, aclTensor *selfRef,
+                              const aclScalar *other);
+rx_ret rx_ws_aclnnMul(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self, const aclTensor *other,
+                      aclTensor *out);
+rx_ret rx_ws_aclnnInplaceFillScalar(const rx_lib *L, aclrtContext ctx, uint64_t id, aclTensor *selfRef,
+                                    const aclScalar *value);
+rx_ret rx_ws_aclnnEqScalar(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *self,
+                           const aclScalar *other, aclTensor *out);
+rx_ret rx_ws_aclnnInplaceCopy(const rx_lib *L, aclrtContext ctx, uint64_t id, aclTensor *selfRef,
+                              const aclTensor *src);
 
 #ifdef __cplusplus
 }

@@ -22,9 +22,9 @@ func f32bytes(v ...float32) []byte {
 // TestWithTestRuntime drives the whole binding through the project's contract-checking test
 // runtime (acl/testruntime): loading by CANN's library names, device, contexts, streams, events,
 // memory, tensors, scalars and the two-phase calls of Add, Muls, Relu and Cast with their values
-// checked, repeatable executors rebound to new addresses, the training kernels (testNNOps), and the
-// error path of a bad call. With
-// RESNEXT_TESTRT_ABORT=1 the runtime aborts the test on any broken call.
+// checked, repeatable executors rebound to new addresses, the training kernels (testNNOps), the
+// pooling, reduction, matrix, loss and in-place operators (testOps2), and the error path of a bad
+// call. With RESNEXT_TESTRT_ABORT=1 the runtime aborts the test on any broken call.
 func TestWithTestRuntime(t *testing.T) {
 	t.Setenv("RESNEXT_TESTRT_ABORT", "1")
 	l, err := LoadDir(testruntime.Build(t))
@@ -132,6 +132,7 @@ func TestWithTestRuntime(t *testing.T) {
 	ws.Release()
 
 	testNNOps(t, l, d, s)
+	testOps2(t, l, d, s)
 
 	// A bad call comes back as an *Error naming the op and the phase.
 	t.Setenv("RESNEXT_TESTRT_ABORT", "")

@@ -108,6 +108,15 @@ func TestExportedSymbols(t *testing.T) {
 		aclnnConvolutionGetWorkspaceSize aclnnConvolution aclnnConvolutionBackwardGetWorkspaceSize
 		aclnnConvolutionBackward aclnnBatchNormGetWorkspaceSize aclnnBatchNorm aclnnBatchNormBackwardGetWorkspaceSize
 		aclnnBatchNormBackward aclnnThresholdBackwardGetWorkspaceSize aclnnThresholdBackward
+		aclnnMaxPool2dWithMaskGetWorkspaceSize aclnnMaxPool2dWithMask
+		aclnnMaxPool2dWithMaskBackwardGetWorkspaceSize aclnnMaxPool2dWithMaskBackward
+		aclnnMeanGetWorkspaceSize aclnnMean aclnnReduceSumGetWorkspaceSize aclnnReduceSum aclnnMmGetWorkspaceSize aclnnMm
+		aclnnLogSoftmaxGetWorkspaceSize aclnnLogSoftmax aclnnLogSoftmaxBackwardGetWorkspaceSize aclnnLogSoftmaxBackward
+		aclnnNLLLossGetWorkspaceSize aclnnNLLLoss aclnnNLLLossBackwardGetWorkspaceSize aclnnNLLLossBackward
+		aclnnInplaceAddGetWorkspaceSize aclnnInplaceAdd aclnnInplaceAddsGetWorkspaceSize aclnnInplaceAdds
+		aclnnInplaceMulsGetWorkspaceSize aclnnInplaceMuls aclnnMulGetWorkspaceSize aclnnMul
+		aclnnInplaceFillScalarGetWorkspaceSize aclnnInplaceFillScalar aclnnEqScalarGetWorkspaceSize aclnnEqScalar
+		aclnnInplaceCopyGetWorkspaceSize aclnnInplaceCopy
 		testrt_violations testrt_last_violation testrt_reset testrt_device_bytes_in_use testrt_pending_tasks`)
 	for _, name := range want {
 		if !got[name] {
@@ -167,6 +176,14 @@ var violations = []struct{ scenario, message string }{
 	{"batch_norm_channels", "weight has shape [4], expected [3]"},
 	{"batch_norm_backward_mask", "outputMask[1] is true but gradWeight is NULL"},
 	{"threshold_backward_shape", "out has shape [3], expected [4]"},
+	{"max_pool_mask_shape", "indices has shape [1,1,4,32], expected [1,1,4,64]"},
+	{"max_pool_mask_dtype", "indices has dtype uint8; the mask is INT8"},
+	{"max_pool_backward_mask", "indices has shape [1,1,2,64], expected [1,1,4,64]"},
+	{"max_pool_padding", "padding[0] = 2 must be in [0, kernelSize/2 = 1]"},
+	{"mm_inner_dims", "the inner dimensions differ (3 and 4)"},
+	{"nll_loss_target_dtype", "target has dtype float32; class indices are INT64, INT32 or UINT8"},
+	{"nll_loss_weight_null", "weight is NULL"},
+	{"inplace_copy_broadcast", "src [4] does not broadcast to selfRef [2,3]"},
 }
 
 func TestContractViolations(t *testing.T) {

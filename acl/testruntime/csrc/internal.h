@@ -155,6 +155,23 @@ aclnnStatus tr_arg_out(uint64_t *workspaceSize, aclOpExecutor **executor, const 
 aclnnStatus tr_arg_array(const void *a, int kind, const char *op, const char *name);
 aclnnStatus tr_arg_dtype(const aclTensor *t, const aclDataType *allowed, int n, const char *op, const char *name);
 
+/* Shape and dtype helpers shared by the operators. The checks record a violation whose message begins
+ * "<api>GetWorkspaceSize: " (api is "aclnnXxx") and return an aclnn status. */
+int tr_is_contiguous(const aclTensor *t); /* row-major strides (offset not considered) */
+int tr_is_float(aclDataType dt);
+void tr_shape_str(const aclTensor *t, char *buf, size_t n);
+/* t must have exactly the nd dims of want. */
+aclnnStatus tr_check_dims(const aclTensor *t, const int64_t *want, int nd, const char *api, const char *name);
+/* t must have ref's dtype. */
+aclnnStatus tr_check_dtype_as(const aclTensor *t, const aclTensor *ref, const char *api, const char *name,
+                              const char *refname);
+/* out must have exactly the broadcast shape of self and other. */
+aclnnStatus tr_check_broadcast_out(const aclTensor *self, const aclTensor *other, const aclTensor *out,
+                                   const char *api);
+aclnnStatus tr_arg_int_array(const aclIntArray *a, const char *api, const char *name);
+/* A loaded index value as an integer (INT64_MIN for NaN or out of range). */
+int64_t tr_as_index(double v);
+
 aclOpExecutor *tr_executor_new(const tr_op *op);
 void tr_executor_input(aclOpExecutor *ex, const aclTensor *t);
 void tr_executor_output(aclOpExecutor *ex, const aclTensor *t);

@@ -15,37 +15,6 @@ static const aclDataType float_types[] = {ACL_FLOAT, ACL_FLOAT16, ACL_BF16};
 static const aclDataType float_and_int[] = {ACL_FLOAT, ACL_FLOAT16, ACL_BF16, ACL_INT32};
 #define N_FLOAT_AND_INT ((int)(sizeof float_and_int / sizeof float_and_int[0]))
 
-static void shape_str(const aclTensor *t, char *buf, size_t n) {
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < t->ndim && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - k, i ? ",%lld" : "%lld", (long long)t->dims[i]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-}
-
-/* Checks that t has exactly the nd dims of want. */
-static aclnnStatus check_dims(const aclTensor *t, const int64_t *want, int nd, const char *api, const char *name) {
-    int ok = t->ndim == nd;
-    for (int i = 0; ok && i < nd; i++)
-        if (t->dims[i] != want[i]) ok = 0;
-    if (ok) return 0;
-    aclTensor w;
-    memset(&w, 0, sizeof w);
-    w.ndim = nd;
-    for (int i = 0; i < nd; i++) w.dims[i] = want[i];
-    char got[128], exp[128];
-    shape_str(t, got, sizeof got);
-    shape_str(&w, exp, sizeof exp);
-    return tr_violation(ACLNN_ERR_PARAM_INVALID, "%sGetWorkspaceSize: %s has shape %s, expected %s", api, name, got,
-                        exp);
-}
-
-static aclnnStatus check_dtype_as(const aclTensor *t, const aclTensor *ref, const char *api, const char *name,
-                                  const char *refname) {
-    if (t->dtype == ref->dtype) return 0;
-    return tr_violation(ACLNN_ERR_PARAM_INVALID, "%sGetWorkspaceSize: %s is %s but %s is %s", api, name,
-                        tr_dtype_name(t->dtype), refname, tr_dtype_name(ref->dtype));
-}
-
 /* Records t as the next input (or output) when present; returns its slot or -1. */
 static int64_t opt_input(aclOpExecutor *ex, const aclTensor *t) {
     if (t == NULL) return -1;
@@ -95,7 +64,7 @@ static aclnnStatus conv_check(const char *api, const aclTensor *input, const acl
     snprintf(full, sizeof full, "%sGetWorkspaceSize", api);
     aclnnStatus rc;
     if ((rc = tr_arg_dtype(input, float_types, N_FLOAT_TYPES, api, "input")) != 0) return rc;
-    if ((rc = check_dtype_as(weight, input, api, "weight", "input")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(weight, input, api, "weight", "input")) != 0) return rc;
     if (input->ndim != 4 || weight->ndim != 4)
         return tr_violation(ACLNN_ERR_PARAM_INVALID,
                             "%s: input has %d dims and weight %d; the test runtime's convolution is 2-D (4 dims)",
@@ -216,11 +185,11 @@ TR_EXPORT aclnnStatus aclnnConvolutionGetWorkspaceSize(const aclTensor *input, c
                          cubeMathType, g, od)) != 0)
         return rc;
     if (bias != NULL) {
-        if ((rc = check_dims(bias, &od[1], 1, api, "bias")) != 0) return rc;
-        if ((rc = check_dtype_as(bias, input, api, "bias", "input")) != 0) return rc;
+        if ((rc = tr_check_dims(bias, &od[1], 1, api, "bias")) != 0) return rc;
+        if ((rc = tr_check_dtype_as(bias, input, api, "bias", "input")) != 0) return rc;
     }
-    if ((rc = check_dims(output, od, 4, api, "output")) != 0) return rc;
-    if ((rc = check_dtype_as(output, input, api, "output", "input")) != 0) return rc;
+    if ((rc = tr_check_dims(output, od, 4, api, "output")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(output, input, api, "output", "input")) != 0) return rc;
     aclOpExecutor *ex = tr_executor_new(&tr_op_Convolution);
     tr_executor_input(ex, input);
     tr_executor_input(ex, weight);
@@ -313,8 +282,8 @@ TR_EXPORT aclnnStatus aclnnConvolutionBackwardGetWorkspaceSize(
     if ((rc = conv_check(api, input, weight, stride, padding, dilation, transposed, outputPadding, groups,
                          cubeMathType, g, od)) != 0)
         return rc;
-    if ((rc = check_dims(gradOutput, od, 4, api, "gradOutput")) != 0) return rc;
-    if ((rc = check_dtype_as(gradOutput, input, api, "gradOutput", "input")) != 0) return rc;
+    if ((rc = tr_check_dims(gradOutput, od, 4, api, "gradOutput")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(gradOutput, input, api, "gradOutput", "input")) != 0) return rc;
     if (biasSizes != NULL) {
         if ((rc = tr_arg_array(biasSizes, TR_INT_ARRAY, full, "biasSizes")) != 0) return rc;
         if (want[2] && (biasSizes->n != 1 || biasSizes->v[0] != od[1]))
@@ -325,8 +294,8 @@ TR_EXPORT aclnnStatus aclnnConvolutionBackwardGetWorkspaceSize(
     const int nds[3] = {4, 4, 1};
     for (int i = 0; i < 3; i++) {
         if (!want[i]) continue;
-        if ((rc = check_dims(outs[i], shapes[i], nds[i], api, names[i])) != 0) return rc;
-        if ((rc = check_dtype_as(outs[i], input, api, names[i], "input")) != 0) return rc;
+        if ((rc = tr_check_dims(outs[i], shapes[i], nds[i], api, names[i])) != 0) return rc;
+        if ((rc = tr_check_dtype_as(outs[i], input, api, names[i], "input")) != 0) return rc;
     }
     aclOpExecutor *ex = tr_executor_new(&tr_op_ConvolutionBackward);
     tr_executor_input(ex, gradOutput);
@@ -361,7 +330,7 @@ static aclnnStatus check_channel(const aclTensor *t, int64_t C, const char *api,
     aclnnStatus rc;
     if ((rc = tr_arg_tensor(t, full, name)) != 0) return rc;
     if ((rc = tr_arg_dtype(t, float_types, N_FLOAT_TYPES, api, name)) != 0) return rc;
-    return check_dims(t, &C, 1, api, name);
+    return tr_check_dims(t, &C, 1, api, name);
 }
 
 static double chan(const aclOpExecutor *ex, int64_t slot, int64_t c, double dflt) {
@@ -441,8 +410,8 @@ TR_EXPORT aclnnStatus aclnnBatchNormGetWorkspaceSize(const aclTensor *input, con
     if (input->ndim < 2)
         return tr_violation(ACLNN_ERR_PARAM_INVALID, "%s: input has %d dims, at least 2 ([N, C, ...])", full,
                             input->ndim);
-    if ((rc = check_dims(output, input->dims, input->ndim, api, "output")) != 0) return rc;
-    if ((rc = check_dtype_as(output, input, api, "output", "input")) != 0) return rc;
+    if ((rc = tr_check_dims(output, input->dims, input->ndim, api, "output")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(output, input, api, "output", "input")) != 0) return rc;
     int64_t C = input->dims[1];
     if (!training && (runningMean == NULL || runningVar == NULL))
         return tr_violation(ACLNN_ERR_PARAM_NULLPTR, "%s: runningMean and runningVar are required when not training",
@@ -549,8 +518,8 @@ TR_EXPORT aclnnStatus aclnnBatchNormBackwardGetWorkspaceSize(
     if (input->ndim < 2)
         return tr_violation(ACLNN_ERR_PARAM_INVALID, "%s: input has %d dims, at least 2 ([N, C, ...])", full,
                             input->ndim);
-    if ((rc = check_dims(gradOut, input->dims, input->ndim, api, "gradOut")) != 0) return rc;
-    if ((rc = check_dtype_as(gradOut, input, api, "gradOut", "input")) != 0) return rc;
+    if ((rc = tr_check_dims(gradOut, input->dims, input->ndim, api, "gradOut")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(gradOut, input, api, "gradOut", "input")) != 0) return rc;
     int64_t C = input->dims[1];
     if (training && (saveMean == NULL || saveInvstd == NULL))
         return tr_violation(ACLNN_ERR_PARAM_NULLPTR, "%s: saveMean and saveInvstd are required when training", full);
@@ -564,9 +533,9 @@ TR_EXPORT aclnnStatus aclnnBatchNormBackwardGetWorkspaceSize(
     for (int i = 0; i < 3; i++) {
         if (!want[i]) continue;
         if (i == 0)
-            rc = check_dims(outs[i], input->dims, input->ndim, api, onames[i]);
+            rc = tr_check_dims(outs[i], input->dims, input->ndim, api, onames[i]);
         else
-            rc = check_dims(outs[i], &C, 1, api, onames[i]);
+            rc = tr_check_dims(outs[i], &C, 1, api, onames[i]);
         if (rc != 0) return rc;
         if ((rc = tr_arg_dtype(outs[i], float_types, N_FLOAT_TYPES, api, onames[i])) != 0) return rc;
     }
@@ -611,10 +580,10 @@ TR_EXPORT aclnnStatus aclnnThresholdBackwardGetWorkspaceSize(const aclTensor *gr
     if ((rc = tr_arg_tensor(out, full, "out")) != 0) return rc;
     if ((rc = tr_arg_out(workspaceSize, executor, api)) != 0) return rc;
     if ((rc = tr_arg_dtype(self, float_and_int, N_FLOAT_AND_INT, api, "self")) != 0) return rc;
-    if ((rc = check_dtype_as(gradOutput, self, api, "gradOutput", "self")) != 0) return rc;
-    if ((rc = check_dtype_as(out, self, api, "out", "self")) != 0) return rc;
-    if ((rc = check_dims(gradOutput, self->dims, self->ndim, api, "gradOutput")) != 0) return rc;
-    if ((rc = check_dims(out, self->dims, self->ndim, api, "out")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(gradOutput, self, api, "gradOutput", "self")) != 0) return rc;
+    if ((rc = tr_check_dtype_as(out, self, api, "out", "self")) != 0) return rc;
+    if ((rc = tr_check_dims(gradOutput, self->dims, self->ndim, api, "gradOutput")) != 0) return rc;
+    if ((rc = tr_check_dims(out, self->dims, self->ndim, api, "out")) != 0) return rc;
     aclOpExecutor *ex = tr_executor_new(&tr_op_ThresholdBackward);
     tr_executor_input(ex, gradOutput);
     tr_executor_input(ex, self);

@@ -2,6 +2,7 @@
  * operator shares. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,74 @@ int tr_same_shape(const aclTensor *a, const aclTensor *b) {
     for (int i = 0; i < a->ndim; i++)
         if (a->dims[i] != b->dims[i]) return 0;
     return 1;
+}
+
+int tr_is_contiguous(const aclTensor *t) {
+    int64_t want = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->dims[i] != 1 && t->strides[i] != want) return 0;
+        want *= t->dims[i];
+    }
+    return 1;
+}
+
+int tr_is_float(aclDataType dt) {
+    return dt == ACL_FLOAT || dt == ACL_FLOAT16 || dt == ACL_BF16 || dt == ACL_DOUBLE;
+}
+
+void tr_shape_str(const aclTensor *t, char *buf, size_t n) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < t->ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, i ? ",%lld" : "%lld", (long long)t->dims[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+aclnnStatus tr_check_dims(const aclTensor *t, const int64_t *want, int nd, const char *api, const char *name) {
+    int ok = t->ndim == nd;
+    for (int i = 0; ok && i < nd; i++)
+        if (t->dims[i] != want[i]) ok = 0;
+    if (ok) return 0;
+    aclTensor w;
+    memset(&w, 0, sizeof w);
+    w.ndim = nd;
+    for (int i = 0; i < nd; i++) w.dims[i] = want[i];
+    char got[128], exp[128];
+    tr_shape_str(t, got, sizeof got);
+    tr_shape_str(&w, exp, sizeof exp);
+    return tr_violation(ACLNN_ERR_PARAM_INVALID, "%sGetWorkspaceSize: %s has shape %s, expected %s", api, name, got,
+                        exp);
+}
+
+aclnnStatus tr_check_dtype_as(const aclTensor *t, const aclTensor *ref, const char *api, const char *name,
+                              const char *refname) {
+    if (t->dtype == ref->dtype) return 0;
+    return tr_violation(ACLNN_ERR_PARAM_INVALID, "%sGetWorkspaceSize: %s is %s but %s is %s", api, name,
+                        tr_dtype_name(t->dtype), refname, tr_dtype_name(ref->dtype));
+}
+
+aclnnStatus tr_check_broadcast_out(const aclTensor *self, const aclTensor *other, const aclTensor *out,
+                                   const char *api) {
+    int nd = self->ndim > other->ndim ? self->ndim : other->ndim;
+    int ok = out->ndim == nd && tr_broadcastable(self, out) && tr_broadcastable(other, out);
+    for (int k = 1; ok && k <= nd; k++) {
+        int64_t a = k <= self->ndim ? self->dims[self->ndim - k] : 1;
+        int64_t b = k <= other->ndim ? other->dims[other->ndim - k] : 1;
+        if (out->dims[out->ndim - k] != (a > b ? a : b)) ok = 0;
+    }
+    if (ok) return 0;
+    return tr_violation(ACLNN_ERR_PARAM_INVALID, "%sGetWorkspaceSize: self, other and out shapes do not broadcast to out",
+                        api);
+}
+
+aclnnStatus tr_arg_int_array(const aclIntArray *a, const char *api, const char *name) {
+    char full[96];
+    snprintf(full, sizeof full, "%sGetWorkspaceSize", api);
+    return tr_arg_array(a, TR_INT_ARRAY, full, name);
+}
+
+int64_t tr_as_index(double v) {
+    if (isnan(v) || v > 9.2e18 || v < -9.2e18) return INT64_MIN;
+    return (int64_t)v;
 }
 
 /* ---- tensors ---- */

@@ -2,10 +2,10 @@
  * testrt.h: the declarations of the test runtime, a host-memory stand-in for the CANN ACL runtime
  * (libascendcl.so), the aclnn base library (libnnopbase.so) and the aclnn operators (libopapi.so).
  *
- * The CANN prototypes below are written by hand to match the real headers' ABI (acl/acl_rt.h,
- * aclnn/acl_meta.h, aclnn/aclnn_base.h, aclnnop/aclnn_*.h); only the subset the project uses is
- * declared. The testrt_* functions at the end are not part of CANN: tests use them to read the
- * contract-violation counter.
+ * The CANN types and constants below are written by hand to match the real headers' ABI
+ * (acl/acl_base.h, acl/acl_rt.h, aclnn/acl_meta.h, aclnn/aclnn_base.h); the functions are declared
+ * from the binding's prototype list (cann_symbols.h), only the subset the project uses. The testrt_*
+ * functions at the end are not part of CANN: tests use them to read the contract-violation counter.
  */
 #ifndef RESNEXT_TESTRT_H
 #define RESNEXT_TESTRT_H
@@ -103,99 +103,17 @@ typedef struct aclFloatArray aclFloatArray;
 typedef struct aclBoolArray aclBoolArray;
 typedef struct aclOpExecutor aclOpExecutor;
 
-/* Runtime (libascendcl.so). */
-aclError aclInit(const char *configPath);
-aclError aclFinalize(void);
-const char *aclGetRecentErrMsg(void);
-aclError aclrtSetDevice(int32_t deviceId);
-aclError aclrtResetDevice(int32_t deviceId);
-aclError aclrtGetDevice(int32_t *deviceId);
-aclError aclrtGetDeviceCount(uint32_t *count);
-aclError aclrtCreateContext(aclrtContext *context, int32_t deviceId);
-aclError aclrtDestroyContext(aclrtContext context);
-aclError aclrtSetCurrentContext(aclrtContext context);
-aclError aclrtCreateStream(aclrtStream *stream);
-aclError aclrtDestroyStream(aclrtStream stream);
-aclError aclrtSynchronizeStream(aclrtStream stream);
-aclError aclrtSynchronizeDevice(void);
-aclError aclrtCreateEvent(aclrtEvent *event);
-aclError aclrtRecordEvent(aclrtEvent event, aclrtStream stream);
-aclError aclrtSynchronizeEvent(aclrtEvent event);
-aclError aclrtDestroyEvent(aclrtEvent event);
-aclError aclrtMalloc(void **devPtr, size_t size, aclrtMemMallocPolicy policy);
-aclError aclrtFree(void *devPtr);
-aclError aclrtMallocHost(void **hostPtr, size_t size);
-aclError aclrtFreeHost(void *hostPtr);
-aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t count, aclrtMemcpyKind kind);
-aclError aclrtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t count, aclrtMemcpyKind kind,
-                          aclrtStream stream);
-aclError aclrtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count);
-aclError aclrtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream);
-aclError aclrtGetMemInfo(aclrtMemAttr attr, size_t *free, size_t *total);
+/* The CANN functions the binding loads, declared from its own prototype list (cann_symbols.h mirrors
+ * the RX_SYMBOLS block of acl/shim.h): a stand-in whose definition differs from the binding's
+ * prototype does not compile. */
+#include "cann_symbols.h"
+#define TR_DECLARE(name, lib, opt, ret, params) ret name params;
+RX_SYMBOLS(TR_DECLARE)
+#undef TR_DECLARE
 
-/* aclnn base (libnnopbase.so). */
-aclTensor *aclCreateTensor(const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType,
-                           const int64_t *stride, int64_t offset, aclFormat format, const int64_t *storageDims,
-                           uint64_t storageDimsNum, void *tensorData);
-aclnnStatus aclDestroyTensor(const aclTensor *tensor);
-aclScalar *aclCreateScalar(void *value, aclDataType dataType);
-aclnnStatus aclDestroyScalar(const aclScalar *scalar);
-aclIntArray *aclCreateIntArray(const int64_t *value, uint64_t size);
-aclnnStatus aclDestroyIntArray(const aclIntArray *array);
-aclBoolArray *aclCreateBoolArray(const bool *value, uint64_t size);
-aclnnStatus aclDestroyBoolArray(const aclBoolArray *array);
+/* Stand-ins the binding does not load (aclnn/acl_meta.h). */
 aclFloatArray *aclCreateFloatArray(const float *value, uint64_t size);
 aclnnStatus aclDestroyFloatArray(const aclFloatArray *array);
-aclnnStatus aclSetAclOpExecutorRepeatable(aclOpExecutor *executor);
-aclnnStatus aclDestroyAclOpExecutor(aclOpExecutor *executor);
-aclnnStatus aclSetInputTensorAddr(aclOpExecutor *executor, const size_t index, aclTensor *tensor, void *addr);
-aclnnStatus aclSetOutputTensorAddr(aclOpExecutor *executor, const size_t index, aclTensor *tensor, void *addr);
-aclnnStatus aclSetRawTensorAddr(aclTensor *tensor, void *addr);
-
-/* aclnn operators (libopapi.so). */
-aclnnStatus aclnnAddGetWorkspaceSize(const aclTensor *self, const aclTensor *other, const aclScalar *alpha,
-                                     aclTensor *out, uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnAdd(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream);
-aclnnStatus aclnnMulsGetWorkspaceSize(const aclTensor *self, const aclScalar *other, aclTensor *out,
-                                      uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnMuls(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream);
-aclnnStatus aclnnReluGetWorkspaceSize(const aclTensor *self, aclTensor *out, uint64_t *workspaceSize,
-                                      aclOpExecutor **executor);
-aclnnStatus aclnnRelu(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream);
-aclnnStatus aclnnCastGetWorkspaceSize(const aclTensor *self, const aclDataType dtype, aclTensor *out,
-                                      uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnCast(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream);
-aclnnStatus aclnnConvolutionGetWorkspaceSize(const aclTensor *input, const aclTensor *weight, const aclTensor *bias,
-                                             const aclIntArray *stride, const aclIntArray *padding,
-                                             const aclIntArray *dilation, bool transposed,
-                                             const aclIntArray *outputPadding, const int64_t groups, aclTensor *output,
-                                             int8_t cubeMathType, uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnConvolution(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream);
-aclnnStatus aclnnConvolutionBackwardGetWorkspaceSize(
-    const aclTensor *gradOutput, const aclTensor *input, const aclTensor *weight, const aclIntArray *biasSizes,
-    const aclIntArray *stride, const aclIntArray *padding, const aclIntArray *dilation, bool transposed,
-    const aclIntArray *outputPadding, int groups, const aclBoolArray *outputMask, int8_t cubeMathType,
-    aclTensor *gradInput, aclTensor *gradWeight, aclTensor *gradBias, uint64_t *workspaceSize,
-    aclOpExecutor **executor);
-aclnnStatus aclnnConvolutionBackward(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
-                                     aclrtStream stream);
-aclnnStatus aclnnBatchNormGetWorkspaceSize(const aclTensor *input, const aclTensor *weight, const aclTensor *bias,
-                                           aclTensor *runningMean, aclTensor *runningVar, bool training,
-                                           double momentum, double eps, aclTensor *output, aclTensor *saveMean,
-                                           aclTensor *saveInvstd, uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnBatchNorm(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, aclrtStream stream);
-aclnnStatus aclnnBatchNormBackwardGetWorkspaceSize(
-    const aclTensor *gradOut, const aclTensor *input, const aclTensor *weight, const aclTensor *runningMean,
-    const aclTensor *runningVar, const aclTensor *saveMean, const aclTensor *saveInvstd, bool training, double eps,
-    const aclBoolArray *outputMask, aclTensor *gradInput, aclTensor *gradWeight, aclTensor *gradBias,
-    uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnBatchNormBackward(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
-                                   aclrtStream stream);
-aclnnStatus aclnnThresholdBackwardGetWorkspaceSize(const aclTensor *gradOutput, const aclTensor *self,
-                                                   const aclScalar *threshold, aclTensor *out,
-                                                   uint64_t *workspaceSize, aclOpExecutor **executor);
-aclnnStatus aclnnThresholdBackward(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
-                                   aclrtStream stream);
 
 /* Test-only symbols: NOT part of CANN. */
 int testrt_violations(void);                 /* contract violations since load or testrt_reset */

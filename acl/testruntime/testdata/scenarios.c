@@ -83,6 +83,48 @@ static aclOpExecutor *relu_prepare(void *x, void *y, int64_t n, uint64_t *ws) {
     return ex;
 }
 
+/* MaxPool2dWithMask of a [1,1,4,4] input (2x2 windows, stride 2) and its backward, with the mask
+ * checked byte by byte: each output position j sets bit j in the row of its winning tap. */
+static void ok_max_pool(void) {
+    const float xv[] = {1, 2, 5, 3, /* windows: max 4 at tap 2, 5 at tap 0, */
+                        4, 0, 1, 1, /*          9 at tap 1, 7 at tap 3 */
+                        0, 9, 2, 2, 8, 1, 2, 7};
+    const float gyv[] = {1, 2, 3, 4};
+    int64_t xd[] = {1, 1, 4, 4}, yd[] = {1, 1, 2, 2}, md[] = {1, 1, 4, 64}, two[] = {2, 2}, z[] = {0, 0},
+            o[] = {1, 1};
+    void *x = dev_floats(xv, 16), *y = dev_alloc(16), *m = dev_alloc(256), *gy = dev_floats(gyv, 4),
+         *gx = dev_alloc(64);
+    aclTensor *tx = tensor(x, ACL_FLOAT, xd, 4), *ty = tensor(y, ACL_FLOAT, yd, 4), *tm = tensor(m, ACL_INT8, md, 4),
+              *tgy = tensor(gy, ACL_FLOAT, yd, 4), *tgx = tensor(gx, ACL_FLOAT, xd, 4);
+    aclIntArray *k = aclCreateIntArray(two, 2), *pad = aclCreateIntArray(z, 2), *dil = aclCreateIntArray(o, 2);
+    CHECK(k && pad && dil);
+    uint64_t ws1, ws2;
+    aclOpExecutor *e1, *e2;
+    OK(aclnnMaxPool2dWithMaskGetWorkspaceSize(tx, k, k, pad, dil, false, ty, tm, &ws1, &e1));
+    void *w1 = workspace_for(ws1);
+    OK(aclnnMaxPool2dWithMask(w1, ws1, e1, stream));
+    OK(aclnnMaxPool2dWithMaskBackwardGetWorkspaceSize(tgy, tx, tm, k, k, pad, dil, false, tgx, &ws2, &e2));
+    void *w2 = workspace_for(ws2);
+    OK(aclnnMaxPool2dWithMaskBackward(w2, ws2, e2, stream));
+    OK(aclrtSynchronizeStream(stream));
+    const float ywant[] = {4, 5, 9, 7};
+    expect_floats(y, ywant, 4, 0);
+    uint8_t bits[256];
+    OK(aclrtMemcpy(bits, sizeof bits, m, sizeof bits, ACL_MEMCPY_DEVICE_TO_HOST));
+    const uint8_t rows[4] = {0x02, 0x04, 0x01, 0x08}; /* tap 0 wins output 1, tap 1 output 2, ... */
+    for (int i = 0; i < 256; i++) CHECK(bits[i] == (i % 64 == 0 ? rows[i / 64] : 0));
+    const float gxwant[] = {0, 0, 2, 0, 1, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4};
+    expect_floats(gx, gxwant, 16, 0);
+    void *mem[] = {x, y, m, gy, gx, w1, w2};
+    for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
+        if (mem[i] != NULL) OK(aclrtFree(mem[i]));
+    aclTensor *ts[] = {tx, ty, tm, tgy, tgx};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) OK(aclDestroyTensor(ts[i]));
+    OK(aclDestroyIntArray(k));
+    OK(aclDestroyIntArray(pad));
+    OK(aclDestroyIntArray(dil));
+}
+
 static int scenario_ok(void) {
     setup();
     uint32_t count = 0;
@@ -222,6 +264,8 @@ static int scenario_ok(void) {
     for (int i = 0; i < 4; i++) CHECK(pinned[i] == 0);
     OK(aclrtDestroyEvent(ev));
     OK(aclrtFreeHost(pinned));
+
+    ok_max_pool();
 
     size_t fr = 0, total = 0;
     OK(aclrtGetMemInfo(ACL_HBM_MEM, &fr, &total));
@@ -553,6 +597,128 @@ static int threshold_backward_shape(void) {
                   "out has shape [3], expected [4]");
 }
 
+/* ---- pooling, matrix, loss and copy: argument checks of the first phase ---- */
+
+/* A [1,1,4,4] float input, its 2x2 output and the attribute arrays of a 2x2 stride-2 pooling. */
+static void pool_tensors(aclTensor **x, aclTensor **y, aclIntArray **k, aclIntArray **zero, aclIntArray **one) {
+    int64_t xd[] = {1, 1, 4, 4}, yd[] = {1, 1, 2, 2}, two[] = {2, 2}, z[] = {0, 0}, o[] = {1, 1};
+    *x = tensor(dev_alloc(16 * sizeof(float)), ACL_FLOAT, xd, 4);
+    *y = tensor(dev_alloc(4 * sizeof(float)), ACL_FLOAT, yd, 4);
+    *k = aclCreateIntArray(two, 2);
+    *zero = aclCreateIntArray(z, 2);
+    *one = aclCreateIntArray(o, 2);
+    CHECK(*k && *zero && *one);
+}
+
+static int max_pool_mask_shape(void) {
+    setup();
+    aclTensor *x, *y;
+    aclIntArray *k, *zero, *one;
+    pool_tensors(&x, &y, &k, &zero, &one);
+    /* 2x2 outputs need (ceil(4/16) + 1) * 32 = 64 mask bytes per tap, not 32 */
+    int64_t md[] = {1, 1, 4, 32};
+    aclTensor *mask = tensor(dev_alloc(128), ACL_INT8, md, 4);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnMaxPool2dWithMaskGetWorkspaceSize(x, k, k, zero, one, false, y, mask, &ws, &ex),
+                  ACLNN_ERR_PARAM_INVALID, "indices has shape [1,1,4,32], expected [1,1,4,64]");
+}
+
+static int max_pool_mask_dtype(void) {
+    setup();
+    aclTensor *x, *y;
+    aclIntArray *k, *zero, *one;
+    pool_tensors(&x, &y, &k, &zero, &one);
+    int64_t md[] = {1, 1, 4, 64};
+    aclTensor *mask = tensor(dev_alloc(256), ACL_UINT8, md, 4);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnMaxPool2dWithMaskGetWorkspaceSize(x, k, k, zero, one, false, y, mask, &ws, &ex),
+                  ACLNN_ERR_PARAM_INVALID, "indices has dtype uint8; the mask is INT8");
+}
+
+static int max_pool_backward_mask(void) {
+    setup();
+    aclTensor *x, *y;
+    aclIntArray *k, *zero, *one;
+    pool_tensors(&x, &y, &k, &zero, &one);
+    int64_t md[] = {1, 1, 2, 64}; /* a mask of 2 taps for a 2x2 kernel */
+    aclTensor *mask = tensor(dev_alloc(128), ACL_INT8, md, 4);
+    aclTensor *gx = tensor(dev_alloc(16 * sizeof(float)), ACL_FLOAT, (int64_t[]){1, 1, 4, 4}, 4);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnMaxPool2dWithMaskBackwardGetWorkspaceSize(y, x, mask, k, k, zero, one, false, gx, &ws, &ex),
+                  ACLNN_ERR_PARAM_INVALID, "indices has shape [1,1,2,64], expected [1,1,4,64]");
+}
+
+static int max_pool_padding(void) {
+    setup();
+    aclTensor *x, *y;
+    aclIntArray *k, *zero, *one;
+    pool_tensors(&x, &y, &k, &zero, &one);
+    int64_t md[] = {1, 1, 4, 64}, p2[] = {2, 2};
+    aclTensor *mask = tensor(dev_alloc(256), ACL_INT8, md, 4);
+    aclIntArray *pad = aclCreateIntArray(p2, 2);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnMaxPool2dWithMaskGetWorkspaceSize(x, k, k, pad, one, false, y, mask, &ws, &ex),
+                  ACLNN_ERR_PARAM_INVALID, "padding[0] = 2 must be in [0, kernelSize/2 = 1]");
+}
+
+static int mm_inner_dims(void) {
+    setup();
+    int64_t ad[] = {2, 3}, bd[] = {4, 5}, od[] = {2, 5};
+    aclTensor *a = tensor(dev_alloc(6 * sizeof(float)), ACL_FLOAT, ad, 2);
+    aclTensor *b = tensor(dev_alloc(20 * sizeof(float)), ACL_FLOAT, bd, 2);
+    aclTensor *o = tensor(dev_alloc(10 * sizeof(float)), ACL_FLOAT, od, 2);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnMmGetWorkspaceSize(a, b, o, 1, &ws, &ex), ACLNN_ERR_PARAM_INVALID,
+                  "self [2,3] and mat2 [4,5]: the inner dimensions differ (3 and 4)");
+}
+
+/* NLL loss operands: log-probabilities [2,3], weight [3], a scalar out and total weight. */
+static void nll_tensors(aclTensor **x, aclTensor **w, aclTensor **out, aclTensor **total) {
+    int64_t xd[] = {2, 3};
+    *x = tensor(dev_alloc(6 * sizeof(float)), ACL_FLOAT, xd, 2);
+    *w = vec(dev_alloc(3 * sizeof(float)), ACL_FLOAT, 3);
+    *out = vec(dev_alloc(sizeof(float)), ACL_FLOAT, 1);
+    *total = vec(dev_alloc(sizeof(float)), ACL_FLOAT, 1);
+}
+
+static int nll_loss_target_dtype(void) {
+    setup();
+    aclTensor *x, *w, *out, *total;
+    nll_tensors(&x, &w, &out, &total);
+    aclTensor *target = vec(dev_alloc(2 * sizeof(float)), ACL_FLOAT, 2); /* class indices as floats */
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnNLLLossGetWorkspaceSize(x, target, w, 1, -100, out, total, &ws, &ex), ACLNN_ERR_PARAM_INVALID,
+                  "target has dtype float32; class indices are INT64, INT32 or UINT8");
+}
+
+static int nll_loss_weight_null(void) {
+    setup();
+    aclTensor *x, *w, *out, *total;
+    nll_tensors(&x, &w, &out, &total);
+    aclTensor *target = vec(dev_alloc(2 * sizeof(int64_t)), ACL_INT64, 2);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnNLLLossGetWorkspaceSize(x, target, NULL, 1, -100, out, total, &ws, &ex), ACLNN_ERR_PARAM_NULLPTR,
+                  "weight is NULL");
+}
+
+static int inplace_copy_broadcast(void) {
+    setup();
+    int64_t sd[] = {2, 3};
+    aclTensor *self = tensor(dev_alloc(6 * sizeof(float)), ACL_FLOAT, sd, 2);
+    aclTensor *src = vec(dev_alloc(4 * sizeof(float)), ACL_FLOAT, 4);
+    uint64_t ws;
+    aclOpExecutor *ex;
+    return caught(aclnnInplaceCopyGetWorkspaceSize(self, src, &ws, &ex), ACLNN_ERR_PARAM_INVALID,
+                  "src [4] does not broadcast to selfRef [2,3]");
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -583,6 +749,14 @@ static const struct {
     {"batch_norm_channels", batch_norm_channels},
     {"batch_norm_backward_mask", batch_norm_backward_mask},
     {"threshold_backward_shape", threshold_backward_shape},
+    {"max_pool_mask_shape", max_pool_mask_shape},
+    {"max_pool_mask_dtype", max_pool_mask_dtype},
+    {"max_pool_backward_mask", max_pool_backward_mask},
+    {"max_pool_padding", max_pool_padding},
+    {"mm_inner_dims", mm_inner_dims},
+    {"nll_loss_target_dtype", nll_loss_target_dtype},
+    {"nll_loss_weight_null", nll_loss_weight_null},
+    {"inplace_copy_broadcast", inplace_copy_broadcast},
 };
 
 int main(int argc, char **argv) {
