@@ -13,27 +13,28 @@ import (
 	"github.com/resnext/resnext/data/fashionmnist"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
-	"github.com/resnext/resnext/ops/cpu"
 	"github.com/resnext/resnext/resnext"
 	"github.com/resnext/resnext/train"
 )
 
 // demoOptions are the flags of `resnext demo`.
 type demoOptions struct {
-	model                                              string
-	epochs, batchSize, threads, trainSize, logInterval int
-	lr, momentum, weightDecay, smoothing               float64
-	seed                                               uint64
-	dataDir, logFormat                                 string
+	model                                     string
+	epochs, batchSize, trainSize, logInterval int
+	lr, momentum, weightDecay, smoothing      float64
+	seed                                      uint64
+	dataDir, logFormat                        string
+	device                                    deviceOptions
 }
 
 func newDemoCmd() *cobra.Command {
 	o := demoOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Train a small ResNeXt on Fashion-MNIST (embedded sample) on the CPU",
+		Short: "Train a small ResNeXt on Fashion-MNIST (embedded sample)",
 		Long: `demo trains a small ResNeXt (resnext14_small: MindCV's bottleneck blocks with grouped 3x3
-convolutions, a 3x3 stem for 28x28 images) on the CPU backend, then reports validation accuracy.
+convolutions, a 3x3 stem for 28x28 images), then reports validation accuracy. It runs where
+--device_target says: by default on Ascend when a card is usable, else on the CPU.
 
 With no --data_dir it uses the Fashion-MNIST sample embedded in the binary (2000 training and 500
 validation images). --data_dir reads the full set in MNIST format, such as Debian's
@@ -60,7 +61,7 @@ decay per step, and cross-entropy with label smoothing.`,
 	f.Float64Var(&o.momentum, "momentum", 0.9, "SGD momentum")
 	f.Float64Var(&o.weightDecay, "weight_decay", 1e-4, "L2 weight decay added to every gradient")
 	f.Float64Var(&o.smoothing, "label_smoothing", 0.1, "label smoothing of the cross-entropy loss")
-	f.IntVar(&o.threads, "threads", 0, "CPU threads for the kernels (0: all cores)")
+	o.device.register(f)
 	f.Uint64Var(&o.seed, "seed", 42, "seed of the initialisation and the shuffling")
 	f.StringVar(&o.dataDir, "data_dir", "", "MNIST-format Fashion-MNIST directory (default: the embedded sample)")
 	f.IntVar(&o.trainSize, "train_size", 0, "use only the first N training images (0: all)")
@@ -148,7 +149,10 @@ func runDemo(o demoOptions, log *zap.Logger) (demoResult, error) {
 		return res, fmt.Errorf("--batch_size %d is larger than the %d training images", o.batchSize, n)
 	}
 
-	b := cpu.New(cpu.Options{Threads: o.threads})
+	b, err := o.device.open(log)
+	if err != nil {
+		return res, err
+	}
 	defer b.Close()
 	cfg, err := resnext.Variant(o.model)
 	if err != nil {

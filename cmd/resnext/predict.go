@@ -19,15 +19,15 @@ import (
 	"github.com/resnext/resnext/data/npy"
 	"github.com/resnext/resnext/data/transform"
 	"github.com/resnext/resnext/ops"
-	"github.com/resnext/resnext/ops/cpu"
 )
 
 // predictOptions are the flags of `resnext predict`.
 type predictOptions struct {
 	model, ckptPath, poolPadding, input, output, classesFile, logFormat string
-	numClasses, batchSize, imageSize, topK, threads                     int
+	numClasses, batchSize, imageSize, topK                              int
 	cropPct                                                             float64
 	json                                                                bool
+	device                                                              deviceOptions
 }
 
 func newPredictCmd() *cobra.Command {
@@ -74,7 +74,7 @@ overrides it.`,
 	f.IntVar(&o.topK, "topk", 5, "classes to show per image")
 	f.StringVar(&o.classesFile, "classes", "", "file of class names, one per line, in label order")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per image instead of a table")
-	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	o.device.register(f)
 	f.StringVar(&o.logFormat, "log_format", "console", "log format: console or json")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagRequired("ckpt_path")
@@ -92,7 +92,10 @@ func runPredict(o predictOptions, args []string, out io.Writer, log *zap.Logger)
 	case o.batchSize <= 0 || o.topK <= 0:
 		return fmt.Errorf("--batch_size %d and --topk %d must be positive", o.batchSize, o.topK)
 	}
-	b := cpu.New(cpu.Options{Threads: o.threads})
+	b, err := o.device.open(log)
+	if err != nil {
+		return err
+	}
 	defer b.Close()
 	m, err := loadModel(b, log, o.model, o.ckptPath, o.numClasses, o.poolPadding)
 	if err != nil {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/resnext/resnext/acl"
+	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/ops/ascend"
+	"github.com/resnext/resnext/ops/cpu"
+)
+
+// deviceOptions are the flags that choose where kernels run, shared by every command that runs a
+// model. MindSpore spells the targets Ascend and CPU; any case is accepted.
+type deviceOptions struct {
+	target  string
+	threads int
+}
+
+func (d *deviceOptions) register(f *pflag.FlagSet) {
+	f.StringVar(&d.target, "device_target", "auto",
+		"where to run: Ascend (the card in $DEVICE_ID, default 0), CPU, or auto (Ascend when usable, else CPU)")
+	f.IntVar(&d.threads, "threads", 0, "CPU threads for the kernels (0: all cores)")
+}
+
+// open returns the backend the flags ask for, saying in the log which one and why.
+func (d deviceOptions) open(log *zap.Logger) (ops.Backend, error) {
+	var b ops.Backend
+	switch strings.ToLower(d.target) {
+	case "cpu":
+		b = cpu.New(cpu.Options{Threads: d.threads})
+	case "ascend":
+		var err error
+		if b, err = openAscend(); err != nil {
+			return nil, fmt.Errorf("--device_target Ascend: %w", err)
+		}
+	case "auto":
+		if err := acl.Available(); err != nil {
+			log.Info("Ascend is not usable here, running on the CPU", zap.String("reason", err.Error()))
+			b = cpu.New(cpu.Options{Threads: d.threads})
+			break
+		}
+		var err error
+		if b, err = openAscend(); err != nil {
+			return nil, fmt.Errorf("--device_target auto found Ascend but could not open it: %w (use --device_target CPU to run on the CPU)", err)
+		}
+	default:
+		return nil, fmt.Errorf("--device_target %q: want Ascend, CPU or auto", d.target)
+	}
+	log.Info("backend", zap.String("device", b.Device()))
+	return b, nil
+}
+
+// openAscend opens the card $DEVICE_ID names (0 when unset).
+func openAscend() (ops.Backend, error) { return ascend.New(ascend.Options{Device: -1}) }

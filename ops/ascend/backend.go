@@ -1,0 +1,528 @@
+//go:build cgo
+
+package ascend
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/resnext/resnext/acl"
+	"github.com/resnext/resnext/internal/devmem"
+	"github.com/resnext/resnext/ops"
+)
+
+// New is Open for callers that want an ops.Backend (and build without cgo too).
+func New(o Options) (ops.Backend, error) {
+	b, err := Open(o)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Backend is the Ascend implementation of ops.Backend. Like every backend it is meant for one
+// goroutine at a time.
+type Backend struct {
+	lib    *acl.Lib
+	dev    *acl.Device
+	stream *acl.Stream
+	mem    *devmem.Allocator // device memory
+	pinned *devmem.Allocator // host staging for Write and Read
+	cube   int8
+	reuse  bool // executors can be made repeatable (for the record in Device)
+
+	mu       sync.Mutex
+	err      error                          // the first failure, sticky
+	pending  []interface{ Destroy() error } // host objects a queued kernel may still use
+	staged   []devmem.Block                 // pinned blocks a queued copy may still use
+	stagedB  uint64
+	consts   map[constKey]*tensor
+	closed   bool
+	finiteAc *tensor // AllFinite's accumulator
+}
+
+// Pending host objects and staging bytes beyond which the backend drains the stream to release them.
+const (
+	maxPending = 1 << 14
+	maxStaged  = 256 << 20
+)
+
+// Open opens card o.Device and returns a backend on it.
+func Open(o Options) (*Backend, error) {
+	id := o.Device
+	if id < 0 {
+		var err error
+		if id, err = DeviceFromEnv(); err != nil {
+			return nil, err
+		}
+	}
+	l := o.Lib
+	if l == nil {
+		if err := acl.Available(); err != nil {
+			return nil, fmt.Errorf("ascend: %w", err)
+		}
+		var err error
+		if l, err = acl.Load(); err != nil {
+			return nil, fmt.Errorf("ascend: %w", err)
+		}
+	} else if err := l.Init(); err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	n, err := l.DeviceCount()
+	if err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	if id >= n {
+		return nil, fmt.Errorf("ascend: device %d does not exist: %d Ascend device(s) visible (devices 0 to %d; check %s and ASCEND_RT_VISIBLE_DEVICES)", id, n, n-1, EnvDeviceID)
+	}
+	dev, err := l.OpenDevice(id)
+	if err != nil {
+		return nil, fmt.Errorf("ascend: %w", err)
+	}
+	s, err := dev.NewStream()
+	if err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("ascend: device %d: %w", id, err)
+	}
+	b := &Backend{lib: l, dev: dev, stream: s, cube: 1, reuse: l.CanReuseExecutors(), consts: map[constKey]*tensor{}}
+	if o.CubeMathTypeSet || o.CubeMathType > 0 {
+		if o.CubeMathType < 0 || o.CubeMathType > 3 {
+			s.Destroy()
+			dev.Close()
+			return nil, fmt.Errorf("ascend: cube math type %d: want 0 (KEEP_DTYPE), 1 (ALLOW_FP32_DOWN_PRECISION), 2 (USE_FP16) or 3 (USE_HF32)", o.CubeMathType)
+		}
+		b.cube = o.CubeMathType
+	}
+	name := fmt.Sprintf("device %d", id)
+	b.mem = devmem.New(rawDevice{dev}, devmem.Options{
+		Limit: o.MemoryLimit,
+		Sync:  s.Synchronize,
+		Name:  name,
+		Free: func() (uint64, uint64, error) {
+			return dev.MemInfo(acl.HBMMem)
+		},
+	})
+	b.pinned = devmem.New(rawPinned{dev}, devmem.Options{Sync: s.Synchronize, Name: name + " pinned host"})
+	return b, nil
+}
+
+type rawDevice struct{ d *acl.Device }
+
+func (r rawDevice) Malloc(n uint64) (uintptr, error) {
+	p, err := r.d.Malloc(n)
+	return uintptr(p), err
+}
+func (r rawDevice) Free(p uintptr) error { return r.d.Free(acl.Ptr(p)) }
+
+type rawPinned struct{ d *acl.Device }
+
+func (r rawPinned) Malloc(n uint64) (uintptr, error) {
+	p, err := r.d.MallocHost(n)
+	return uintptr(p), err
+}
+func (r rawPinned) Free(p uintptr) error { return r.d.FreeHost(acl.Ptr(p)) }
+
+var _ ops.Backend = (*Backend)(nil)
+
+// Name returns "ascend".
+func (b *Backend) Name() string { return "ascend" }
+
+// Device describes the card and the library set, for logs.
+func (b *Backend) Device() string {
+	reuse := "executors rebuilt per call"
+	if b.reuse {
+		reuse = "repeatable executors available"
+	}
+	return fmt.Sprintf("ascend: device %d, cube math type %d, %s, CANN from %s", b.dev.ID(), b.cube, reuse,
+		strings.Join(b.lib.Paths(), ", "))
+}
+
+// MemoryStats reports the device allocator's figures.
+func (b *Backend) MemoryStats() devmem.Stats { return b.mem.Stats() }
+
+// tensor is a device tensor: its block of device memory and, made on first use, a contiguous aclnn
+// descriptor of it.
+type tensor struct {
+	shape ops.Shape
+	dtype ops.DType
+	blk   devmem.Block
+	desc  *acl.Tensor
+	freed bool
+}
+
+func (t *tensor) Shape() ops.Shape { return t.shape }
+func (t *tensor) DType() ops.DType { return t.dtype }
+
+func (t *tensor) ptr() acl.Ptr { return acl.Ptr(t.blk.Ptr) }
+
+func (t *tensor) bytes() int { return t.shape.Numel() * t.dtype.Size() }
+
+// get returns the backend's tensor behind t, panicking on a foreign or freed one.
+func get(op string, t ops.Tensor) *tensor {
+	c, ok := t.(*tensor)
+	if !ok {
+		if t == nil {
+			ops.Misuse(op, "nil tensor")
+		}
+		ops.Misuse(op, "tensor %v %v belongs to another backend", t.Shape(), t.DType())
+	}
+	if c.freed {
+		ops.Misuse(op, "tensor %v %v used after Free", c.shape, c.dtype)
+	}
+	return c
+}
+
+// aclType is the aclnn type of an ops dtype.
+func aclType(d ops.DType) acl.DataType {
+	switch d {
+	case ops.Float32:
+		return acl.Float32
+	case ops.Float16:
+		return acl.Float16
+	case ops.BFloat16:
+		return acl.BFloat16
+	case ops.Int32:
+		return acl.Int32
+	case ops.Int64:
+		return acl.Int64
+	case ops.Uint8:
+		return acl.Uint8
+	case ops.Bool:
+		return acl.Bool
+	}
+	panic(fmt.Sprintf("ascend: no aclnn type for %v", d))
+}
+
+// Alloc returns a tensor in device memory. An allocation failure is a panic carrying the
+// allocator's out-of-memory error (the interface has no error here; callers that want to recover
+// can match devmem.ErrOutOfMemory).
+func (b *Backend) Alloc(dt ops.DType, shape ops.Shape) ops.Tensor {
+	if dt.Size() == 0 {
+		ops.Misuse("Alloc", "invalid dtype %v", dt)
+	}
+	for _, d := range shape {
+		if d < 0 {
+			ops.Misuse("Alloc", "negative dimension in shape %v", shape)
+		}
+	}
+	blk, err := b.mem.Alloc(uint64(shape.Numel() * dt.Size()))
+	if err != nil {
+		panic(fmt.Errorf("ascend: Alloc %v %v: %w", dt, shape, err))
+	}
+	return &tensor{shape: shape.Clone(), dtype: dt, blk: blk}
+}
+
+// Free gives t's memory back to the allocator; kernels queued before still see it, kernels queued
+// after may reuse it.
+func (b *Backend) Free(t ops.Tensor) {
+	c := get("Free", t)
+	c.freed = true
+	b.mem.Free(c.blk)
+	if c.desc != nil {
+		b.later(c.desc)
+		c.desc = nil
+	}
+}
+
+// desc is t's contiguous descriptor, made once.
+func (b *Backend) desc(t *tensor) *acl.Tensor {
+	if t.desc == nil {
+		d, err := b.lib.NewTensor(aclType(t.dtype), dims64(t.shape), t.ptr())
+		if err != nil {
+			panic(fmt.Errorf("ascend: %w", err))
+		}
+		t.desc = d
+	}
+	return t.desc
+}
+
+// view describes t's memory with another shape and strides (in elements) and an offset; it is
+// released at the next synchronisation.
+func (b *Backend) view(t *tensor, dt acl.DataType, shape, strides []int64, offset int64) *acl.Tensor {
+	d, err := b.lib.NewTensorView(dt, shape, strides, offset, acl.FormatFor(len(shape)), []int64{int64(t.shape.Numel())}, t.ptr())
+	if err != nil {
+		panic(fmt.Errorf("ascend: %w", err))
+	}
+	b.later(d)
+	return d
+}
+
+// reshaped describes t's memory, contiguous, with another shape of the same size.
+func (b *Backend) reshaped(t *tensor, shape ...int64) *acl.Tensor {
+	return b.view(t, aclType(t.dtype), shape, contiguous(shape), 0)
+}
+
+func dims64(s ops.Shape) []int64 {
+	d := make([]int64, len(s))
+	for i, v := range s {
+		d[i] = int64(v)
+	}
+	return d
+}
+
+func contiguous(shape []int64) []int64 {
+	st := make([]int64, len(shape))
+	n := int64(1)
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = n
+		n *= shape[i]
+	}
+	return st
+}
+
+// later keeps a host object until the stream has passed every kernel queued so far.
+func (b *Backend) later(o interface{ Destroy() error }) {
+	b.mu.Lock()
+	b.pending = append(b.pending, o)
+	full := len(b.pending) >= maxPending
+	b.mu.Unlock()
+	if full {
+		b.drain()
+	}
+}
+
+// fail records the first failure.
+func (b *Backend) fail(op string, err error) {
+	if err == nil {
+		return
+	}
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = fmt.Errorf("ascend: %s: %w", op, err)
+	}
+	b.mu.Unlock()
+}
+
+// failed reports whether a failure is recorded (kernels are then skipped).
+func (b *Backend) failed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err != nil
+}
+
+// drain waits for the stream and releases what the queued work was holding.
+func (b *Backend) drain() error {
+	err := b.stream.Synchronize()
+	b.mu.Lock()
+	pending, staged := b.pending, b.staged
+	b.pending, b.staged, b.stagedB = nil, nil, 0
+	b.mu.Unlock()
+	for _, o := range pending {
+		if e := o.Destroy(); e != nil && err == nil {
+			err = e
+		}
+	}
+	for _, blk := range staged {
+		b.pinned.Free(blk)
+	}
+	if err != nil {
+		b.fail("synchronize", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// Sync waits for every queued kernel and copy and returns the first failure, if any.
+func (b *Backend) Sync() error { return b.drain() }
+
+// stage returns a pinned host block of n bytes, kept until the next synchronisation.
+func (b *Backend) stage(n int) (devmem.Block, error) {
+	blk, err := b.pinned.Alloc(uint64(n))
+	if err != nil {
+		return blk, err
+	}
+	b.mu.Lock()
+	b.staged = append(b.staged, blk)
+	b.stagedB += blk.Size
+	full := b.stagedB >= maxStaged
+	b.mu.Unlock()
+	if full {
+		b.drain()
+	}
+	return blk, nil
+}
+
+// Write queues a copy of src into dst behind the kernels already queued.
+func (b *Backend) Write(dst ops.Tensor, src []byte) {
+	d := get("Write", dst)
+	if len(src) != d.bytes() {
+		ops.Misuse("Write", "%d bytes for a %v %v tensor (%d bytes)", len(src), d.shape, d.dtype, d.bytes())
+	}
+	if len(src) == 0 || b.failed() {
+		return
+	}
+	blk, err := b.stage(len(src))
+	if err != nil {
+		b.fail("Write", err)
+		return
+	}
+	copy(acl.HostBytes(acl.Ptr(blk.Ptr), len(src)), src)
+	b.fail("Write", b.stream.MemcpyAsync(d.ptr(), acl.Ptr(blk.Ptr), uint64(len(src)), acl.HostToDevice))
+}
+
+// Read waits for the work queued before it and copies src to the host.
+func (b *Backend) Read(src ops.Tensor, dst []byte) error {
+	s := get("Read", src)
+	if len(dst) != s.bytes() {
+		ops.Misuse("Read", "%d bytes for a %v %v tensor (%d bytes)", len(dst), s.shape, s.dtype, s.bytes())
+	}
+	if len(dst) == 0 {
+		return b.drain()
+	}
+	if !b.failed() {
+		blk, err := b.stage(len(dst))
+		if err != nil {
+			b.fail("Read", err)
+		} else {
+			b.fail("Read", b.stream.MemcpyAsync(acl.Ptr(blk.Ptr), s.ptr(), uint64(len(dst)), acl.DeviceToHost))
+			if err := b.drain(); err == nil {
+				copy(dst, acl.HostBytes(acl.Ptr(blk.Ptr), len(dst)))
+			}
+		}
+	}
+	return b.drain()
+}
+
+// Copy queues a device-to-device copy.
+func (b *Backend) Copy(src, dst ops.Tensor) {
+	ops.CheckSame("Copy", src, dst)
+	s, d := get("Copy", src), get("Copy", dst)
+	if s.bytes() == 0 || s == d || b.failed() {
+		return
+	}
+	b.fail("Copy", b.stream.MemcpyAsync(d.ptr(), s.ptr(), uint64(s.bytes()), acl.DeviceToDevice))
+}
+
+// Fill sets every element of t to v: a memset when every byte of the element is the same, else
+// aclnnInplaceFillScalar with the element's exact bits.
+func (b *Backend) Fill(t ops.Tensor, v float64) {
+	c := get("Fill", t)
+	bits := c.dtype.Encode(v)
+	if c.shape.Numel() == 0 || b.failed() {
+		return
+	}
+	size := c.dtype.Size()
+	raw := make([]byte, size)
+	for i := range raw {
+		raw[i] = byte(bits >> (8 * i))
+	}
+	same := true
+	for _, x := range raw[1:] {
+		same = same && x == raw[0]
+	}
+	if same {
+		b.fail("Fill", b.stream.MemsetAsync(c.ptr(), uint64(c.bytes()), raw[0]))
+		return
+	}
+	sc, err := b.lib.NewScalar(aclType(c.dtype), raw)
+	if err != nil {
+		b.fail("Fill", err)
+		return
+	}
+	b.later(sc)
+	b.run("Fill", func() error { return b.dev.InplaceFillScalar(b.stream, b, b.desc(c), sc) })
+}
+
+// Workspace implements acl.WorkspaceAllocator from the device allocator: the block goes back at
+// once, which is safe because the launch is queued on the one stream every kernel uses.
+func (b *Backend) Workspace(size uint64, s *acl.Stream) (acl.Ptr, error) {
+	blk, err := b.mem.Alloc(size)
+	if err != nil {
+		return 0, err
+	}
+	b.mem.Free(blk)
+	return acl.Ptr(blk.Ptr), nil
+}
+
+// run queues one aclnn call unless a failure is recorded, and records its failure.
+func (b *Backend) run(op string, call func() error) {
+	if b.failed() {
+		return
+	}
+	b.fail(op, call())
+}
+
+// Close waits for the queued work and releases every cached block and the device. A kernel failure
+// is reported by Sync and Read, not here; Close returns only what went wrong releasing. Tensors still
+// allocated go with the device.
+func (b *Backend) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	for _, c := range b.consts {
+		b.Free(c)
+	}
+	if b.finiteAc != nil {
+		b.Free(b.finiteAc)
+	}
+	var err error
+	keep := func(e error) {
+		if err == nil {
+			err = e
+		}
+	}
+	keep(b.stream.Synchronize())
+	b.drain()
+	keep(b.pinned.Release())
+	keep(b.mem.Release())
+	keep(b.stream.Destroy())
+	keep(b.dev.Close())
+	return err
+}
+
+// constKey names a constant tensor the backend keeps: a plane of 1/(H*W) for the average pool's
+// backward, the NLL loss's unit class weights.
+type constKey struct {
+	kind  string
+	dtype ops.DType
+	shape string
+	value float64
+}
+
+// constant returns a tensor of the given shape filled with v, made once and kept until Close.
+func (b *Backend) constant(kind string, dt ops.DType, shape ops.Shape, v float64) *tensor {
+	k := constKey{kind, dt, fmt.Sprint(shape), v}
+	if c, ok := b.consts[k]; ok {
+		return c
+	}
+	c := b.Alloc(dt, shape).(*tensor)
+	b.Fill(c, v)
+	b.consts[k] = c
+	return c
+}
+
+// scratch allocates a working tensor; give it back with b.Free (stream order makes that safe right
+// after the last kernel that uses it is queued).
+func (b *Backend) scratch(dt ops.DType, shape ...int) *tensor {
+	return b.Alloc(dt, ops.Shape(shape)).(*tensor)
+}
+
+func (b *Backend) intArray(v ...int64) *acl.IntArray {
+	a, err := b.lib.NewIntArray(v)
+	if err != nil {
+		panic(fmt.Errorf("ascend: %w", err))
+	}
+	b.later(a)
+	return a
+}
+
+func (b *Backend) boolArray(v ...bool) *acl.BoolArray {
+	a, err := b.lib.NewBoolArray(v)
+	if err != nil {
+		panic(fmt.Errorf("ascend: %w", err))
+	}
+	b.later(a)
+	return a
+}
+
+func (b *Backend) scalar(v float64) *acl.Scalar {
+	s, err := b.lib.NewScalarFloat32(float32(v))
+	if err != nil {
+		panic(fmt.Errorf("ascend: %w", err))
+	}
+	b.later(s)
+	return s
+}

@@ -1,0 +1,48 @@
+// Package ascend is the ops.Backend on Huawei Ascend NPUs, through package acl (the ACL runtime and
+// the aclnn operators, found at run time).
+//
+// # Execution
+//
+// Every kernel is queued on one compute stream and returns at once; a failure is kept (the first
+// one, naming the kernel and its shapes) and returned by Sync and Read, and the kernels after it are
+// skipped. Write stages the host bytes in pinned memory and queues the copy on the same stream, so a
+// Write never overtakes a queued kernel that still reads the tensor; Read queues the copy back and
+// waits for it. The host objects a queued kernel refers to (aclnn descriptors, scalars, arrays,
+// staging buffers) are released at the next synchronisation.
+//
+// # Memory
+//
+// Device memory comes from a caching allocator (internal/devmem): size classes, reuse in stream
+// order (everything runs on one stream, so a block freed on the host may be handed to the next
+// kernel at once), an optional limit, and an out-of-memory error that says how much was asked and
+// how much is held. Nothing goes back to the device until the stream has drained.
+//
+// # Kernels
+//
+// Each ops.Backend kernel maps onto aclnn operators that exist on first-generation Ascend 910 as well
+// as 910B:
+//
+//	Conv2d, Conv2dBackward        aclnnConvolution, aclnnConvolutionBackward (cube math type from Options)
+//	BatchNorm*                    aclnnBatchNorm, aclnnBatchNormBackward
+//	ReLU, ReLUBackward            aclnnRelu, aclnnThresholdBackward (threshold 0)
+//	MaxPool2d, MaxPool2dBackward  aclnnMaxPool2dWithMask, aclnnMaxPool2dWithMaskBackward
+//	GlobalAvgPool(+Backward)      aclnnMean over H and W; aclnnMul of dy by a constant 1/(H*W) plane
+//	MatMul                        aclnnMm on transposed views
+//	BiasAdd, BiasGrad             aclnnAdd with a broadcast view, aclnnReduceSum
+//	CrossEntropy(+Backward)       aclnnLogSoftmax, aclnnNLLLoss, aclnnReduceSum for label smoothing;
+//	                              aclnnNLLLossBackward, aclnnInplaceAdds, aclnnLogSoftmaxBackward
+//	Add, Scale                    aclnnAdd, aclnnMuls
+//	SGDMomentum                   aclnnMuls, aclnnInplaceAdd, aclnnInplaceMuls (no fused optimizer op)
+//	AllFinite                     aclnnMuls by 0 (a non-finite element gives NaN), aclnnReduceSum,
+//	                              aclnnEqScalar against 0: the answer stays on the device
+//	Cast, Fill, Copy              aclnnCast, aclnnInplaceFillScalar or aclrtMemsetAsync, aclrtMemcpyAsync
+//
+// The max pool's mask is CANN's: Uint8 here (INT8 to aclnn), [N, C, kH*kW, (ceil(Ho*Wo/16)+1)*32].
+// aclnn pads symmetrically; MindCV's "same" padding (one more row or column at the bottom and right)
+// is the same pool in ceil mode when the outputs agree, as for the ResNeXt stem, and otherwise runs on
+// a copy of the input padded with -inf.
+//
+// Mixed precision (amp_level O2): Conv2d, ReLU, pooling, MatMul, BiasAdd and Add take Float16 tensors,
+// BatchNorm takes a Float16 input with Float32 statistics and affine parameters, the optimizer keeps
+// Float32 master weights, and AllFinite checks gradients for loss scaling without leaving the device.
+package ascend
