@@ -51,6 +51,11 @@ func TestMain(m *testing.M) {
 func testLib(t *testing.T) *acl.Lib {
 	t.Helper()
 	t.Setenv("RESNEXT_TESTRT_ABORT", "1")
+	return testLibB(t)
+}
+
+func testLibB(t testing.TB) *acl.Lib {
+	t.Helper()
 	if rtErr != nil {
 		t.Fatal(rtErr)
 	}
@@ -387,5 +392,31 @@ func TestRuntimeFailureIsSticky(t *testing.T) {
 	}
 	if err := b.Read(x, make([]byte, 24)); err == nil {
 		t.Error("Read after a failure returned nil")
+	}
+}
+
+// BenchmarkHostTimePerKernel is the host's share of one small kernel (aclnnRelu on 16 floats): the
+// descriptor, both aclnn phases and the bookkeeping, with the stream drained every 256 kernels.
+// Against the test runtime it measures the binding's own overhead (and the stand-in's queueing).
+func BenchmarkHostTimePerKernel(bb *testing.B) {
+	b, err := Open(Options{Device: 0, Lib: testLibB(bb)})
+	if err != nil {
+		bb.Fatal(err)
+	}
+	defer b.Close()
+	x := b.Alloc(ops.Float32, ops.Shape{16})
+	b.Fill(x, 1)
+	defer b.Free(x)
+	bb.ResetTimer()
+	for i := range bb.N {
+		b.ReLU(x, x)
+		if i%256 == 255 {
+			if err := b.Sync(); err != nil {
+				bb.Fatal(err)
+			}
+		}
+	}
+	if err := b.Sync(); err != nil {
+		bb.Fatal(err)
 	}
 }
