@@ -24,6 +24,6 @@ MindCV's ResNeXt recipe, on Huawei Ascend accelerators or on the CPU, from one s
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newDemoCmd(), newPredictCmd(), newConvertCmd())
+	root.AddCommand(newVersionCmd(), newDemoCmd(), newPredictCmd(), newConvertCmd(), newBenchCmd())
 	return root
 }

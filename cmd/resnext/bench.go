@@ -1,0 +1,337 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/resnext/resnext/nn"
+	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train"
+)
+
+// benchOptions are the flags of `resnext bench`.
+type benchOptions struct {
+	model, mode, logFormat              string
+	batchSize, steps, warmup, imageSize int
+	json                                bool
+	device                              deviceOptions
+	progressEvery                       time.Duration // 0: benchProgressEvery
+}
+
+// The fixed parts of a benchmark run: the seed of the weights and data, and MindCV's recipe for
+// the training step (label smoothing 0.1, momentum 0.9, weight decay 1e-4). The learning rate is
+// small so that many steps on random labels stay finite.
+const (
+	benchSeed          = 1
+	benchSmoothing     = 0.1
+	benchMomentum      = 0.9
+	benchWeightDecay   = 1e-4
+	benchLR            = 0.01
+	benchProgressEvery = 10 * time.Second
+)
+
+func newBenchCmd() *cobra.Command {
+	o := benchOptions{}
+	cmd := &cobra.Command{
+		Use:   "bench --model NAME --batch_size N --mode infer|train --steps K",
+		Short: "Measure images per second, time per step and peak memory of a model",
+		Long: `bench times a model on random input: a freshly initialised network (a fixed seed, no
+checkpoint), a batch of standard-normal images [batch_size, channels, image_size, image_size] and
+random labels.
+
+--mode infer runs the forward pass in evaluation mode. --mode train runs a training step as MindCV
+does: the forward pass in training mode, softmax cross-entropy with label smoothing 0.1, the
+backward pass and a momentum SGD step (momentum 0.9, weight decay 1e-4).
+
+The first --warmup steps are not timed (buffers are allocated, caches filled); then --steps steps
+are, each ending with the backend synchronised, so that the time is the device's as well as the
+host's. bench reports images per second (batch_size * steps / total time), the time per step
+(median, mean, min, max), the process's peak resident memory (getrusage's ru_maxrss) and the
+backend's device, as lines or, with --json, as one JSON object on standard output.
+
+On Ascend it also reports the host time per step: the time the calls that queue a step take, from
+the step's start to just before the final synchronisation. It is what the host spends per step,
+which the device has to hide. Against acl/testruntime, whose kernels run only at synchronisation,
+it measures the binding's own overhead.`,
+		Example: `  resnext bench --model resnext50_32x4d --batch_size 16 --mode infer --steps 10
+  resnext bench --model resnext50_32x4d --batch_size 32 --mode train --steps 20 --device_target Ascend --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(o.logFormat)
+			if err != nil {
+				return err
+			}
+			defer log.Sync()
+			return runBench(o, cmd.OutOrStdout(), log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "resnext50_32x4d", "model to time: "+strings.Join(resnext.Variants(), ", "))
+	f.IntVar(&o.batchSize, "batch_size", 16, "images per step")
+	f.StringVar(&o.mode, "mode", "infer", "what a step is: infer (evaluation-mode forward) or train (forward, loss, backward, SGD)")
+	f.IntVar(&o.steps, "steps", 10, "timed steps")
+	f.IntVar(&o.warmup, "warmup", 2, "untimed steps before the timed ones")
+	f.IntVar(&o.imageSize, "image_size", 224, "height and width of the images")
+	f.BoolVar(&o.json, "json", false, "print one JSON object instead of lines")
+	o.device.register(f)
+	f.StringVar(&o.logFormat, "log_format", "console", "log format: console or json")
+	return cmd
+}
+
+// benchResult is what a benchmark run measured. Times are in milliseconds.
+type benchResult struct {
+	Model     string `json:"model"`
+	Mode      string `json:"mode"`
+	Backend   string `json:"backend"`
+	Device    string `json:"device"`
+	BatchSize int    `json:"batch_size"`
+	ImageSize int    `json:"image_size"`
+	Warmup    int    `json:"warmup"`
+	Steps     int    `json:"steps"`
+	// ImgPerS is batch_size * steps / the total time of the timed steps.
+	ImgPerS float64 `json:"img_per_s"`
+	// MsPerStep is the mean time of a timed step; the others are the median, the fastest and the
+	// slowest.
+	MsPerStep       float64 `json:"ms_per_step"`
+	MsPerStepMedian float64 `json:"ms_per_step_median"`
+	MsPerStepMin    float64 `json:"ms_per_step_min"`
+	MsPerStepMax    float64 `json:"ms_per_step_max"`
+	// HostMsPerStep and HostMsPerStepMedian (Ascend only) are the mean and median time from a
+	// step's start to just before its synchronisation: the time the calls that queue it take.
+	HostMsPerStep       *float64 `json:"host_ms_per_step,omitempty"`
+	HostMsPerStepMedian *float64 `json:"host_ms_per_step_median,omitempty"`
+	// PeakRSSBytes is the process's peak resident set size (getrusage's ru_maxrss).
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// Parameters is the model's trainable parameter count.
+	Parameters int `json:"parameters"`
+	// Loss is the loss of the last timed step (train only).
+	Loss *float64 `json:"loss,omitempty"`
+}
+
+func (o benchOptions) validate() (resnext.Config, error) {
+	cfg, err := resnext.Variant(o.model)
+	if err != nil {
+		return cfg, fmt.Errorf("--model: %w", err)
+	}
+	switch {
+	case o.mode != "infer" && o.mode != "train":
+		return cfg, fmt.Errorf("--mode %q: want infer or train", o.mode)
+	case o.batchSize <= 0:
+		return cfg, fmt.Errorf("--batch_size %d: want a positive number of images", o.batchSize)
+	case o.steps <= 0:
+		return cfg, fmt.Errorf("--steps %d: want at least one timed step", o.steps)
+	case o.warmup < 0:
+		return cfg, fmt.Errorf("--warmup %d: want 0 or more steps", o.warmup)
+	case o.imageSize <= 0:
+		return cfg, fmt.Errorf("--image_size %d: want a positive size", o.imageSize)
+	}
+	return cfg, nil
+}
+
+func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
+	if _, err := o.validate(); err != nil {
+		return err
+	}
+	b, err := o.device.open(log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	res, err := benchOn(b, o, log)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return json.NewEncoder(out).Encode(res)
+	}
+	return printBench(out, res)
+}
+
+// benchOn runs the benchmark o describes on b.
+func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error) {
+	cfg, err := o.validate()
+	if err != nil {
+		return benchResult{}, err
+	}
+	net, err := resnext.New(b, cfg, benchSeed)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer net.Free()
+	trainable, _ := net.NumParams()
+	training := o.mode == "train"
+	net.SetTraining(training)
+
+	rng := rand.New(rand.NewPCG(benchSeed, 2))
+	shape := ops.Shape{o.batchSize, cfg.InChannels, o.imageSize, o.imageSize}
+	host := make([]float32, shape.Numel())
+	for i := range host {
+		host[i] = float32(rng.NormFloat64())
+	}
+	x := ops.FromFloat32(b, ops.Float32, shape, host)
+	defer b.Free(x)
+	labels := make([]int32, o.batchSize)
+	for i := range labels {
+		labels[i] = int32(rng.IntN(cfg.NumClasses))
+	}
+	y := ops.FromInt32(b, ops.Shape{o.batchSize}, labels)
+	defer b.Free(y)
+
+	var (
+		ce   *nn.SoftmaxCrossEntropy
+		opt  *train.SGD
+		loss ops.Tensor
+	)
+	if training {
+		ce = nn.NewSoftmaxCrossEntropy(b, benchSmoothing)
+		defer ce.Free()
+		if opt, err = train.NewSGD(b, net.Params(), train.SGDOptions{Momentum: benchMomentum, WeightDecay: benchWeightDecay}); err != nil {
+			return benchResult{}, err
+		}
+		defer opt.Free()
+	}
+	// step queues one step and returns when the calls have returned, before any synchronisation.
+	step := func() {
+		if !training {
+			net.Forward(x)
+			return
+		}
+		loss = ce.Forward(net.Forward(x), y)
+		net.Backward(ce.Backward(1))
+		opt.Step(benchLR)
+	}
+
+	res := benchResult{Model: cfg.Name, Mode: o.mode, Backend: b.Name(), Device: b.Device(), BatchSize: o.batchSize,
+		ImageSize: o.imageSize, Warmup: o.warmup, Steps: o.steps, Parameters: trainable}
+	log.Info("bench", zap.String("model", cfg.Name), zap.String("mode", o.mode),
+		zap.Int("batch_size", o.batchSize), zap.Int("image_size", o.imageSize), zap.Int("warmup", o.warmup),
+		zap.Int("steps", o.steps), zap.Int("parameters", trainable))
+
+	every := o.progressEvery
+	if every == 0 {
+		every = benchProgressEvery
+	}
+	stepTimes := make([]time.Duration, 0, o.steps)
+	hostTimes := make([]time.Duration, 0, o.steps)
+	lastLog := time.Now()
+	for i := range o.warmup + o.steps {
+		start := time.Now()
+		step()
+		queued := time.Now()
+		if err := b.Sync(); err != nil {
+			return res, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		end := time.Now()
+		if i >= o.warmup {
+			stepTimes = append(stepTimes, end.Sub(start))
+			hostTimes = append(hostTimes, queued.Sub(start))
+		}
+		if end.Sub(lastLog) >= every {
+			lastLog = end
+			log.Info("step", zap.Int("step", i+1), zap.Int("of", o.warmup+o.steps), zap.Bool("warmup", i < o.warmup),
+				zap.Duration("time", end.Sub(start).Round(time.Millisecond)))
+		}
+	}
+	if training {
+		v, err := ops.ToFloat32(b, loss)
+		if err != nil {
+			return res, err
+		}
+		l := float64(v[0])
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return res, fmt.Errorf("the loss is %v after %d steps", l, o.warmup+o.steps)
+		}
+		l = round4(l)
+		res.Loss = &l
+	}
+
+	var total time.Duration
+	for _, d := range stepTimes {
+		total += d
+	}
+	res.ImgPerS = sig6(float64(o.batchSize*o.steps) / total.Seconds())
+	res.MsPerStep = ms(total / time.Duration(o.steps))
+	res.MsPerStepMedian = ms(median(stepTimes))
+	res.MsPerStepMin = ms(slices.Min(stepTimes))
+	res.MsPerStepMax = ms(slices.Max(stepTimes))
+	if b.Name() == "ascend" {
+		var hostTotal time.Duration
+		for _, d := range hostTimes {
+			hostTotal += d
+		}
+		mean, med := ms(hostTotal/time.Duration(o.steps)), ms(median(hostTimes))
+		res.HostMsPerStep, res.HostMsPerStepMedian = &mean, &med
+	}
+	res.PeakRSSBytes = peakRSS()
+
+	fields := []zap.Field{zap.Float64("img_per_s", res.ImgPerS), zap.Float64("ms_per_step", res.MsPerStep),
+		zap.Float64("ms_per_step_median", res.MsPerStepMedian), zap.Int64("peak_rss_bytes", res.PeakRSSBytes)}
+	if res.HostMsPerStep != nil {
+		fields = append(fields, zap.Float64("host_ms_per_step", *res.HostMsPerStep))
+	}
+	log.Info("done", fields...)
+	return res, nil
+}
+
+// printBench writes the result as aligned lines.
+func printBench(out io.Writer, r benchResult) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s (%d parameters)\n", r.Model, r.Parameters)
+	fmt.Fprintf(tw, "mode\t%s\n", r.Mode)
+	fmt.Fprintf(tw, "device\t%s\n", r.Device)
+	fmt.Fprintf(tw, "batch\t%d x %dx%d\n", r.BatchSize, r.ImageSize, r.ImageSize)
+	fmt.Fprintf(tw, "steps\t%d timed after %d warm-up\n", r.Steps, r.Warmup)
+	fmt.Fprintf(tw, "throughput\t%.2f img/s\n", r.ImgPerS)
+	fmt.Fprintf(tw, "ms/step\tmedian %.3f, mean %.3f, min %.3f, max %.3f\n", r.MsPerStepMedian, r.MsPerStep, r.MsPerStepMin, r.MsPerStepMax)
+	if r.HostMsPerStep != nil {
+		fmt.Fprintf(tw, "host ms/step\tmedian %.3f, mean %.3f (queueing the step, before the synchronisation)\n", *r.HostMsPerStepMedian, *r.HostMsPerStep)
+	}
+	fmt.Fprintf(tw, "peak RSS\t%.1f MiB (%d bytes)\n", float64(r.PeakRSSBytes)/(1<<20), r.PeakRSSBytes)
+	if r.Loss != nil {
+		fmt.Fprintf(tw, "last loss\t%.4f\n", *r.Loss)
+	}
+	return tw.Flush()
+}
+
+// peakRSS is the process's peak resident set size in bytes: getrusage's ru_maxrss, which Linux
+// reports in KiB.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Maxrss) * 1024
+}
+
+// median returns the median of ds (the mean of the middle two for an even count).
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// ms converts d to milliseconds, rounded to the microsecond.
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// sig6 rounds v to 6 significant digits.
+func sig6(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
+	return r
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/resnext/resnext/acl"
+	"github.com/resnext/resnext/acl/testruntime"
+	"github.com/resnext/resnext/ops/ascend"
+	"github.com/resnext/resnext/resnext"
+)
+
+// checkBench checks a result's figures: all present, positive and consistent with one another.
+func checkBench(t *testing.T, r map[string]any, mode string, batch, steps, imageSize int) {
+	t.Helper()
+	for _, k := range []string{"img_per_s", "ms_per_step", "ms_per_step_median", "ms_per_step_min", "ms_per_step_max",
+		"peak_rss_bytes", "parameters"} {
+		if v, ok := r[k].(float64); !ok || !(v > 0) {
+			t.Errorf("%s: %s is %v, want a positive number", mode, k, r[k])
+		}
+	}
+	if r["model"] != "resnext14_small" || r["mode"] != mode || r["batch_size"] != float64(batch) ||
+		r["steps"] != float64(steps) || r["image_size"] != float64(imageSize) {
+		t.Errorf("%s: the result does not echo the run: %v", mode, r)
+	}
+	if d, _ := r["device"].(string); d == "" {
+		t.Errorf("%s: no device", mode)
+	}
+	imgs, mean := r["img_per_s"].(float64), r["ms_per_step"].(float64)
+	if want := float64(batch) * 1000 / mean; math.Abs(imgs-want) > 0.01*want {
+		t.Errorf("%s: img_per_s %v, but batch %d / %v ms per step is %v img/s", mode, imgs, batch, mean, want)
+	}
+	lo, med, hi := r["ms_per_step_min"].(float64), r["ms_per_step_median"].(float64), r["ms_per_step_max"].(float64)
+	if !(lo <= med && med <= hi && lo <= mean && mean <= hi) {
+		t.Errorf("%s: min %v, median %v, mean %v, max %v are out of order", mode, lo, med, mean, hi)
+	}
+	if rss := r["peak_rss_bytes"].(float64); rss < 1<<20 {
+		t.Errorf("%s: peak RSS %v bytes: less than a MiB, the units are wrong", mode, rss)
+	}
+	if _, ok := r["loss"]; ok != (mode == "train") {
+		t.Errorf("%s: loss %v", mode, r["loss"])
+	}
+}
+
+// TestBenchJSON runs bench through the command line in both modes on a small model and checks the
+// JSON it prints.
+func TestBenchJSON(t *testing.T) {
+	cfg, _ := resnext.Variant("resnext14_small")
+	if cfg.InChannels != 1 {
+		t.Fatalf("resnext14_small takes %d channels; the test expects 28x28 grey-scale images", cfg.InChannels)
+	}
+	for _, mode := range []string{"infer", "train"} {
+		out, err := run(t, "bench", "--model", "resnext14_small", "--image_size", "28", "--batch_size", "4", "--mode", mode,
+			"--warmup", "1", "--steps", "2", "--device_target", "CPU", "--threads", "2", "--json")
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if n := strings.Count(strings.TrimSpace(out), "\n"); n != 0 {
+			t.Errorf("%s: want one line of JSON, got %d lines: %q", mode, n+1, out)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%s: %v: %q", mode, err, out)
+		}
+		checkBench(t, r, mode, 4, 2, 28)
+		if _, ok := r["host_ms_per_step"]; ok {
+			t.Errorf("%s: host time reported on the CPU", mode)
+		}
+	}
+}
+
+// TestBenchTable checks the human-readable report.
+func TestBenchTable(t *testing.T) {
+	out, err := run(t, "bench", "--model", "resnext14_small", "--image_size", "28", "--batch_size", "2", "--mode", "train",
+		"--warmup", "0", "--steps", "1", "--device_target", "CPU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"resnext14_small", "img/s", "ms/step", "median", "peak RSS", "cpu", "last loss"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBenchErrors checks that bad flags are refused with one clear line.
+func TestBenchErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", "resnext51"}, "known models are resnet50, resnext101_32x4d"},
+		{[]string{"--batch_size", "0"}, "--batch_size 0"},
+		{[]string{"--steps", "-1"}, "--steps -1"},
+		{[]string{"--warmup", "-1"}, "--warmup -1"},
+		{[]string{"--image_size", "0"}, "--image_size 0"},
+		{[]string{"--mode", "eval"}, `--mode "eval": want infer or train`},
+		{[]string{"--device_target", "GPU"}, "want Ascend, CPU or auto"},
+	} {
+		_, err := run(t, append([]string{"bench", "--model", "resnext14_small", "--image_size", "28", "--steps", "1"}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line with %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestBenchAscend runs bench on the Ascend backend against the test runtime (on 12x12 images, as
+// its reference kernels are slow): the host time per step is reported, no longer than the step,
+// and progress is logged.
+func TestBenchAscend(t *testing.T) {
+	if _, err := acl.LoadDir(t.TempDir()); errors.Is(err, acl.ErrNoCgo) {
+		t.Skip("the Ascend backend needs a cgo build")
+	}
+	dir := testruntime.Build(t)
+	lib, err := acl.LoadDir(dir)
+	if err != nil {
+		t.Skipf("the Ascend backend is not available: %v", err)
+	}
+	b, err := ascend.New(ascend.Options{Device: 0, Lib: lib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	core, logs := observer.New(zap.InfoLevel)
+	o := benchOptions{model: "resnext14_small", mode: "train", batchSize: 2, steps: 2, warmup: 1, imageSize: 12,
+		progressEvery: time.Nanosecond}
+	res, err := benchOn(b, o, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(res)
+	t.Logf("%s", raw)
+	var r map[string]any
+	json.Unmarshal(raw, &r)
+	checkBench(t, r, "train", 2, 2, 12)
+	if res.Backend != "ascend" || res.HostMsPerStep == nil || res.HostMsPerStepMedian == nil {
+		t.Fatalf("no host time on Ascend: %s", raw)
+	}
+	if h := *res.HostMsPerStep; !(h > 0 && h <= res.MsPerStep) {
+		t.Errorf("host %v ms per step, step %v ms", h, res.MsPerStep)
+	}
+	var table bytes.Buffer
+	if err := printBench(&table, res); err != nil || !strings.Contains(table.String(), "host ms/step") {
+		t.Errorf("the report lacks the host time (%v):\n%s", err, table.String())
+	}
+	if n := logs.FilterMessage("step").Len(); n != 3 {
+		t.Errorf("%d progress lines, want one per step (3)", n)
+	}
+}
