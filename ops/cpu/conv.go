@@ -12,6 +12,13 @@ import "github.com/resnext/resnext/ops"
 //	backward filter   dw_g = sum over n of dy_ng @ col(x_ng)^T
 //
 // A 1x1 convolution with stride 1 and no padding needs no column matrix: col(x_ng) is x_ng itself.
+//
+// Other convolutions with stride 1 (the grouped 3x3 of most ResNeXt blocks) run "wide": the slab is
+// first copied into a zero-padded plane of width wp = w + 2*padW, and output position (p, q) becomes
+// column p*wp + q of a column matrix whose row (c, r, s) is then one contiguous run of the padded
+// plane, starting at tap (r, s)'s offset: one long copy per row instead of a short copy per output
+// row, with wp - ow extra columns per output row whose results are dropped. Backward, dy is spread
+// out to the same width with zeros in the extra columns, so they add nothing.
 
 // convShape is the geometry of one convolution, with the normalised parameters.
 type convShape struct {
@@ -40,6 +47,82 @@ func (g *convShape) direct() bool {
 	return g.kh == 1 && g.kw == 1 && g.StrideH == 1 && g.StrideW == 1 && g.PadH == 0 && g.PadW == 0
 }
 
+// wide reports whether the convolution runs in padded-width coordinates (see the top of the file).
+func (g *convShape) wide() bool { return !g.direct() && g.StrideH == 1 && g.StrideW == 1 }
+
+// padded plane: hp x wp per channel, the input with its padding.
+func (g *convShape) hp() int { return g.h + 2*g.PadH }
+func (g *convShape) wp() int { return g.w + 2*g.PadW }
+
+// cols is the width of the column matrix: oh*wp when wide, else oh*ow.
+func (g *convShape) cols() int {
+	if g.wide() {
+		return g.oh * g.wp()
+	}
+	return g.plane()
+}
+
+// padSize is the length of the padded slab: cg planes and the (kw-1)*dilation elements the last
+// row of the column matrix reads past the last plane (into extra columns only).
+func (g *convShape) padSize() int { return g.cg*g.hp()*g.wp() + (g.kw-1)*g.DilationW }
+
+// padInto copies the slab x [cg, h, w] into the middle of pad, zero around it.
+func (g *convShape) padInto(x, pad []float32) {
+	clear(pad)
+	hw, hpwp, wp := g.h*g.w, g.hp()*g.wp(), g.wp()
+	for c := range g.cg {
+		for i := range g.h {
+			copy(pad[c*hpwp+(i+g.PadH)*wp+g.PadW:][:g.w], x[c*hw+i*g.w:][:g.w])
+		}
+	}
+}
+
+// unpad copies the middle of pad back into the slab x [cg, h, w].
+func (g *convShape) unpad(pad, x []float32) {
+	hw, hpwp, wp := g.h*g.w, g.hp()*g.wp(), g.wp()
+	for c := range g.cg {
+		for i := range g.h {
+			copy(x[c*hw+i*g.w:][:g.w], pad[c*hpwp+(i+g.PadH)*wp+g.PadW:][:g.w])
+		}
+	}
+}
+
+// toWide spreads a [kg, oh*ow] slab to [kg, oh*wp], zero in the extra columns.
+func (g *convShape) toWide(src, dst []float32) {
+	wp, cols := g.wp(), g.cols()
+	for k := range g.kg {
+		for p := range g.oh {
+			row := dst[k*cols+p*wp:][:wp]
+			copy(row, src[(k*g.oh+p)*g.ow:][:g.ow])
+			clear(row[g.ow:])
+		}
+	}
+}
+
+// fromWide gathers a [kg, oh*wp] slab back into [kg, oh*ow].
+func (g *convShape) fromWide(src, dst []float32) {
+	wp, cols := g.wp(), g.cols()
+	for k := range g.kg {
+		for p := range g.oh {
+			copy(dst[(k*g.oh+p)*g.ow:][:g.ow], src[k*cols+p*wp:][:g.ow])
+		}
+	}
+}
+
+// eachWideTap calls fn with each row (c, r, s) of a wide column matrix col and the run of the
+// padded slab pad it corresponds to.
+func (g *convShape) eachWideTap(pad, col []float32, fn func(run, row []float32)) {
+	n, hpwp, wp := g.cols(), g.hp()*g.wp(), g.wp()
+	for c := range g.cg {
+		for r := range g.kh {
+			for s := range g.kw {
+				row := col[((c*g.kh+r)*g.kw+s)*n:][:n]
+				fn(pad[c*hpwp+r*g.DilationH*wp+s*g.DilationW:][:n], row)
+			}
+		}
+	}
+}
+
 // xSlab is image n, group g of an input-shaped buffer: [cg, h, w].
 func (g *convShape) xSlab(x []float32, n, grp int) []float32 {
 	size := g.cg * g.h * g.w
@@ -59,7 +142,7 @@ func (g *convShape) wSlab(w []float32, grp int) []float32 {
 }
 
 // taskCost is the work of one image and group, in multiply-adds: the GEMM plus the copies.
-func (g *convShape) taskCost() int { return (g.kg + 1) * g.rows() * g.plane() }
+func (g *convShape) taskCost() int { return (g.kg + 1) * g.rows() * g.cols() }
 
 // Conv2d computes y = conv(x, w) (see ops.Backend).
 func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
@@ -69,10 +152,17 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 	g := newConvShape(x.Shape(), w.Shape(), p)
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		col := cw.columns(g.xSlab(xs, n, grp))
-		cw.gemm(gemmOp{m: g.kg, n: g.plane(), k: g.rows(),
+		out := g.ySlab(ys, n, grp)
+		if g.wide() {
+			out = cw.out
+		}
+		cw.gemm(gemmOp{m: g.kg, n: g.cols(), k: g.rows(),
 			a: g.wSlab(ws, grp), lda: g.rows(),
-			b: col, ldb: g.plane(),
-			c: g.ySlab(ys, n, grp), ldc: g.plane(), alpha: 1})
+			b: col, ldb: g.cols(),
+			c: out, ldc: g.cols(), alpha: 1})
+		if g.wide() {
+			g.fromWide(out, g.ySlab(ys, n, grp))
+		}
 	})
 }
 
@@ -94,18 +184,29 @@ func (b *Backend) Conv2dBackward(dy, x, w, dx, dw ops.Tensor, p ops.Conv2dParams
 func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		dxs := g.xSlab(dx, n, grp)
-		o := gemmOp{m: g.rows(), n: g.plane(), k: g.kg,
+		o := gemmOp{m: g.rows(), n: g.cols(), k: g.kg,
 			a: g.wSlab(w, grp), lda: g.rows(), transA: true,
-			b: g.ySlab(dy, n, grp), ldb: g.plane(),
-			c: dxs, ldc: g.plane(), alpha: 1}
-		if g.direct() {
+			b: cw.gradOut(g.ySlab(dy, n, grp)), ldb: g.cols(),
+			c: dxs, ldc: g.cols(), alpha: 1}
+		switch {
+		case g.direct():
 			cw.gemm(o)
-			return
+		case g.wide():
+			o.c = cw.col
+			cw.gemm(o)
+			clear(cw.pad)
+			g.eachWideTap(cw.pad, cw.col, func(run, row []float32) {
+				for j, v := range row {
+					run[j] += v
+				}
+			})
+			g.unpad(cw.pad, dxs)
+		default:
+			o.c = cw.col
+			cw.gemm(o)
+			clear(dxs)
+			g.col2im(cw.col, dxs)
 		}
-		o.c = cw.col
-		cw.gemm(o)
-		clear(dxs)
-		g.col2im(cw.col, dxs)
 	})
 }
 
@@ -146,10 +247,10 @@ type filterGrad struct {
 // sum writes the sum over the images [lo, hi) of dy_ng @ col(x_ng)^T into group grp of dw.
 func (f *filterGrad) sum(cw *convWorker, dw []float32, lo, hi, grp int) {
 	g := f.g
-	o := gemmOp{m: g.kg, n: g.rows(), k: g.plane(), lda: g.plane(), ldb: g.plane(), transB: true,
+	o := gemmOp{m: g.kg, n: g.rows(), k: g.cols(), lda: g.cols(), ldb: g.cols(), transB: true,
 		c: g.wSlab(dw, grp), ldc: g.rows(), alpha: 1}
 	for n := lo; n < hi; n++ {
-		o.a = g.ySlab(f.dy, n, grp)
+		o.a = cw.gradOut(g.ySlab(f.dy, n, grp))
 		o.b = cw.columns(g.xSlab(f.x, n, grp))
 		o.beta = 1
 		if n == lo {
@@ -222,7 +323,9 @@ func (b *Backend) convEach(g *convShape, fn func(cw *convWorker, n, grp int)) {
 type convWorker struct {
 	b        *Backend
 	g        *convShape
-	col      []float32 // [rows, plane]
+	col      []float32 // [rows, cols]
+	pad      []float32 // wide: the padded slab
+	out      []float32 // wide: [kg, cols], an output or output gradient in padded width
 	work     gemmWork
 	parallel bool // GEMMs use all threads (and their own packing memory)
 }
@@ -230,7 +333,11 @@ type convWorker struct {
 func (b *Backend) newConvWorker(g *convShape, parallel bool) *convWorker {
 	cw := &convWorker{b: b, g: g, parallel: parallel}
 	if !g.direct() {
-		cw.col = b.scratch(g.rows() * g.plane())
+		cw.col = b.scratch(g.rows() * g.cols())
+	}
+	if g.wide() {
+		cw.pad = b.scratch(g.padSize())
+		cw.out = b.scratch(g.kg * g.cols())
 	}
 	if !parallel {
 		cw.work = b.newGemmWork()
@@ -239,8 +346,10 @@ func (b *Backend) newConvWorker(g *convShape, parallel bool) *convWorker {
 }
 
 func (cw *convWorker) release() {
-	if cw.col != nil {
-		cw.b.release(cw.col)
+	for _, s := range [][]float32{cw.col, cw.pad, cw.out} {
+		if s != nil {
+			cw.b.release(s)
+		}
 	}
 	if !cw.parallel {
 		cw.b.releaseGemmWork(cw.work)
@@ -255,14 +364,30 @@ func (cw *convWorker) gemm(o gemmOp) {
 	o.run(&cw.work)
 }
 
-// columns returns the column matrix of the input slab x: x itself for a direct convolution, else
-// im2col(x) in the worker's buffer.
+// columns returns the column matrix of the input slab x: x itself for a direct convolution, the
+// wide column matrix for a wide one, else im2col(x), in the worker's buffer.
 func (cw *convWorker) columns(x []float32) []float32 {
-	if cw.g.direct() {
+	g := cw.g
+	switch {
+	case g.direct():
 		return x
+	case g.wide():
+		g.padInto(x, cw.pad)
+		g.eachWideTap(cw.pad, cw.col, func(run, row []float32) { copy(row, run) })
+	default:
+		g.im2col(x, cw.col)
 	}
-	cw.g.im2col(x, cw.col)
 	return cw.col
+}
+
+// gradOut returns an output-gradient slab dy [kg, oh*ow] as the GEMMs of the backward take it:
+// spread to the padded width for a wide convolution, else as it is.
+func (cw *convWorker) gradOut(dy []float32) []float32 {
+	if !cw.g.wide() {
+		return dy
+	}
+	cw.g.toWide(dy, cw.out)
+	return cw.out
 }
 
 // convSpan is the range [lo, hi) of output positions o < out whose input position
