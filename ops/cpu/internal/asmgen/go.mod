@@ -1,0 +1,3 @@
+module github.com/resnext/resnext/ops/cpu/internal/asmgen
+
+go 1.26.0
