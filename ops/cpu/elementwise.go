@@ -9,14 +9,31 @@ func (b *Backend) ReLU(x, y ops.Tensor) {
 	const op = "ReLU"
 	ops.CheckUnary(op, x, y)
 	xs, ys := f32(op, x), f32(op, y)
-	b.parallelFor(len(xs), 1, func(lo, hi int) {
-		for i, v := range xs[lo:hi] {
-			if v < 0 {
-				v = 0
-			}
-			ys[lo+i] = v
+	relu := b.kernel.relu
+	b.parallelFor(len(xs), 1, func(lo, hi int) { relu(xs[lo:hi], ys[lo:hi]) })
+}
+
+// reluGo is the portable ReLU loop: y = x where x >= 0 or NaN, else 0 (-0 stays -0).
+func reluGo(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		if v < 0 {
+			v = 0
 		}
-	})
+		y[i] = v
+	}
+}
+
+// reluGradGo is the portable ReLU gradient loop: dx = dy unless y <= 0.
+func reluGradGo(dy, y, dx []float32) {
+	dy, dx = dy[:len(y)], dx[:len(y)]
+	for i, v := range y {
+		g := dy[i]
+		if v <= 0 {
+			g = 0
+		}
+		dx[i] = g
+	}
 }
 
 // ReLUBackward computes dx = 0 where y <= 0, else dy (a NaN in y passes dy, as in PyTorch). dx may
@@ -25,15 +42,8 @@ func (b *Backend) ReLUBackward(dy, y, dx ops.Tensor) {
 	const op = "ReLUBackward"
 	ops.CheckReLUBackward(dy, y, dx)
 	dys, ys, dxs := f32(op, dy), f32(op, y), f32(op, dx)
-	b.parallelFor(len(ys), 1, func(lo, hi int) {
-		for i, v := range ys[lo:hi] {
-			g := dys[lo+i]
-			if v <= 0 {
-				g = 0
-			}
-			dxs[lo+i] = g
-		}
-	})
+	grad := b.kernel.reluGrad
+	b.parallelFor(len(ys), 1, func(lo, hi int) { grad(dys[lo:hi], ys[lo:hi], dxs[lo:hi]) })
 }
 
 // Add computes y = a + alpha*b. y may be a or b.

@@ -57,12 +57,17 @@ type microKernel struct {
 	// packB, when set, packs whole micro-panels of a non-transposed B: kb rows of panels*nr
 	// values, row stride ldb, from b into panels micro-panels at dst.
 	packB func(kb, panels int, b []float32, ldb int, dst []float32)
+	// relu and reluGrad are the elementwise loops of ReLU and ReLUBackward on the same vector unit
+	// (see reluGo and reluGradGo), so that forcing a kernel forces the whole code path.
+	relu     func(x, y []float32)
+	reluGrad func(dy, y, dx []float32)
 }
 
 func (k microKernel) String() string { return fmt.Sprintf("%s %dx%d", k.name, k.mr, k.nr) }
 
 // goKernel is the portable micro-kernel, for every CPU.
-var goKernel = microKernel{name: "go", mr: goMR, nr: goNR, kc: 256, mc: 128, nc: 2048, fn: kernel4x8}
+var goKernel = microKernel{name: "go", mr: goMR, nr: goNR, kc: 256, mc: 128, nc: 2048, fn: kernel4x8,
+	relu: reluGo, reluGrad: reluGradGo}
 
 // kernelNeeds is what each micro-kernel needs of the machine, for error messages.
 var kernelNeeds = map[string]string{

@@ -30,10 +30,24 @@ func (e *env) reluInput(n int) []float32 {
 	return x
 }
 
+// spread repeats the special values vs 67 times after four plain ones (4 + 67*len(vs) elements, past several
+// vectors of any width), shifting each copy by one, so that every value reaches every lane of a
+// vectorised loop as well as its tail.
+func spread(vs []float32) []float32 {
+	out := make([]float32, 0, 4+67*len(vs))
+	out = append(out, 1, -1, 2, -2)
+	for i := range 67 {
+		for j := range vs {
+			out = append(out, vs[(i+j)%len(vs)])
+		}
+	}
+	return out
+}
+
 func testReLU(t *testing.T, b ops.Backend) {
 	// NaN stays NaN (so that an overflow still reaches AllFinite), infinities and signed zeros.
 	run(t, b, "special_values", func(e *env) {
-		x := []float32{-1, 0, float32(math.Copysign(0, -1)), 2.5, nan, pinf, ninf}
+		x := spread([]float32{-1, 0, float32(math.Copysign(0, -1)), 2.5, nan, pinf, ninf})
 		shape := ops.Shape{len(x)}
 		X, Y := e.tensor(shape, x), e.out(shape)
 		b.ReLU(X, Y)
@@ -63,7 +77,7 @@ func testReLUBackward(t *testing.T, b ops.Backend) {
 	// dx is 0 where y <= 0 (both zeros) and dy elsewhere, NaN included, as PyTorch's
 	// threshold_backward does.
 	run(t, b, "special_values", func(e *env) {
-		y := []float32{nan, 0, float32(math.Copysign(0, -1)), pinf, 2.5}
+		y := spread([]float32{nan, 0, float32(math.Copysign(0, -1)), pinf, 2.5})
 		shape := ops.Shape{len(y)}
 		dy := e.randn(len(y))
 		DY, Y, DX := e.tensor(shape, dy), e.tensor(shape, y), e.out(shape)
