@@ -57,6 +57,9 @@ type microKernel struct {
 	// packB, when set, packs whole micro-panels of a non-transposed B: kb rows of panels*nr
 	// values, row stride ldb, from b into panels micro-panels at dst.
 	packB func(kb, panels int, b []float32, ldb int, dst []float32)
+	// packBT8, when set, packs eight columns of a transposed B: dst[p*stride+j] = b[j*ldb+p]
+	// for j < 8 and p < kb, kb a multiple of 8.
+	packBT8 func(kb int, b []float32, ldb int, dst []float32, stride int)
 	// relu and reluGrad are the elementwise loops of ReLU and ReLUBackward on the same vector unit
 	// (see reluGo and reluGradGo), so that forcing a kernel forces the whole code path.
 	relu     func(x, y []float32)
@@ -511,8 +514,23 @@ func (o *gemmOp) packB(dst []float32, k *microKernel, p0, kb, j0, nb int) {
 			}
 			continue
 		}
-		// op(B)[p][j] = b[j*ldb+p]: each column of the panel is a contiguous run of B.
-		for j := range cols {
+		// op(B)[p][j] = b[j*ldb+p]: each column of the panel is a contiguous run of B. Eight
+		// columns at a time go through an 8x8 transpose in registers where the kernel has one.
+		j8 := 0
+		if k.packBT8 != nil {
+			if kb8 := kb &^ 7; kb8 > 0 {
+				for ; j8+8 <= cols; j8 += 8 {
+					k.packBT8(kb8, o.b[(j0+jr+j8)*o.ldb+p0:], o.ldb, panel[j8:], nr)
+				}
+				for j := range j8 { // the rows of the depth's tail
+					src := o.b[(j0+jr+j)*o.ldb+p0:][:kb]
+					for p := kb8; p < kb; p++ {
+						panel[p*nr+j] = src[p]
+					}
+				}
+			}
+		}
+		for j := j8; j < cols; j++ {
 			src := o.b[(j0+jr+j)*o.ldb+p0:][:kb]
 			for p, v := range src {
 				panel[p*nr+j] = v

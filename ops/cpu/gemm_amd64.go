@@ -35,6 +35,9 @@ func sgemmPackA6(kb int, a *float32, lda int, dst *float32, stride int, alpha fl
 func sgemmPackAT6(kb int, a *float32, lda int, dst *float32, stride int, alpha float32)
 
 //go:noescape
+func sgemmPackBT8(kb int, b *float32, ldb int, dst *float32, stride int)
+
+//go:noescape
 func sgemmPackB16(kb, panels int, b *float32, ldb int, dst *float32)
 
 //go:noescape
@@ -61,6 +64,17 @@ func checkPackB(nr, kb, panels int, b []float32, ldb int, dst []float32) {
 	}
 }
 
+// packBT8 packs eight columns of a transposed B (gemm_packt_amd64.s): dst[p*stride+j] =
+// b[j*ldb+p] for j < 8 and p < kb, kb a multiple of 8.
+func packBT8(kb int, b []float32, ldb int, dst []float32, stride int) {
+	if kb < 0 || kb%8 != 0 || kb > 0 && (ldb < kb || len(b) < 7*ldb+kb || stride < 8 || len(dst) < (kb-1)*stride+8) {
+		panic("ops/cpu: packBT8 operands too short")
+	}
+	if kb > 0 {
+		sgemmPackBT8(kb, unsafe.SliceData(b), ldb, unsafe.SliceData(dst), stride)
+	}
+}
+
 func packB16(kb, panels int, b []float32, ldb int, dst []float32) {
 	checkPackB(16, kb, panels, b, ldb, dst)
 	sgemmPackB16(kb, panels, unsafe.SliceData(b), ldb, unsafe.SliceData(dst))
@@ -79,7 +93,7 @@ var avx2Kernel = microKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 144, nc: 
 		checkTile(6, 16, kc, a, b, c, ldc)
 		sgemmKernelAVX2(kc, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, beta)
 	},
-	packA6: packA6, packAT6: packAT6, packB: packB16, relu: reluVec, reluGrad: reluGradVec}
+	packA6: packA6, packAT6: packAT6, packB: packB16, packBT8: packBT8, relu: reluVec, reluGrad: reluGradVec}
 
 // Blocking for the AVX-512 kernel (Skylake-SP to Sapphire Rapids, Zen 4 and 5): a B micro-panel
 // (kc x 32, 24 KiB) within L1, a packed A block (mc x kc, 180 KiB) in L2 (1-2 MiB).
@@ -88,7 +102,7 @@ var avx512Kernel = microKernel{name: "avx512", mr: 12, nr: 32, kc: 192, mc: 240,
 		checkTile(12, 32, kc, a, b, c, ldc)
 		sgemmKernelAVX512(kc, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, beta)
 	},
-	packA6: packA6, packAT6: packAT6, packB: packB32, relu: reluVec, reluGrad: reluGradVec}
+	packA6: packA6, packAT6: packAT6, packB: packB32, packBT8: packBT8, relu: reluVec, reluGrad: reluGradVec}
 
 // checkTile panics unless the operands of an mr x nr micro-kernel hold what the assembly reads and
 // writes: it does no bounds checks of its own.
