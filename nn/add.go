@@ -29,4 +29,7 @@ func (a *Add) Forward(x1, x2 ops.Tensor) ops.Tensor {
 }
 
 // Free releases the buffer.
-func (a *Add) Free() { freeAll(a.b, &a.y) }
+func (a *Add) Free() { a.ReleaseBuffers() }
+
+// ReleaseBuffers gives back the output.
+func (a *Add) ReleaseBuffers() { freeAll(a.b, &a.y) }

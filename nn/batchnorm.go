@@ -136,6 +136,11 @@ func (n *BatchNorm2d) Free() {
 	for _, p := range n.Params() {
 		p.free(n.b)
 	}
+	n.ReleaseBuffers()
+}
+
+// ReleaseBuffers gives back the output, the input gradient and the saved batch statistics.
+func (n *BatchNorm2d) ReleaseBuffers() {
 	freeAll(n.b, &n.y, &n.dx, &n.mean, &n.istd)
 	n.x = nil
 }

@@ -70,6 +70,11 @@ func (c *Conv2d) SetTraining(bool) {}
 // Free releases the weight, its gradient and the buffers.
 func (c *Conv2d) Free() {
 	c.Weight.free(c.b)
+	c.ReleaseBuffers()
+}
+
+// ReleaseBuffers gives back the output and the input gradient.
+func (c *Conv2d) ReleaseBuffers() {
 	freeAll(c.b, &c.y, &c.dx)
 	c.x = nil
 }

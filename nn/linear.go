@@ -74,6 +74,11 @@ func (l *Linear) SetTraining(bool) {}
 func (l *Linear) Free() {
 	l.Weight.free(l.b)
 	l.Bias.free(l.b)
+	l.ReleaseBuffers()
+}
+
+// ReleaseBuffers gives back the output and the input gradient.
+func (l *Linear) ReleaseBuffers() {
 	freeAll(l.b, &l.y, &l.dx)
 	l.x = nil
 }

@@ -16,6 +16,11 @@
 // layer's Backward has run: ReLU's InPlace mode is the one sanctioned exception, for inputs that no
 // other layer reads.
 //
+// In evaluation mode nothing calls Backward, so networks give a layer's buffers back
+// (ReleaseBuffers) as soon as the next layer has read them (ForwardChain, and the ResNeXt block):
+// a forward pass then holds a few layers' outputs instead of all of them, and the next pass takes
+// the same buffers from the backend's pool.
+//
 // # Parameters
 //
 // Params lists a layer's tensors by their MindCV checkpoint names, relative to the layer ("weight",
@@ -99,6 +104,12 @@ type Layer interface {
 	Params() []*Param
 	// SetTraining switches between training (batch statistics, the default) and evaluation.
 	SetTraining(training bool)
+	// ReleaseBuffers gives back the buffers the layer holds (outputs, input gradients, what Backward
+	// would need), keeping its parameters and their gradients: for evaluation, where nothing calls
+	// Backward and a network can drop each layer's output once the next layer has read it. The
+	// tensors the layer returned are invalid afterwards; the next Forward allocates again (from the
+	// backend's pool).
+	ReleaseBuffers()
 	// Free releases every tensor the layer holds, its parameters included. The layer must not be
 	// used afterwards.
 	Free()

@@ -111,7 +111,13 @@ func (m *MaxPool2d) Params() []*Param { return nil }
 func (m *MaxPool2d) SetTraining(bool) {}
 
 // Free releases the buffers.
-func (m *MaxPool2d) Free() { freeAll(m.b, &m.y, &m.mask, &m.dx) }
+func (m *MaxPool2d) Free() { m.ReleaseBuffers() }
+
+// ReleaseBuffers gives back the output, the mask and the input gradient.
+func (m *MaxPool2d) ReleaseBuffers() {
+	freeAll(m.b, &m.y, &m.mask, &m.dx)
+	m.x = nil
+}
 
 // GlobalAvgPool averages each channel over its whole plane: [N, C, H, W] -> [N, C].
 type GlobalAvgPool struct {
@@ -147,4 +153,7 @@ func (g *GlobalAvgPool) Params() []*Param { return nil }
 func (g *GlobalAvgPool) SetTraining(bool) {}
 
 // Free releases the buffers.
-func (g *GlobalAvgPool) Free() { freeAll(g.b, &g.y, &g.dx) }
+func (g *GlobalAvgPool) Free() { g.ReleaseBuffers() }
+
+// ReleaseBuffers gives back the output and the input gradient.
+func (g *GlobalAvgPool) ReleaseBuffers() { freeAll(g.b, &g.y, &g.dx) }

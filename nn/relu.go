@@ -50,7 +50,10 @@ func (r *ReLU) Params() []*Param { return nil }
 func (r *ReLU) SetTraining(bool) {}
 
 // Free releases the buffers.
-func (r *ReLU) Free() {
+func (r *ReLU) Free() { r.ReleaseBuffers() }
+
+// ReleaseBuffers gives back the output (when not in place) and the input gradient.
+func (r *ReLU) ReleaseBuffers() {
 	freeAll(r.b, &r.owned, &r.dx)
 	r.y = nil
 }

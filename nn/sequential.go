@@ -19,8 +19,10 @@ type Named struct {
 // names (NewNamedSequential), so that a network of nested Sequentials carries MindCV's full names
 // ("layer1.0.conv1.weight").
 type Sequential struct {
-	children []Named
-	params   []*Param
+	children   []Named
+	params     []*Param
+	evaluating bool // set by SetTraining(false): Forward releases buffers as it goes
+	layers     []Layer
 }
 
 // NewSequential chains layers, naming the i-th one "<i>" (MindSpore's SequentialCell).
@@ -50,8 +52,44 @@ func (s *Sequential) Layers() []Named { return s.children }
 
 // Forward runs the children in order.
 func (s *Sequential) Forward(x ops.Tensor) ops.Tensor {
-	for _, c := range s.children {
-		x = c.Layer.Forward(x)
+	if s.layers == nil {
+		for _, c := range s.children {
+			s.layers = append(s.layers, c.Layer)
+		}
+	}
+	return ForwardChain(s.layers, x, s.evaluating)
+}
+
+// ForwardChain runs layers in order on x and returns the last output. With release (evaluation,
+// where nothing calls Backward) it gives each layer's buffers back (ReleaseBuffers) as soon as no
+// later layer can read them: once the next layer has run, unless that layer handed the same tensor
+// on (an in-place ReLU), in which case the owner is released after the layer that finally reads it.
+// The last layer keeps its buffers: its output is the result. In a deep network this bounds the
+// memory of a forward pass by a few layers' outputs instead of all of them.
+func ForwardChain(layers []Layer, x ops.Tensor, release bool) ops.Tensor {
+	if !release {
+		for _, l := range layers {
+			x = l.Forward(x)
+		}
+		return x
+	}
+	type held struct {
+		l   Layer
+		out ops.Tensor
+	}
+	var live []held
+	for _, l := range layers {
+		y := l.Forward(x)
+		keep := live[:0]
+		for _, h := range live {
+			if h.out == y {
+				keep = append(keep, h)
+			} else {
+				h.l.ReleaseBuffers()
+			}
+		}
+		live = append(keep, held{l, y})
+		x = y
 	}
 	return x
 }
@@ -71,6 +109,7 @@ func (s *Sequential) Params() []*Param { return s.params }
 
 // SetTraining sets the mode of every child.
 func (s *Sequential) SetTraining(training bool) {
+	s.evaluating = !training
 	for _, c := range s.children {
 		c.Layer.SetTraining(training)
 	}
@@ -80,5 +119,12 @@ func (s *Sequential) SetTraining(training bool) {
 func (s *Sequential) Free() {
 	for _, c := range s.children {
 		c.Layer.Free()
+	}
+}
+
+// ReleaseBuffers releases every child's buffers.
+func (s *Sequential) ReleaseBuffers() {
+	for _, c := range s.children {
+		c.Layer.ReleaseBuffers()
 	}
 }

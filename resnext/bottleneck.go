@@ -28,6 +28,7 @@ type Bottleneck struct {
 	downSample          *nn.Sequential // nil: the identity
 	add, addGrad        *nn.Add
 	params              []*nn.Param
+	evaluating          bool // set by SetTraining(false): Forward releases the branches' buffers
 }
 
 // NewBottleneck returns a block of the given geometry on b, its batch norms with momentum m (MindCV
@@ -71,7 +72,16 @@ func (k *Bottleneck) Forward(x ops.Tensor) ops.Tensor {
 	if k.downSample != nil {
 		identity = k.downSample.Forward(x)
 	}
-	return k.relu.Forward(k.add.Forward(out, identity))
+	y := k.relu.Forward(k.add.Forward(out, identity))
+	if k.evaluating {
+		// Nothing will call Backward: everything but the sum (which y is) can go back now.
+		for _, l := range k.layers() {
+			if l != nn.Layer(k.relu) {
+				l.ReleaseBuffers()
+			}
+		}
+	}
+	return y
 }
 
 // Backward writes the parameter gradients and returns the input gradient. The gradient of the final
@@ -103,6 +113,7 @@ func (k *Bottleneck) layers() []nn.Layer {
 
 // SetTraining switches the batch norms between batch statistics (training) and the moving ones.
 func (k *Bottleneck) SetTraining(training bool) {
+	k.evaluating = !training
 	for _, l := range k.layers() {
 		l.SetTraining(training)
 	}
@@ -115,6 +126,15 @@ func (k *Bottleneck) Free() {
 	}
 	k.add.Free()
 	k.addGrad.Free()
+}
+
+// ReleaseBuffers gives back every buffer of the block, keeping its parameters.
+func (k *Bottleneck) ReleaseBuffers() {
+	for _, l := range k.layers() {
+		l.ReleaseBuffers()
+	}
+	k.add.ReleaseBuffers()
+	k.addGrad.ReleaseBuffers()
 }
 
 var _ nn.Layer = (*Bottleneck)(nil)

@@ -422,3 +422,36 @@ func TestResetClassifier(t *testing.T) {
 		t.Error("ResetClassifier(0) accepted")
 	}
 }
+
+// TestEvalReleasesBuffers: in evaluation mode a forward pass gives each layer's buffers back once
+// the next layer has read them, so it holds far fewer tensors than a training pass, gives the same
+// logits twice in a row, and ReleaseBuffers leaves only the parameters.
+func TestEvalReleasesBuffers(t *testing.T) {
+	inner := testutil.CPU(t, 2)
+	b := &testutil.Counting{Backend: inner}
+	m := newModel(t, b, tiny(ImageNetStem), 5)
+	defer m.Free()
+	x := testutil.Upload(inner, ops.Shape{2, 3, 32, 32}, testutil.Randn(rand.New(rand.NewPCG(2, 2)), 2*3*32*32, 1))
+	defer inner.Free(x)
+	live := func() int { return b.Allocs - b.Frees }
+	params := live()
+
+	m.Forward(x) // training mode: every layer keeps its output for Backward
+	train := live() - params
+	m.ReleaseBuffers()
+	if live() != params {
+		t.Fatalf("after ReleaseBuffers %d tensors beyond the %d parameters are live", live()-params, params)
+	}
+
+	m.SetTraining(false)
+	first := testutil.Download(t, b, m.Forward(x))
+	eval := live() - params
+	second := testutil.Download(t, b, m.Forward(x))
+	if !slices.Equal(first, second) {
+		t.Errorf("evaluation logits changed between two passes: %v, then %v", first, second)
+	}
+	if eval*3 > train {
+		t.Errorf("an evaluation pass holds %d tensors, a training pass %d: want at most a third", eval, train)
+	}
+	t.Logf("live tensors beyond the parameters: training pass %d, evaluation pass %d", train, eval)
+}

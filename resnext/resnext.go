@@ -49,6 +49,7 @@ type Model struct {
 	classifier *nn.Linear
 	chain      []nn.Layer // the layers above, in order
 	params     []*nn.Param
+	evaluating bool // set by SetTraining(false): Forward releases buffers as it goes
 }
 
 // New builds the network cfg describes on b and initialises it as MindCV does, drawing from seed
@@ -138,11 +139,11 @@ func (m *Model) Config() Config { return m.cfg }
 
 // Forward computes the logits [N, NumClasses] of images x [N, InChannels, H, W]. The result belongs
 // to the model and stays valid until its next Forward; x must stay unchanged until Backward.
+//
+// In evaluation mode each layer's buffers go back to the backend as soon as the next layer has read
+// them (nn.ForwardChain), so inference holds a few layers' activations rather than all of them.
 func (m *Model) Forward(x ops.Tensor) ops.Tensor {
-	for _, l := range m.chain {
-		x = l.Forward(x)
-	}
-	return x
+	return nn.ForwardChain(m.chain, x, m.evaluating)
 }
 
 // Backward takes the gradient of the loss with respect to the logits of the last Forward and writes
@@ -176,6 +177,7 @@ func (m *Model) NumParams() (trainable, total int) {
 // SetTraining switches every batch norm between batch statistics (training, the default) and the
 // moving statistics (evaluation).
 func (m *Model) SetTraining(training bool) {
+	m.evaluating = !training
 	for _, l := range m.chain {
 		l.SetTraining(training)
 	}
@@ -225,6 +227,13 @@ func (m *Model) Free() {
 		l.Free()
 	}
 	m.chain, m.params = nil, nil
+}
+
+// ReleaseBuffers gives back every layer's buffers, keeping the parameters.
+func (m *Model) ReleaseBuffers() {
+	for _, l := range m.chain {
+		l.ReleaseBuffers()
+	}
 }
 
 var _ nn.Layer = (*Model)(nil)
