@@ -27,6 +27,18 @@ func wantFloat(op, name string, t Tensor) {
 	}
 }
 
+// CheckAlloc checks the dtype and shape of an Alloc.
+func CheckAlloc(dt DType, shape Shape) {
+	if dt.Size() == 0 {
+		Misuse("Alloc", "invalid dtype %v", dt)
+	}
+	for _, d := range shape {
+		if d < 0 {
+			Misuse("Alloc", "negative dimension in shape %v", shape)
+		}
+	}
+}
+
 // CheckConv2d checks the operands of Conv2d and returns the normalised parameters.
 func CheckConv2d(x, w, y Tensor, p Conv2dParams) Conv2dParams {
 	const op = "Conv2d"

@@ -198,14 +198,7 @@ func aclType(d ops.DType) acl.DataType {
 // allocator's out-of-memory error (the interface has no error here; callers that want to recover
 // can match devmem.ErrOutOfMemory).
 func (b *Backend) Alloc(dt ops.DType, shape ops.Shape) ops.Tensor {
-	if dt.Size() == 0 {
-		ops.Misuse("Alloc", "invalid dtype %v", dt)
-	}
-	for _, d := range shape {
-		if d < 0 {
-			ops.Misuse("Alloc", "negative dimension in shape %v", shape)
-		}
-	}
+	ops.CheckAlloc(dt, shape)
 	blk, err := b.mem.Alloc(uint64(shape.Numel() * dt.Size()))
 	if err != nil {
 		panic(fmt.Errorf("ascend: Alloc %v %v: %w", dt, shape, err))
@@ -228,11 +221,7 @@ func (b *Backend) Free(t ops.Tensor) {
 // desc is t's contiguous descriptor, made once.
 func (b *Backend) desc(t *tensor) *acl.Tensor {
 	if t.desc == nil {
-		d, err := b.lib.NewTensor(aclType(t.dtype), dims64(t.shape), t.ptr())
-		if err != nil {
-			panic(fmt.Errorf("ascend: %w", err))
-		}
-		t.desc = d
+		t.desc = must(b.lib.NewTensor(aclType(t.dtype), dims64(t.shape), t.ptr()))
 	}
 	return t.desc
 }
@@ -240,12 +229,8 @@ func (b *Backend) desc(t *tensor) *acl.Tensor {
 // view describes t's memory with another shape and strides (in elements) and an offset; it is
 // released at the next synchronisation.
 func (b *Backend) view(t *tensor, dt acl.DataType, shape, strides []int64, offset int64) *acl.Tensor {
-	d, err := b.lib.NewTensorView(dt, shape, strides, offset, acl.FormatFor(len(shape)), []int64{int64(t.shape.Numel())}, t.ptr())
-	if err != nil {
-		panic(fmt.Errorf("ascend: %w", err))
-	}
-	b.later(d)
-	return d
+	return held(b, must(b.lib.NewTensorView(dt, shape, strides, offset, acl.FormatFor(len(shape)),
+		[]int64{int64(t.shape.Numel())}, t.ptr())))
 }
 
 // reshaped describes t's memory, contiguous, with another shape of the same size.
@@ -304,17 +289,8 @@ func (b *Backend) failed() bool {
 // drain waits for the stream and releases what the queued work was holding.
 func (b *Backend) drain() error {
 	err := b.stream.Synchronize()
-	b.mu.Lock()
-	pending, staged := b.pending, b.staged
-	b.pending, b.staged, b.stagedB = nil, nil, 0
-	b.mu.Unlock()
-	for _, o := range pending {
-		if e := o.Destroy(); e != nil && err == nil {
-			err = e
-		}
-	}
-	for _, blk := range staged {
-		b.pinned.Free(blk)
+	if e := b.releaseHeld(); err == nil {
+		err = e
 	}
 	if err != nil {
 		b.fail("synchronize", err)
@@ -324,10 +300,30 @@ func (b *Backend) drain() error {
 	return b.err
 }
 
+// releaseHeld destroys the host objects and frees the staging blocks kept for queued work, which
+// must have finished.
+func (b *Backend) releaseHeld() error {
+	b.mu.Lock()
+	pending, staged := b.pending, b.staged
+	b.pending, b.staged, b.stagedB = nil, nil, 0
+	b.mu.Unlock()
+	var err error
+	for _, o := range pending {
+		if e := o.Destroy(); e != nil && err == nil {
+			err = e
+		}
+	}
+	for _, blk := range staged {
+		b.pinned.Free(blk)
+	}
+	return err
+}
+
 // Sync waits for every queued kernel and copy and returns the first failure, if any.
 func (b *Backend) Sync() error { return b.drain() }
 
-// stage returns a pinned host block of n bytes, kept until the next synchronisation.
+// stage returns a pinned host block of n bytes for a host-to-device copy, kept until the next
+// synchronisation.
 func (b *Backend) stage(n int) (devmem.Block, error) {
 	blk, err := b.pinned.Alloc(uint64(n))
 	if err != nil {
@@ -368,21 +364,23 @@ func (b *Backend) Read(src ops.Tensor, dst []byte) error {
 	if len(dst) != s.bytes() {
 		ops.Misuse("Read", "%d bytes for a %v %v tensor (%d bytes)", len(dst), s.shape, s.dtype, s.bytes())
 	}
-	if len(dst) == 0 {
+	if len(dst) == 0 || b.failed() {
 		return b.drain()
 	}
-	if !b.failed() {
-		blk, err := b.stage(len(dst))
-		if err != nil {
-			b.fail("Read", err)
-		} else {
-			b.fail("Read", b.stream.MemcpyAsync(acl.Ptr(blk.Ptr), s.ptr(), uint64(len(dst)), acl.DeviceToHost))
-			if err := b.drain(); err == nil {
-				copy(dst, acl.HostBytes(acl.Ptr(blk.Ptr), len(dst)))
-			}
-		}
+	// The staging block is the caller's until the copy out of it below, so it is not one of the
+	// blocks drain frees.
+	blk, err := b.pinned.Alloc(uint64(len(dst)))
+	if err != nil {
+		b.fail("Read", err)
+		return b.drain()
 	}
-	return b.drain()
+	defer b.pinned.Free(blk)
+	b.fail("Read", b.stream.MemcpyAsync(acl.Ptr(blk.Ptr), s.ptr(), uint64(len(dst)), acl.DeviceToHost))
+	if err := b.drain(); err != nil {
+		return err
+	}
+	copy(dst, acl.HostBytes(acl.Ptr(blk.Ptr), len(dst)))
+	return nil
 }
 
 // Copy queues a device-to-device copy.
@@ -465,7 +463,7 @@ func (b *Backend) Close() error {
 		}
 	}
 	keep(b.stream.Synchronize())
-	b.drain()
+	keep(b.releaseHeld())
 	keep(b.pinned.Release())
 	keep(b.mem.Release())
 	keep(b.stream.Destroy())
@@ -500,29 +498,25 @@ func (b *Backend) scratch(dt ops.DType, shape ...int) *tensor {
 	return b.Alloc(dt, ops.Shape(shape)).(*tensor)
 }
 
-func (b *Backend) intArray(v ...int64) *acl.IntArray {
-	a, err := b.lib.NewIntArray(v)
+// must returns o, or panics with err: making an aclnn host object fails only on misuse or when the
+// host is out of memory.
+func must[T any](o T, err error) T {
 	if err != nil {
 		panic(fmt.Errorf("ascend: %w", err))
 	}
-	b.later(a)
-	return a
+	return o
 }
 
-func (b *Backend) boolArray(v ...bool) *acl.BoolArray {
-	a, err := b.lib.NewBoolArray(v)
-	if err != nil {
-		panic(fmt.Errorf("ascend: %w", err))
-	}
-	b.later(a)
-	return a
+// held keeps o until the next synchronisation (later) and returns it.
+func held[T interface{ Destroy() error }](b *Backend, o T) T {
+	b.later(o)
+	return o
 }
+
+func (b *Backend) intArray(v ...int64) *acl.IntArray { return held(b, must(b.lib.NewIntArray(v))) }
+
+func (b *Backend) boolArray(v ...bool) *acl.BoolArray { return held(b, must(b.lib.NewBoolArray(v))) }
 
 func (b *Backend) scalar(v float64) *acl.Scalar {
-	s, err := b.lib.NewScalarFloat32(float32(v))
-	if err != nil {
-		panic(fmt.Errorf("ascend: %w", err))
-	}
-	b.later(s)
-	return s
+	return held(b, must(b.lib.NewScalarFloat32(float32(v))))
 }

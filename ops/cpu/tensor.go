@@ -106,14 +106,7 @@ func (p *pool) drain() {
 
 // Alloc returns a tensor from the pool. Its contents are whatever the last user left.
 func (b *Backend) Alloc(dt ops.DType, shape ops.Shape) ops.Tensor {
-	if dt.Size() == 0 {
-		ops.Misuse("Alloc", "invalid dtype %v", dt)
-	}
-	for _, d := range shape {
-		if d < 0 {
-			ops.Misuse("Alloc", "negative dimension in shape %v", shape)
-		}
-	}
+	ops.CheckAlloc(dt, shape)
 	words := (shape.Numel()*dt.Size() + 7) / 8
 	return &tensor{shape: shape.Clone(), dtype: dt, words: b.pool.get(words)}
 }
