@@ -70,12 +70,7 @@ it measures the binding's own overhead.`,
   resnext bench --model resnext50_32x4d --batch_size 32 --mode train --steps 20 --device_target Ascend --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(o.logFormat)
-			if err != nil {
-				return err
-			}
-			defer log.Sync()
-			return runBench(o, cmd.OutOrStdout(), log)
+			return logged(o.logFormat, func(log *zap.Logger) error { return runBench(o, cmd.OutOrStdout(), log) })
 		},
 	}
 	f := cmd.Flags()

@@ -44,13 +44,10 @@ The optimizer is MindCV's: momentum SGD with weight decay on every parameter, a 
 decay per step, and cross-entropy with label smoothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(o.logFormat)
-			if err != nil {
+			return logged(o.logFormat, func(log *zap.Logger) error {
+				_, err := runDemo(o, log)
 				return err
-			}
-			defer log.Sync()
-			_, err = runDemo(o, log)
-			return err
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -9,6 +9,16 @@ import (
 	"golang.org/x/term"
 )
 
+// logged runs fn with the logger format asks for (see newLogger), flushed when fn returns.
+func logged(format string, fn func(log *zap.Logger) error) error {
+	log, err := newLogger(format)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	return fn(log)
+}
+
 // newLogger returns the command's logger: human-readable lines ("console", coloured on a terminal)
 // or one JSON object per line ("json"), on standard error.
 func newLogger(format string) (*zap.Logger, error) {

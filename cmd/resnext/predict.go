@@ -53,12 +53,7 @@ overrides it.`,
 		Example: `  resnext predict --model resnext50_32x4d --ckpt_path resnext50.ckpt photos/
   resnext predict --model resnext50_32x4d --ckpt_path resnext50_32x4d.pth --input x.npy --output logits.npy`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := newLogger(o.logFormat)
-			if err != nil {
-				return err
-			}
-			defer log.Sync()
-			return runPredict(o, args, cmd.OutOrStdout(), log)
+			return logged(o.logFormat, func(log *zap.Logger) error { return runPredict(o, args, cmd.OutOrStdout(), log) })
 		},
 	}
 	f := cmd.Flags()
