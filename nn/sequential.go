@@ -21,8 +21,8 @@ type Named struct {
 type Sequential struct {
 	children   []Named
 	params     []*Param
-	evaluating bool // set by SetTraining(false): Forward releases buffers as it goes
-	layers     []Layer
+	layers     []Layer // the children's layers, in order, for ForwardChain
+	evaluating bool    // set by SetTraining(false): Forward releases buffers as it goes
 }
 
 // NewSequential chains layers, naming the i-th one "<i>" (MindSpore's SequentialCell).
@@ -43,6 +43,7 @@ func NewNamedSequential(children ...Named) *Sequential {
 			misuse("NewNamedSequential", "child %q has no name or is nil", c.Name)
 		}
 		s.params = append(s.params, Child(c.Name, c.Layer)...)
+		s.layers = append(s.layers, c.Layer)
 	}
 	return s
 }
@@ -52,11 +53,6 @@ func (s *Sequential) Layers() []Named { return s.children }
 
 // Forward runs the children in order.
 func (s *Sequential) Forward(x ops.Tensor) ops.Tensor {
-	if s.layers == nil {
-		for _, c := range s.children {
-			s.layers = append(s.layers, c.Layer)
-		}
-	}
 	return ForwardChain(s.layers, x, s.evaluating)
 }
 
