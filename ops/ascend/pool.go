@@ -92,12 +92,15 @@ func maskShape(x ops.Shape, p ops.Pool2dParams, pl poolPlan) ops.Shape {
 
 // MaxPool2dMask is CANN's mask layout, Uint8 (INT8 to aclnn), for aclnn's output size.
 func (b *Backend) MaxPool2dMask(x ops.Shape, p ops.Pool2dParams) (ops.Shape, ops.DType) {
-	return b.maskFor("MaxPool2dMask", x, p)
+	_, ms := planFor("MaxPool2dMask", x, p)
+	return ms, ops.Uint8
 }
 
-func (b *Backend) maskFor(op string, x ops.Shape, p ops.Pool2dParams) (ops.Shape, ops.DType) {
+// planFor checks p against the input shape x and returns the plan and the mask's shape.
+func planFor(op string, x ops.Shape, p ops.Pool2dParams) (poolPlan, ops.Shape) {
 	ops.PoolOutShape(op, x, p)
-	return maskShape(x, p, planPool(x, p)), ops.Uint8
+	pl := planPool(x, p)
+	return pl, maskShape(x, p, pl)
 }
 
 // poolArgs are the aclnn attributes of a plan.
@@ -138,13 +141,12 @@ func (b *Backend) MaxPool2d(x, y, mask ops.Tensor, p ops.Pool2dParams) {
 	if x == nil {
 		ops.Misuse(op, "x is nil")
 	}
-	ms, mt := b.maskFor(op, x.Shape(), p)
-	ops.CheckMaxPool2d(op, x, y, mask, p, ms, mt)
+	pl, ms := planFor(op, x.Shape(), p)
+	ops.CheckMaxPool2d(op, x, y, mask, p, ms, ops.Uint8)
 	X, Y, M := get(op, x), get(op, y), get(op, mask)
 	if Y.shape.Numel() == 0 {
 		return
 	}
-	pl := planPool(X.shape, p)
 	src := X
 	if pl.explicit {
 		src = b.padded(X, p, pl)
@@ -175,15 +177,14 @@ func (b *Backend) MaxPool2dBackward(dy, x, mask, dx ops.Tensor, p ops.Pool2dPara
 	if dx == nil {
 		ops.Misuse(op, "dx is nil")
 	}
-	ms, mt := b.maskFor(op, dx.Shape(), p)
-	ops.CheckMaxPool2d(op, dx, dy, mask, p, ms, mt)
+	pl, ms := planFor(op, dx.Shape(), p)
+	ops.CheckMaxPool2d(op, dx, dy, mask, p, ms, ops.Uint8)
 	ops.CheckMaxPool2dInput(op, x, dx)
 	DY, X, M, DX := get(op, dy), get(op, x), get(op, mask), get(op, dx)
 	if DX.shape.Numel() == 0 {
 		return
 	}
 	n, c, h, w := X.shape.NCHW(op)
-	pl := planPool(X.shape, p)
 	grad := DY
 	if pl.cropped() {
 		grad = b.scratch(DY.dtype, n, c, pl.poolH, pl.poolW)
