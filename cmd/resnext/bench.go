@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,7 @@ type benchOptions struct {
 	model, mode, logFormat              string
 	batchSize, steps, warmup, imageSize int
 	json                                bool
+	cpuProfile                          string
 	device                              deviceOptions
 	progressEvery                       time.Duration // 0: benchProgressEvery
 }
@@ -81,6 +84,7 @@ it measures the binding's own overhead.`,
 	f.IntVar(&o.warmup, "warmup", 2, "untimed steps before the timed ones")
 	f.IntVar(&o.imageSize, "image_size", 224, "height and width of the images")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of lines")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (read it with go tool pprof)")
 	o.device.register(f)
 	f.StringVar(&o.logFormat, "log_format", "console", "log format: console or json")
 	return cmd
@@ -223,6 +227,13 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	hostTimes := make([]time.Duration, 0, o.steps)
 	lastLog := time.Now()
 	for i := range o.warmup + o.steps {
+		if i == o.warmup && o.cpuProfile != "" {
+			stop, err := startCPUProfile(o.cpuProfile)
+			if err != nil {
+				return res, err
+			}
+			defer stop()
+		}
 		start := time.Now()
 		step()
 		queued := time.Now()
@@ -279,6 +290,23 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	}
 	log.Info("done", fields...)
 	return res, nil
+}
+
+// startCPUProfile starts a CPU profile into path and returns the function that stops it and
+// closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // printBench writes the result as aligned lines.

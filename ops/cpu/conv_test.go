@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -97,28 +98,72 @@ func checkIm2col(t *testing.T, g *convShape, rng *rand.Rand) {
 	}
 }
 
-// BenchmarkConv2dResNeXt times the grouped 3x3 convolution of ResNeXt-50 32x4d's first stage.
-func BenchmarkConv2dResNeXt(bm *testing.B) {
-	xs, wsh, p := ops.Shape{8, 128, 28, 28}, ops.Shape{128, 4, 3, 3}, ops.Conv(1, 1, 32)
+// resnext50Convs lists the distinct convolutions of ResNeXt-50 32x4d on 224x224 images, each with
+// the number of times it occurs in the network: the 7x7 stem, then per stage the first block's
+// 1x1 reduction, grouped 3x3 (strided from the second stage on), 1x1 expansion and strided
+// down-sample, and the later blocks' reduction and grouped 3x3 (their expansion is the first
+// block's).
+func resnext50Convs() []benchConv {
+	convs := []benchConv{{"stem", 3, 64, 112 * 2, 7, 2, 3, 1, 1}}
+	in, hw := 64, 56
+	for stage, blocks := range []int{3, 4, 6, 3} {
+		width, out, stride := 128<<stage, 256<<stage, min(stage, 1)+1
+		name := func(s string) string { return fmt.Sprintf("layer%d.%s", stage+1, s) }
+		convs = append(convs,
+			benchConv{name("0.conv1"), in, width, hw, 1, 1, 0, 1, 1},
+			benchConv{name("0.conv2"), width, width, hw, 3, stride, 1, 32, 1},
+			benchConv{name("0.down_sample"), in, out, hw, 1, stride, 0, 1, 1})
+		hw /= stride
+		convs = append(convs,
+			benchConv{name("0.conv3"), width, out, hw, 1, 1, 0, 1, blocks},
+			benchConv{name("1.conv1"), out, width, hw, 1, 1, 0, 1, blocks - 1},
+			benchConv{name("1.conv2"), width, width, hw, 3, 1, 1, 32, blocks - 1})
+		in = out
+	}
+	return convs
+}
+
+// benchConv is one convolution layer: in and out channels, the input's height and width, the
+// kernel size, stride, padding and groups, and how many layers of the network have this shape.
+type benchConv struct {
+	name                                        string
+	in, out, hw, kernel, stride, pad, groups, n int
+}
+
+// BenchmarkConv2dResNeXt50 times every distinct convolution of ResNeXt-50 32x4d at batch 8 on
+// 224x224 images: the forward pass, the input gradient and the weight gradient, each in GFLOP/s.
+// The layers' ms/op times their count (the name's last number) add up to the convolutions' share
+// of a training step.
+func BenchmarkConv2dResNeXt50(bm *testing.B) {
+	const batch = 8
 	b := New(Options{})
 	rng := rand.New(rand.NewPCG(13, 14))
-	x, w := gemmTestTensor(b, xs, gemmTestRandom(rng, xs.Numel())), gemmTestTensor(b, wsh, gemmTestRandom(rng, wsh.Numel()))
-	y, dx, dw := b.Alloc(ops.Float32, xs), b.Alloc(ops.Float32, xs), b.Alloc(ops.Float32, wsh)
-	// y has x's shape here, and each output element takes C/groups*3*3 multiply-adds.
-	flops := 2 * float64(xs.Numel()) * float64(wsh[1]*wsh[2]*wsh[3])
-	report := func(bm *testing.B, passes float64) {
-		bm.ReportMetric(passes*flops*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
+	for _, c := range resnext50Convs() {
+		xs, wsh, p := ops.Shape{batch, c.in, c.hw, c.hw}, ops.Shape{c.out, c.in / c.groups, c.kernel, c.kernel}, ops.Conv(c.stride, c.pad, c.groups)
+		oh, ow := p.OutSize(c.hw, c.hw, c.kernel, c.kernel)
+		ys := ops.Shape{batch, c.out, oh, ow}
+		x, w := gemmTestTensor(b, xs, gemmTestRandom(rng, xs.Numel())), gemmTestTensor(b, wsh, gemmTestRandom(rng, wsh.Numel()))
+		y, dy := b.Alloc(ops.Float32, ys), gemmTestTensor(b, ys, gemmTestRandom(rng, ys.Numel()))
+		dx, dw := b.Alloc(ops.Float32, xs), b.Alloc(ops.Float32, wsh)
+		flops := 2 * float64(ys.Numel()) * float64(wsh[1]*wsh[2]*wsh[3])
+		for _, pass := range []struct {
+			name string
+			run  func()
+		}{
+			{"forward", func() { b.Conv2d(x, w, y, p) }},
+			{"data", func() { b.Conv2dBackward(dy, x, w, dx, nil, p) }},
+			{"filter", func() { b.Conv2dBackward(dy, x, w, nil, dw, p) }},
+		} {
+			bm.Run(fmt.Sprintf("%s.x%d/%s", c.name, c.n, pass.name), func(bm *testing.B) {
+				for bm.Loop() {
+					pass.run()
+				}
+				bm.ReportMetric(flops*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
+				bm.ReportMetric(bm.Elapsed().Seconds()*1e3/float64(bm.N), "ms/op")
+			})
+		}
+		for _, t := range []ops.Tensor{x, w, y, dy, dx, dw} {
+			b.Free(t)
+		}
 	}
-	bm.Run("forward", func(bm *testing.B) {
-		for bm.Loop() {
-			b.Conv2d(x, w, y, p)
-		}
-		report(bm, 1)
-	})
-	bm.Run("backward", func(bm *testing.B) {
-		for bm.Loop() {
-			b.Conv2dBackward(y, x, w, dx, dw, p)
-		}
-		report(bm, 2)
-	})
 }
