@@ -23,16 +23,20 @@ import "github.com/resnext/resnext/ops"
 // convShape is the geometry of one convolution, with the normalised parameters.
 type convShape struct {
 	ops.Conv2dParams
-	n, c, h, w int // input x [n, c, h, w]
-	k, kh, kw  int // filters [k, cg, kh, kw]
-	oh, ow     int // output y [n, k, oh, ow]
-	cg, kg     int // input and output channels per group
+	n, c, h, w int      // input x [n, c, h, w]
+	k, kh, kw  int      // filters [k, cg, kh, kw]
+	oh, ow     int      // output y [n, k, oh, ow]
+	cg, kg     int      // input and output channels per group
+	taps       *tapPlan // the layout of the tap path, when the convolution goes by taps (byTaps)
 }
 
 func newConvShape(x, w ops.Shape, p ops.Conv2dParams) *convShape {
 	g := &convShape{Conv2dParams: p, n: x[0], c: x[1], h: x[2], w: x[3], k: w[0], kh: w[2], kw: w[3]}
 	g.oh, g.ow = p.OutSize(g.h, g.w, g.kh, g.kw)
 	g.cg, g.kg = g.c/p.Groups, g.k/p.Groups
+	if g.byTaps() {
+		g.taps = newTapPlan(g)
+	}
 	return g
 }
 
@@ -87,28 +91,6 @@ func (g *convShape) unpad(pad, x []float32) {
 	}
 }
 
-// toWide spreads a [kg, oh*ow] slab to [kg, oh*wp], zero in the extra columns.
-func (g *convShape) toWide(src, dst []float32) {
-	wp, cols := g.wp(), g.cols()
-	for k := range g.kg {
-		for p := range g.oh {
-			row := dst[k*cols+p*wp:][:wp]
-			copy(row, src[(k*g.oh+p)*g.ow:][:g.ow])
-			clear(row[g.ow:])
-		}
-	}
-}
-
-// fromWide gathers a [kg, oh*wp] slab back into [kg, oh*ow].
-func (g *convShape) fromWide(src, dst []float32) {
-	wp, cols := g.wp(), g.cols()
-	for k := range g.kg {
-		for p := range g.oh {
-			copy(dst[(k*g.oh+p)*g.ow:][:g.ow], src[k*cols+p*wp:][:g.ow])
-		}
-	}
-}
-
 // eachWideTap calls fn with each row (c, r, s) of a wide column matrix col and the run of the
 // padded slab pad it corresponds to.
 func (g *convShape) eachWideTap(pad, col []float32, fn func(run, row []float32)) {
@@ -150,6 +132,13 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 	p = ops.CheckConv2d(x, w, y, p)
 	xs, ws, ys := f32(op, x), f32(op, w), f32(op, y)
 	g := newConvShape(x.Shape(), w.Shape(), p)
+	if t := g.taps; t != nil {
+		a := b.scratch(g.Groups * t.kgPad * t.taps)
+		t.packFilters(ws, a)
+		b.tapConvolve(t, a, xs, ys)
+		b.release(a)
+		return
+	}
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		col := cw.columns(g.xSlab(xs, n, grp))
 		out := g.ySlab(ys, n, grp)
@@ -161,7 +150,7 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 			b: col, ldb: g.cols(),
 			c: out, ldc: g.cols(), alpha: 1})
 		if g.wide() {
-			g.fromWide(out, g.ySlab(ys, n, grp))
+			unwiden(out, g.cols(), g.wp(), g.ySlab(ys, n, grp), g.kg, g.oh, g.ow)
 		}
 	})
 }
@@ -182,6 +171,14 @@ func (b *Backend) Conv2dBackward(dy, x, w, dx, dw ops.Tensor, p ops.Conv2dParams
 
 // convBackwardData computes dx_ng = col2im(w_g^T @ dy_ng) for every image and group.
 func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
+	if gt, ok := g.transposed(); ok && g.taps != nil && gt.taps != nil {
+		t := gt.taps
+		a := b.scratch(g.Groups * t.kgPad * t.taps)
+		t.packFlipped(g, w, a)
+		b.tapConvolve(t, a, dy, dx)
+		b.release(a)
+		return
+	}
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		dxs := g.xSlab(dx, n, grp)
 		o := gemmOp{m: g.rows(), n: g.cols(), k: g.kg,
@@ -221,7 +218,7 @@ func (b *Backend) convBackwardFilter(g *convShape, dy, x, dw []float32) {
 		clear(dw) // the sum over an empty batch
 	case b.acrossTasks(g.Groups):
 		b.parallelFor(g.Groups, g.n*g.taskCost(), func(lo, hi int) {
-			cw := b.newConvWorker(g, false)
+			cw := b.newConvWorker(g, false, g.filterByTaps())
 			for grp := lo; grp < hi; grp++ {
 				f.sum(cw, dw, 0, g.n, grp)
 			}
@@ -230,7 +227,7 @@ func (b *Backend) convBackwardFilter(g *convShape, dy, x, dw []float32) {
 	case b.acrossTasks(g.n):
 		b.filterGradByImage(f, dw)
 	default:
-		cw := b.newConvWorker(g, true)
+		cw := b.newConvWorker(g, true, g.filterByTaps())
 		for grp := range g.Groups {
 			f.sum(cw, dw, 0, g.n, grp)
 		}
@@ -247,6 +244,10 @@ type filterGrad struct {
 // sum writes the sum over the images [lo, hi) of dy_ng @ col(x_ng)^T into group grp of dw.
 func (f *filterGrad) sum(cw *convWorker, dw []float32, lo, hi, grp int) {
 	g := f.g
+	if cw.tap != nil {
+		g.taps.filterSum(&cw.b.kernel, cw.tap, f.dy, f.x, g.wSlab(dw, grp), lo, hi, grp)
+		return
+	}
 	o := gemmOp{m: g.kg, n: g.rows(), k: g.cols(), lda: g.cols(), ldb: g.cols(), transB: true,
 		c: g.wSlab(dw, grp), ldc: g.rows(), alpha: 1}
 	for n := lo; n < hi; n++ {
@@ -272,7 +273,7 @@ func (b *Backend) filterGradByImage(f *filterGrad, dw []float32) {
 			out = b.scratch(len(dw))
 			partial[lo] = out
 		}
-		cw := b.newConvWorker(g, false)
+		cw := b.newConvWorker(g, false, g.filterByTaps())
 		for grp := range g.Groups {
 			f.sum(cw, out, lo, hi, grp)
 		}
@@ -302,7 +303,7 @@ func (b *Backend) acrossTasks(tasks int) bool {
 func (b *Backend) convEach(g *convShape, fn func(cw *convWorker, n, grp int)) {
 	tasks := g.n * g.Groups
 	if !b.acrossTasks(tasks) {
-		cw := b.newConvWorker(g, true)
+		cw := b.newConvWorker(g, true, false)
 		for t := range tasks {
 			fn(cw, t/g.Groups, t%g.Groups)
 		}
@@ -310,7 +311,7 @@ func (b *Backend) convEach(g *convShape, fn func(cw *convWorker, n, grp int)) {
 		return
 	}
 	b.parallelFor(tasks, g.taskCost(), func(lo, hi int) {
-		cw := b.newConvWorker(g, false)
+		cw := b.newConvWorker(g, false, false)
 		for t := lo; t < hi; t++ {
 			fn(cw, t/g.Groups, t%g.Groups)
 		}
@@ -327,11 +328,18 @@ type convWorker struct {
 	pad      []float32 // wide: the padded slab
 	out      []float32 // wide: [kg, cols], an output or output gradient in padded width
 	work     gemmWork
-	parallel bool // GEMMs use all threads (and their own packing memory)
+	parallel bool       // GEMMs use all threads (and their own packing memory)
+	tap      *tapWorker // the tap path's memory, instead of all the above
 }
 
-func (b *Backend) newConvWorker(g *convShape, parallel bool) *convWorker {
+// newConvWorker returns the memory of a goroutine that runs g's GEMMs (serial ones unless
+// parallel), or with taps, of one that runs g by taps.
+func (b *Backend) newConvWorker(g *convShape, parallel, taps bool) *convWorker {
 	cw := &convWorker{b: b, g: g, parallel: parallel}
+	if taps {
+		cw.tap = b.newTapWorker(g.taps)
+		return cw
+	}
 	if !g.direct() {
 		cw.col = b.scratch(g.rows() * g.cols())
 	}
@@ -346,6 +354,10 @@ func (b *Backend) newConvWorker(g *convShape, parallel bool) *convWorker {
 }
 
 func (cw *convWorker) release() {
+	if cw.tap != nil {
+		cw.tap.release()
+		return
+	}
 	for _, s := range [][]float32{cw.col, cw.pad, cw.out} {
 		if s != nil {
 			cw.b.release(s)
@@ -386,7 +398,8 @@ func (cw *convWorker) gradOut(dy []float32) []float32 {
 	if !cw.g.wide() {
 		return dy
 	}
-	cw.g.toWide(dy, cw.out)
+	g := cw.g
+	widen(dy, cw.out, g.cols(), g.wp(), g.kg, g.oh, g.ow)
 	return cw.out
 }
 

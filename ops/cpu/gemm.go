@@ -64,13 +64,16 @@ type microKernel struct {
 	// (see reluGo and reluGradGo), so that forcing a kernel forces the whole code path.
 	relu     func(x, y []float32)
 	reluGrad func(dy, y, dx []float32)
+	// taps and tapDot are the kernels of the convolutions by taps (see tapsGo and tapDotGo).
+	taps   func(k int, a, base []float32, offs []int, reach int, c []float32, ldc int)
+	tapDot func(k int, a []float32, lda int, base []float32, offs []int, reach int, out []float32)
 }
 
 func (k microKernel) String() string { return fmt.Sprintf("%s %dx%d", k.name, k.mr, k.nr) }
 
 // goKernel is the portable micro-kernel, for every CPU.
 var goKernel = microKernel{name: "go", mr: goMR, nr: goNR, kc: 256, mc: 128, nc: 2048, fn: kernel4x8,
-	relu: reluGo, reluGrad: reluGradGo}
+	relu: reluGo, reluGrad: reluGradGo, taps: tapsGo, tapDot: tapDotGo}
 
 // kernelNeeds is what each micro-kernel needs of the machine, for error messages.
 var kernelNeeds = map[string]string{
