@@ -139,18 +139,19 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 		b.release(a)
 		return
 	}
+	filters, free := b.filterOps(g, func(grp int) gemmOp {
+		return gemmOp{m: g.kg, n: g.cols(), k: g.rows(), a: g.wSlab(ws, grp), lda: g.rows(), ldb: g.cols(), ldc: g.cols(), alpha: 1}
+	})
+	defer free()
 	b.convEach(g, func(cw *convWorker, n, grp int) {
-		col := cw.columns(g.xSlab(xs, n, grp))
-		out := g.ySlab(ys, n, grp)
+		o := filters[grp]
+		o.b, o.c = cw.columns(g.xSlab(xs, n, grp)), g.ySlab(ys, n, grp)
 		if g.wide() {
-			out = cw.out
+			o.c = cw.out
 		}
-		cw.gemm(gemmOp{m: g.kg, n: g.cols(), k: g.rows(),
-			a: g.wSlab(ws, grp), lda: g.rows(),
-			b: col, ldb: g.cols(),
-			c: out, ldc: g.cols(), alpha: 1})
+		cw.gemm(o)
 		if g.wide() {
-			unwiden(out, g.cols(), g.wp(), g.ySlab(ys, n, grp), g.kg, g.oh, g.ow)
+			unwiden(o.c, g.cols(), g.wp(), g.ySlab(ys, n, grp), g.kg, g.oh, g.ow)
 		}
 	})
 }
@@ -179,12 +180,14 @@ func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
 		b.release(a)
 		return
 	}
+	filters, free := b.filterOps(g, func(grp int) gemmOp {
+		return gemmOp{m: g.rows(), n: g.cols(), k: g.kg, a: g.wSlab(w, grp), lda: g.rows(), transA: true, ldb: g.cols(), ldc: g.cols(), alpha: 1}
+	})
+	defer free()
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		dxs := g.xSlab(dx, n, grp)
-		o := gemmOp{m: g.rows(), n: g.cols(), k: g.kg,
-			a: g.wSlab(w, grp), lda: g.rows(), transA: true,
-			b: cw.gradOut(g.ySlab(dy, n, grp)), ldb: g.cols(),
-			c: dxs, ldc: g.cols(), alpha: 1}
+		o := filters[grp]
+		o.b, o.c = cw.gradOut(g.ySlab(dy, n, grp)), dxs
 		switch {
 		case g.direct():
 			cw.gemm(o)
@@ -294,6 +297,26 @@ func (b *Backend) filterGradByImage(f *filterGrad, dw []float32) {
 // shares; if not, the threads are better spent inside each GEMM.
 func (b *Backend) acrossTasks(tasks int) bool {
 	return tasks >= b.threads && (tasks%b.threads == 0 || tasks >= 4*b.threads)
+}
+
+// filterOps returns each group's GEMM with the group's filters as A, o(grp), for the images of
+// convEach to share. When convEach spreads the images over the threads, each with serial GEMMs that
+// would all pack the same A, A is packed here once instead (gemmOp.prepackA); free gives that
+// memory back.
+func (b *Backend) filterOps(g *convShape, o func(grp int) gemmOp) (ops []gemmOp, free func()) {
+	ops = make([]gemmOp, g.Groups)
+	for grp := range ops {
+		ops[grp] = o(grp)
+	}
+	if !b.acrossTasks(g.n*g.Groups) || g.n < 2 {
+		return ops, func() {}
+	}
+	size := ops[0].prepackedSize(b.kernel)
+	packed := b.scratch(g.Groups * size)
+	for grp := range ops {
+		ops[grp].prepackA(b, b.kernel, packed[grp*size:])
+	}
+	return ops, func() { b.release(packed) }
 }
 
 // convEach runs fn for every image and group, spread over the threads either across the

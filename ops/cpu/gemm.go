@@ -129,6 +129,9 @@ type gemmOp struct {
 	ldc     int
 	alpha   float32
 	beta    float32
+	// packed, when set, holds alpha*op(A) packed once for many GEMMs (prepackA); a, lda, transA
+	// and alpha are then not read.
+	packed []float32
 }
 
 // gemmMinWork is the least work, in multiply-adds per thread, worth another thread: below it the
@@ -264,9 +267,7 @@ func (t *gemmTeam) colsPart(kc, nc int) int {
 
 func newGemmTeam(o *gemmOp, k microKernel, threads int) *gemmTeam {
 	t := &gemmTeam{o: o, k: k, threads: threads, byRows: true}
-	// Slices of equal depth rather than full ones and a thin remainder: 300 = 150 + 150, not
-	// 256 + 44, which would run the micro-kernel on a short loop with the same overhead.
-	t.kc = ceilDiv(o.k, ceilDiv(o.k, k.kc))
+	t.kc = gemmDepth(o.k, k)
 	t.nc = roundUp(ceilDiv(o.n, ceilDiv(o.n, k.nc)), k.nr)
 	t.bar.n = int32(threads)
 	if threads > 1 {
@@ -294,6 +295,11 @@ func newGemmTeam(o *gemmOp, k microKernel, threads int) *gemmTeam {
 // gemmMinClaim is the fewest micro-panels of A a thread claims at a time: each claim streams the
 // packed block of B through the core once more.
 const gemmMinClaim = 2
+
+// gemmDepth is the depth of the slices a GEMM of depth k is cut into: as deep as the kernel's kc,
+// evened out. 300 = 150 + 150, not 256 + 44, which would run the micro-kernel on a short loop
+// with the same overhead.
+func gemmDepth(k int, kern microKernel) int { return ceilDiv(k, ceilDiv(k, kern.kc)) }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }
@@ -338,8 +344,7 @@ func (t *gemmTeam) work(i int, w *gemmWork) {
 				o.packB(bp, &t.k, pc, kb, jc+j0, n)
 				for ic := m0; ic < m1; ic += mc {
 					mb := min(mc, m1-ic)
-					o.packA(w.a, &t.k, ic, mb, pc, kb)
-					w.macroKernel(mb, n, kb, bp, o.c[ic*o.ldc+jc+j0:], o.ldc, beta)
+					w.macroKernel(o.blockA(w, ic, mb, pc, kb), mb, n, kb, bp, o.c[ic*o.ldc+jc+j0:], o.ldc, beta)
 				}
 				continue
 			}
@@ -378,8 +383,7 @@ func (t *gemmTeam) work(i int, w *gemmWork) {
 			if !t.dynamic {
 				for ic := m0; ic < m1; ic += mc {
 					mb := min(mc, m1-ic)
-					o.packA(w.a, &t.k, ic, mb, pc, kb)
-					w.macroKernel(mb, nb, kb, bp, o.c[ic*o.ldc+jc:], o.ldc, beta)
+					w.macroKernel(o.blockA(w, ic, mb, pc, kb), mb, nb, kb, bp, o.c[ic*o.ldc+jc:], o.ldc, beta)
 				}
 				continue
 			}
@@ -398,8 +402,7 @@ func (t *gemmTeam) work(i int, w *gemmWork) {
 				}
 				ic := int(cur) * mr
 				mb := min(int(end)*mr, o.m) - ic
-				o.packA(w.a, &t.k, ic, mb, pc, kb)
-				w.macroKernel(mb, nb, kb, bp, o.c[ic*o.ldc+jc:], o.ldc, beta)
+				w.macroKernel(o.blockA(w, ic, mb, pc, kb), mb, nb, kb, bp, o.c[ic*o.ldc+jc:], o.ldc, beta)
 			}
 		}
 	}
@@ -433,6 +436,41 @@ func (b *barrier) wait(last func()) {
 			runtime.Gosched()
 		}
 	}
+}
+
+// blockA returns the packed block alpha * op(A)[i0:i0+mb, p0:p0+kb], i0 a multiple of mr: a
+// piece of o.packed when A comes packed, else packed into w.a.
+func (o *gemmOp) blockA(w *gemmWork, i0, mb, p0, kb int) []float32 {
+	if o.packed != nil {
+		return o.packed[roundUp(o.m, w.k.mr)*p0+i0*kb:][:roundUp(mb, w.k.mr)*kb]
+	}
+	o.packA(w.a, &w.k, i0, mb, p0, kb)
+	return w.a
+}
+
+// prepackedSize is the length of alpha*op(A) packed by prepackA for kernel k.
+func (o *gemmOp) prepackedSize(k microKernel) int { return roundUp(o.m, k.mr) * o.k }
+
+// prepackA packs alpha*op(A) whole into dst (prepackedSize long), in the order every GEMM with
+// this A and kernel k reads it: for each slice of depth gemmDepth, the micro-panels of all rows,
+// so that the block of rows [i0, ...) of the slice at depth p0 starts at roundUp(m, mr)*p0 +
+// i0*kb. The rows' panels are split over b's threads. o then reads A from dst: for a GEMM with
+// one A and many Bs (a convolution's filters and its images), A is packed once instead of once
+// per GEMM.
+func (o *gemmOp) prepackA(b *Backend, k microKernel, dst []float32) {
+	o.packed = dst[:o.prepackedSize(k)]
+	if o.k == 0 {
+		return // nothing to pack: the GEMM only scales C
+	}
+	kc, mp := gemmDepth(o.k, k), roundUp(o.m, k.mr)
+	panels := mp / k.mr
+	b.parallelFor(panels, k.mr*o.k, func(lo, hi int) {
+		i0, mb := lo*k.mr, min(hi*k.mr, o.m)-lo*k.mr
+		for pc := 0; pc < o.k; pc += kc {
+			kb := min(kc, o.k-pc)
+			o.packA(dst[mp*pc+i0*kb:], &k, i0, mb, pc, kb)
+		}
+	})
 }
 
 // packA packs alpha * op(A)[i0:i0+mb, p0:p0+kb] into dst as micro-panels of mr rows, each stored
@@ -550,13 +588,13 @@ func (o *gemmOp) packB(dst []float32, k *microKernel, p0, kb, j0, nb int) {
 // macroKernel multiplies the packed block of A in w (mb x kb) by the packed micro-panels of B in
 // bp (kb x nb) into C: C = A*B + beta*C. Whole tiles go straight to C; edge tiles are computed in
 // w.tile and only their valid part is merged, so the micro-kernel never needs to know about edges.
-func (w *gemmWork) macroKernel(mb, nb, kb int, bp []float32, c []float32, ldc int, beta float32) {
+func (w *gemmWork) macroKernel(ap []float32, mb, nb, kb int, bp []float32, c []float32, ldc int, beta float32) {
 	mr, nr, fn := w.k.mr, w.k.nr, w.k.fn
 	for jr := 0; jr < nb; jr += nr {
 		b := bp[jr*kb : (jr+nr)*kb]
 		cols := min(nr, nb-jr)
 		for ir := 0; ir < mb; ir += mr {
-			a := w.a[ir*kb : (ir+mr)*kb]
+			a := ap[ir*kb : (ir+mr)*kb]
 			rows := min(mr, mb-ir)
 			if rows == mr && cols == nr {
 				fn(kb, a, b, c[ir*ldc+jr:], ldc, beta)

@@ -127,16 +127,21 @@ func gemmTestBackends(k microKernel) []*Backend {
 }
 
 // gemmTestCheck runs o on each of backends, on its own copy of C, against the reference computed
-// once, and then the serial path (run, as the convolutions call it) with the first backend's
-// packing memory.
+// once, with A packed by the GEMM and prepacked (prepackA), and then the serial path (run, as the
+// convolutions call it) with the first backend's packing memory.
 func gemmTestCheck(t *testing.T, backends []*Backend, what string, o gemmOp) {
 	t.Helper()
 	want := gemmTestRef(o)
 	for _, b := range backends {
-		run := o
-		run.c = slices.Clone(o.c)
-		b.gemm(run)
-		gemmTestClose(t, fmt.Sprintf("%v threads=%d %s", b.kernel, b.threads, what), run.c, want)
+		for _, prepack := range []bool{false, true} {
+			run := o
+			run.c = slices.Clone(o.c)
+			if prepack {
+				run.prepackA(b, b.kernel, make([]float32, o.prepackedSize(b.kernel)+7))
+			}
+			b.gemm(run)
+			gemmTestClose(t, fmt.Sprintf("%v threads=%d prepacked=%v %s", b.kernel, b.threads, prepack, what), run.c, want)
+		}
 	}
 	b := backends[0]
 	run := o
