@@ -143,6 +143,14 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 		return gemmOp{m: g.kg, n: g.cols(), k: g.rows(), a: g.wSlab(ws, grp), lda: g.rows(), ldb: g.cols(), ldc: g.cols(), alpha: 1}
 	})
 	defer free()
+	if b.batched(g) {
+		b.convBatched(g, filters, g.rows(), g.kg,
+			func(n, grp int, col []float32, ld int) { g.columnsInto(g.xSlab(xs, n, grp), col, ld) },
+			func(n, grp int, out []float32, ld int) {
+				copyRows(g.ySlab(ys, n, grp), g.plane(), out, ld, g.kg, g.plane())
+			})
+		return
+	}
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		o := filters[grp]
 		o.b, o.c = cw.columns(g.xSlab(xs, n, grp)), g.ySlab(ys, n, grp)
@@ -184,6 +192,22 @@ func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
 		return gemmOp{m: g.rows(), n: g.cols(), k: g.kg, a: g.wSlab(w, grp), lda: g.rows(), transA: true, ldb: g.cols(), ldc: g.cols(), alpha: 1}
 	})
 	defer free()
+	if b.batched(g) {
+		b.convBatched(g, filters, g.kg, g.rows(),
+			func(n, grp int, col []float32, ld int) {
+				copyRows(col, ld, g.ySlab(dy, n, grp), g.plane(), g.kg, g.plane())
+			},
+			func(n, grp int, col []float32, ld int) {
+				dxs := g.xSlab(dx, n, grp)
+				if g.direct() {
+					copyRows(dxs, g.plane(), col, ld, g.rows(), g.plane())
+					return
+				}
+				clear(dxs)
+				g.col2im(col, ld, dxs)
+			})
+		return
+	}
 	b.convEach(g, func(cw *convWorker, n, grp int) {
 		dxs := g.xSlab(dx, n, grp)
 		o := filters[grp]
@@ -205,7 +229,7 @@ func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
 			o.c = cw.col
 			cw.gemm(o)
 			clear(dxs)
-			g.col2im(cw.col, dxs)
+			g.col2im(cw.col, g.cols(), dxs)
 		}
 	})
 }
@@ -319,6 +343,61 @@ func (b *Backend) filterOps(g *convShape, o func(grp int) gemmOp) (ops []gemmOp,
 	return ops, func() { b.release(packed) }
 }
 
+// batched reports whether g's forward and input-gradient GEMMs run on all the images at once, as
+// one GEMM per group whose columns are the images' columns side by side: when an image has too
+// few columns for whole micro-panels (7x7 and 14x14 planes), the padding of its last micro-panel
+// is a large share of a GEMM per image. Not for wide convolutions, whose columns overlap.
+func (b *Backend) batched(g *convShape) bool {
+	cols := g.cols()
+	return g.n > 1 && !g.wide() && roundUp(cols, b.kernel.nr)*100 > cols*103
+}
+
+// convBatched runs one GEMM per group on all the images: in(n, grp, col, ld) writes image n's
+// k x cols operand B into the columns [n*cols, (n+1)*cols) of col (row stride ld = n*cols), the
+// GEMM filters[grp] (over all those columns) writes m rows of results the same way, and
+// out(n, grp, res, ld) takes image n's columns of them. The copies in and out are spread over the
+// images, the GEMM over the threads.
+func (b *Backend) convBatched(g *convShape, filters []gemmOp, k, m int,
+	in, out func(n, grp int, col []float32, ld int)) {
+	cols := g.cols()
+	ld := g.n * cols
+	col, res := b.scratch(k*ld), b.scratch(m*ld)
+	for grp := range g.Groups {
+		b.parallelFor(g.n, k*cols, func(lo, hi int) {
+			for n := lo; n < hi; n++ {
+				in(n, grp, col[n*cols:], ld)
+			}
+		})
+		o := filters[grp]
+		o.n, o.b, o.ldb, o.c, o.ldc = ld, col, ld, res, ld
+		b.gemm(o)
+		b.parallelFor(g.n, m*cols, func(lo, hi int) {
+			for n := lo; n < hi; n++ {
+				out(n, grp, res[n*cols:], ld)
+			}
+		})
+	}
+	b.release(col)
+	b.release(res)
+}
+
+// copyRows copies rows rows of n values from src (row stride ldSrc) to dst (row stride ldDst).
+func copyRows(dst []float32, ldDst int, src []float32, ldSrc, rows, n int) {
+	for r := range rows {
+		copy(dst[r*ldDst:][:n], src[r*ldSrc:][:n])
+	}
+}
+
+// columnsInto writes the column matrix of the slab x into col with row stride ld: x itself for a
+// direct convolution, else im2col(x). Not for wide convolutions.
+func (g *convShape) columnsInto(x, col []float32, ld int) {
+	if g.direct() {
+		copyRows(col, ld, x, g.plane(), g.rows(), g.plane())
+		return
+	}
+	g.im2col(x, col, ld)
+}
+
 // convEach runs fn for every image and group, spread over the threads either across the
 // (image, group) pairs, each goroutine with its own column matrix and serial GEMMs, or, when there
 // are too few pairs, one pair at a time with parallel GEMMs. fn must only write memory that
@@ -410,7 +489,7 @@ func (cw *convWorker) columns(x []float32) []float32 {
 		g.padInto(x, cw.pad)
 		g.eachWideTap(cw.pad, cw.col, func(run, row []float32) { copy(row, run) })
 	default:
-		g.im2col(x, cw.col)
+		g.im2col(x, cw.col, g.cols())
 	}
 	return cw.col
 }
@@ -441,18 +520,20 @@ func convSpan(in, out, stride, pad, offset int) (lo, hi int) {
 	return lo, hi
 }
 
-// im2col writes the column matrix of the slab x [cg, h, w] into col [cg*kh*kw, oh*ow].
-func (g *convShape) im2col(x, col []float32) { g.eachTap(x, col, g.im2colRow) }
+// im2col writes the column matrix of the slab x [cg, h, w] into col [cg*kh*kw, oh*ow] with row
+// stride ld.
+func (g *convShape) im2col(x, col []float32, ld int) { g.eachTap(x, col, ld, g.im2colRow) }
 
 // eachTap calls fn with each channel img of the slab x [cg, h, w] and the row of the column matrix
-// col [cg*kh*kw, oh*ow] that holds its tap (r, s): the walk im2col and col2im share.
-func (g *convShape) eachTap(x, col []float32, fn func(img, row []float32, r, s int)) {
+// col [cg*kh*kw, oh*ow] (row stride ld) that holds its tap (r, s): the walk im2col and col2im
+// share.
+func (g *convShape) eachTap(x, col []float32, ld int, fn func(img, row []float32, r, s int)) {
 	plane := g.plane()
 	for ci := range g.cg {
 		img := x[ci*g.h*g.w:][:g.h*g.w]
 		for r := range g.kh {
 			for s := range g.kw {
-				fn(img, col[((ci*g.kh+r)*g.kw+s)*plane:][:plane], r, s)
+				fn(img, col[((ci*g.kh+r)*g.kw+s)*ld:][:plane], r, s)
 			}
 		}
 	}
@@ -485,9 +566,9 @@ func (g *convShape) im2colRow(img, row []float32, r, s int) {
 	}
 }
 
-// col2im adds every entry of the column matrix col back onto the input position it was read
-// from in the slab x [cg, h, w]; entries that came from padding are dropped.
-func (g *convShape) col2im(col, x []float32) { g.eachTap(x, col, g.col2imRow) }
+// col2im adds every entry of the column matrix col (row stride ld) back onto the input position
+// it was read from in the slab x [cg, h, w]; entries that came from padding are dropped.
+func (g *convShape) col2im(col []float32, ld int, x []float32) { g.eachTap(x, col, ld, g.col2imRow) }
 
 // col2imRow adds one row of the column matrix, tap (r, s), onto one channel img [h, w].
 func (g *convShape) col2imRow(img, row []float32, r, s int) {

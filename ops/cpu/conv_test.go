@@ -63,7 +63,7 @@ func checkIm2col(t *testing.T, g *convShape, rng *rand.Rand) {
 	for i := range col {
 		col[i] = float32(math.NaN())
 	}
-	g.im2col(x, col)
+	g.im2col(x, col, g.plane())
 	for ci := range g.cg {
 		for r := range g.kh {
 			for s := range g.kw {
@@ -84,7 +84,7 @@ func checkIm2col(t *testing.T, g *convShape, rng *rand.Rand) {
 	}
 	c := gemmTestRandom(rng, len(col))
 	back := make([]float32, len(x))
-	g.col2im(c, back)
+	g.col2im(c, g.plane(), back)
 	var lhs, rhs, size float64
 	for i := range col {
 		lhs += float64(col[i]) * float64(c[i])

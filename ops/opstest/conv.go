@@ -21,8 +21,9 @@ func (c convCase) geom() convGeom { return newConvGeom(c.n, c.c, c.h, c.w, c.k, 
 // downsampling) and the edges: batches of 0, 1, 3 and 4, odd sizes, 1x1 inputs and outputs, groups
 // of 1, 2, 32, 64 and equal to the channels, stride 3, padding as large as the kernel or larger
 // (output positions that see only padding), dilation, rectangular kernels with different
-// attributes per axis, zero attributes meaning 1, and matrices larger than a typical GEMM block
-// (2304 output positions, 136 filters).
+// attributes per axis, zero attributes meaning 1, matrices larger than a typical GEMM block
+// (2304 output positions, 136 filters), and many filters on small planes over a batch (the 7x7
+// and 14x14 stages).
 var convCases = []convCase{
 	{"1x1", 2, 8, 5, 5, 16, 1, 1, ops.Conv(1, 0, 1)},
 	{"1x1_stride2_odd_7x7", 2, 8, 7, 7, 16, 1, 1, ops.Conv(2, 0, 1)},
@@ -62,6 +63,9 @@ var convCases = []convCase{
 	{"batch3", 3, 8, 7, 7, 8, 3, 3, ops.Conv(1, 1, 1)},
 	{"batch4", 4, 16, 10, 10, 16, 3, 3, ops.Conv(1, 1, 1)},
 	{"batch0", 0, 4, 5, 5, 4, 3, 3, ops.Conv(1, 1, 1)},
+	{"1x1_stride2_72_filters_batch3", 3, 8, 9, 9, 72, 1, 1, ops.Conv(2, 0, 1)},
+	{"3x3_stride2_80_filters_batch2", 2, 4, 9, 9, 80, 3, 3, ops.Conv(2, 1, 1)},
+	{"1x1_96_filters_7x7_batch2_groups2", 2, 8, 7, 7, 192, 1, 1, ops.Conv(1, 0, 2)},
 }
 
 // convInputs returns random x and w for a geometry; w is scaled by 1/sqrt(fan-in) so outputs stay
