@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -114,6 +115,11 @@ type benchResult struct {
 	HostMsPerStepMedian *float64 `json:"host_ms_per_step_median,omitempty"`
 	// PeakRSSBytes is the process's peak resident set size (getrusage's ru_maxrss).
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// HeapAllocsPerStep and HeapBytesPerStep are the Go heap allocations of a timed step (their
+	// count and bytes, runtime.MemStats' Mallocs and TotalAlloc): what the host side allocates
+	// per step after the warm-up, tensors from the backend's pool not included.
+	HeapAllocsPerStep float64 `json:"heap_allocs_per_step"`
+	HeapBytesPerStep  float64 `json:"heap_bytes_per_step"`
 	// Parameters is the model's trainable parameter count.
 	Parameters int `json:"parameters"`
 	// Loss is the loss of the last timed step (train only).
@@ -226,13 +232,17 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	stepTimes := make([]time.Duration, 0, o.steps)
 	hostTimes := make([]time.Duration, 0, o.steps)
 	lastLog := time.Now()
+	var before runtime.MemStats
 	for i := range o.warmup + o.steps {
-		if i == o.warmup && o.cpuProfile != "" {
-			stop, err := startCPUProfile(o.cpuProfile)
-			if err != nil {
-				return res, err
+		if i == o.warmup {
+			runtime.ReadMemStats(&before)
+			if o.cpuProfile != "" {
+				stop, err := startCPUProfile(o.cpuProfile)
+				if err != nil {
+					return res, err
+				}
+				defer stop()
 			}
-			defer stop()
 		}
 		start := time.Now()
 		step()
@@ -251,6 +261,10 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 				zap.Duration("time", end.Sub(start).Round(time.Millisecond)))
 		}
 	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	res.HeapAllocsPerStep = sig6(float64(after.Mallocs-before.Mallocs) / float64(o.steps))
+	res.HeapBytesPerStep = sig6(float64(after.TotalAlloc-before.TotalAlloc) / float64(o.steps))
 	if training {
 		v, err := ops.ToFloat32(b, loss)
 		if err != nil {
@@ -323,6 +337,7 @@ func printBench(out io.Writer, r benchResult) error {
 		fmt.Fprintf(tw, "host ms/step\tmedian %.3f, mean %.3f (queueing the step, before the synchronisation)\n", *r.HostMsPerStepMedian, *r.HostMsPerStep)
 	}
 	fmt.Fprintf(tw, "peak RSS\t%.1f MiB (%d bytes)\n", float64(r.PeakRSSBytes)/(1<<20), r.PeakRSSBytes)
+	fmt.Fprintf(tw, "heap/step\t%.0f allocations, %.0f bytes (host side, after the warm-up)\n", r.HeapAllocsPerStep, r.HeapBytesPerStep)
 	if r.Loss != nil {
 		fmt.Fprintf(tw, "last loss\t%.4f\n", *r.Loss)
 	}

@@ -177,18 +177,23 @@ func (g *convShape) transposed() (t *convShape, ok bool) {
 func (b *Backend) tapConvolve(t *tapPlan, a, in, out []float32) {
 	g := t.g
 	size, tiles := t.kgPad*t.taps, t.colsPad/tapCols
-	slab := func(cw *tapWorker, n, grp int, split func(tiles int, fn func(lo, hi int))) {
+	slab := func(cw *tapWorker, n, grp int, parallel bool) {
 		t.fill(g.xSlab(in, n, grp), cw.slab)
-		split(tiles, func(lo, hi int) { t.forward(&b.kernel, a[grp*size:][:size], cw.slab, cw.wide, lo, hi) })
+		a := a[grp*size:][:size]
+		if parallel {
+			b.parallelFor(tiles, size*tapCols, func(lo, hi int) { t.forward(&b.kernel, a, cw.slab, cw.wide, lo, hi) })
+		} else {
+			t.forward(&b.kernel, a, cw.slab, cw.wide, 0, tiles)
+		}
 		unwiden(cw.wide, t.colsPad, t.wq, g.ySlab(out, n, grp), g.kg, g.oh, g.ow)
 	}
-	whole := func(tiles int, fn func(lo, hi int)) { fn(0, tiles) }
 	tasks := g.n * g.Groups
-	if b.acrossTasks(tasks) {
+	across := b.acrossTasks(tasks)
+	if across {
 		b.parallelFor(tasks, g.taskCost(), func(lo, hi int) {
 			cw := b.newTapWorker(t)
 			for task := lo; task < hi; task++ {
-				slab(cw, task/g.Groups, task%g.Groups, whole)
+				slab(cw, task/g.Groups, task%g.Groups, false)
 			}
 			cw.release()
 		})
@@ -196,9 +201,7 @@ func (b *Backend) tapConvolve(t *tapPlan, a, in, out []float32) {
 	}
 	cw := b.newTapWorker(t)
 	for task := range tasks {
-		slab(cw, task/g.Groups, task%g.Groups, func(tiles int, fn func(lo, hi int)) {
-			b.parallelFor(tiles, t.kgPad*t.taps*tapCols, fn)
-		})
+		slab(cw, task/g.Groups, task%g.Groups, true)
 	}
 	cw.release()
 }

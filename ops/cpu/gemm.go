@@ -157,7 +157,8 @@ func (b *Backend) gemm(o gemmOp) {
 		b.releaseGemmWork(w)
 		return
 	}
-	t := newGemmTeam(&o, k, threads)
+	t := &gemmTeam{}
+	t.init(&o, k, threads)
 	// The memory for packed B is sized for the kernel and the thread count rather than for this
 	// op, so that the pool hands the same buffer back to every GEMM: two blocks of kc x nc, or
 	// threads private parts of ceil(nc/nr/threads) micro-panels each.
@@ -218,7 +219,8 @@ func (o *gemmOp) run(w *gemmWork) {
 		o.scaleC()
 		return
 	}
-	t := newGemmTeam(o, w.k, 1)
+	var t gemmTeam
+	t.init(o, w.k, 1)
 	t.buf = w.b
 	t.work(0, w)
 }
@@ -265,8 +267,9 @@ func (t *gemmTeam) colsPart(kc, nc int) int {
 	return ceilDiv(ceilDiv(nc, t.k.nr), t.threads) * t.k.nr * kc
 }
 
-func newGemmTeam(o *gemmOp, k microKernel, threads int) *gemmTeam {
-	t := &gemmTeam{o: o, k: k, threads: threads, byRows: true}
+// init sets t up for o on threads goroutines with kernel k.
+func (t *gemmTeam) init(o *gemmOp, k microKernel, threads int) {
+	*t = gemmTeam{o: o, k: k, threads: threads, byRows: true}
 	t.kc = gemmDepth(o.k, k)
 	t.nc = roundUp(ceilDiv(o.n, ceilDiv(o.n, k.nc)), k.nr)
 	t.bar.n = int32(threads)
@@ -289,7 +292,6 @@ func newGemmTeam(o *gemmOp, k microKernel, threads int) *gemmTeam {
 		// thread.
 		t.dynamic = t.byRows && pm >= 2*gemmMinClaim*threads
 	}
-	return t
 }
 
 // gemmMinClaim is the fewest micro-panels of A a thread claims at a time: each claim streams the
