@@ -7,8 +7,10 @@ import (
 )
 
 // Batch normalisation over the channels of x [N, C, H, W] or [N, C]. A channel's values sit in N
-// planes of H*W contiguous elements, one per sample, C*H*W apart. Statistics are summed in float64
-// (mean first, then squared deviations from it), so they stay accurate for large N*H*W.
+// planes of H*W contiguous elements, one per sample, C*H*W apart. Statistics are summed in float64,
+// so they stay accurate for large N*H*W, in one pass over the channel as a rule: the sums of d and
+// d*d with d = x - K, K the channel's first value (see bnLayout.stats). The inner loops are the Backend's
+// vecLoops: AVX2 assembly on amd64 (batchnorm_amd64.s), else the portable loops below.
 
 // bnLayout is where the values of one channel sit in x.
 type bnLayout struct {
@@ -26,10 +28,32 @@ func bnLayoutOf(s ops.Shape) bnLayout {
 // count is the number of values per channel.
 func (l bnLayout) count() int { return l.n * l.hw }
 
-// plane is channel ch's plane of sample i in s.
-func (l bnLayout) plane(s []float32, i, ch int) []float32 {
-	off := (i*l.c + ch) * l.hw
+// stride is the distance between two planes of a channel.
+func (l bnLayout) stride() int { return l.c * l.hw }
+
+// channel is s from the first value of channel ch on: the slice the loops of vecLoops take.
+func (l bnLayout) channel(s []float32, ch int) []float32 { return s[ch*l.hw:] }
+
+// plane is the i-th plane of a channel that starts at s[0] (see channel).
+func (l bnLayout) plane(s []float32, i int) []float32 {
+	off := i * l.stride()
 	return s[off : off+l.hw]
+}
+
+// check panics unless every slice holds a channel (l.n planes of l.hw values, l.stride() apart)
+// from its start: the assembly loops do no bounds checks of their own.
+func (l bnLayout) check(ss ...[]float32) {
+	if l.n < 0 || l.hw < 0 || l.c < 1 {
+		panic("ops/cpu: bad batch-norm layout")
+	}
+	if l.n == 0 || l.hw == 0 {
+		return
+	}
+	for _, s := range ss {
+		if len(s) < (l.n-1)*l.stride()+l.hw {
+			panic("ops/cpu: batch-norm operand too short")
+		}
+	}
 }
 
 // BatchNormTrain normalises x with its batch statistics, saves the mean and inverse standard
@@ -44,29 +68,48 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, s
 	sm, si := f32(op, saveMean), f32(op, saveInvStd)
 	l := bnLayoutOf(x.Shape())
 	m := float64(l.count())
+	v := b.vec()
 	b.parallelFor(l.c, 3*l.count(), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			mean, sq := l.stats(xs, ch)
+			xc := l.channel(xs, ch)
+			mean, sq := l.stats(v, xc)
 			invStd := 1 / math.Sqrt(sq/m+eps)
 			sm[ch], si[ch] = float32(mean), float32(invStd)
 			rm[ch] = float32((1-momentum)*float64(rm[ch]) + momentum*mean)
 			rv[ch] = float32((1-momentum)*float64(rv[ch]) + momentum*sq/(m-1))
-			l.normalize(xs, ys, ch, float32(mean), float32(invStd*float64(gs[ch])), bs[ch])
+			v.bnNormalize(l, xc, l.channel(ys, ch), float32(mean), float32(invStd*float64(gs[ch])), bs[ch])
 		}
 	})
 }
 
-// stats returns the mean of channel ch and the sum of squared deviations from it.
-func (l bnLayout) stats(xs []float32, ch int) (mean, sq float64) {
-	var sum float64
-	for i := range l.n {
-		sum += sum64(l.plane(xs, i, ch))
+// stats returns the mean of the channel that starts at x[0] and the sum of squared deviations from
+// it, from shifted sums: with S1 = sum(x-K) and S2 = sum((x-K)^2) over M values, the mean is
+// K + S1/M and the sum of squares S2 - S1^2/M. Unlike the textbook one-pass formula (K = 0), this
+// loses nothing to cancellation while K is near the mean: S2 is the sum of squares plus
+// M*(mean-K)^2. So one pass takes the channel's first value for K (0 when that is not finite, so
+// that an infinity still gives an infinite mean), which is within a few standard deviations of the
+// mean unless it is an outlier; when S2 comes out more than 16 times the result, a second pass
+// takes the mean for K, which is the two-pass algorithm with its rounding corrected.
+func (l bnLayout) stats(v *vecLoops, x []float32) (mean, sq float64) {
+	k := 0.0
+	if l.count() > 0 {
+		if x0 := float64(x[0]); !math.IsInf(x0, 0) && !math.IsNaN(x0) {
+			k = x0
+		}
 	}
-	mean = sum / float64(l.count())
-	for i := range l.n {
-		sq += sqDev64(l.plane(xs, i, ch), mean)
+	mean, sq, s2 := l.shiftedStats(v, x, k)
+	if s2 > 16*sq {
+		mean, sq, _ = l.shiftedStats(v, x, mean)
 	}
 	return mean, sq
+}
+
+// shiftedStats returns the mean and the sum of squared deviations of the channel from its sums
+// shifted by k (see stats), and the sum of the squares of x-k.
+func (l bnLayout) shiftedStats(v *vecLoops, x []float32, k float64) (mean, sq, s2 float64) {
+	s1, s2 := v.bnStats(l, x, k)
+	d := s1 / float64(l.count())
+	return k + d, max(s2-s1*d, 0), s2
 }
 
 // BatchNormInfer normalises x with the given mean and variance.
@@ -77,22 +120,13 @@ func (b *Backend) BatchNormInfer(x, gamma, beta, mean, variance, y ops.Tensor, e
 	gs, bs := f32(op, gamma), f32(op, beta)
 	ms, vs := f32(op, mean), f32(op, variance)
 	l := bnLayoutOf(x.Shape())
+	v := b.vec()
 	b.parallelFor(l.c, 2*l.count(), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			invStd := 1 / math.Sqrt(float64(vs[ch])+eps)
-			l.normalize(xs, ys, ch, ms[ch], float32(invStd*float64(gs[ch])), bs[ch])
+			v.bnNormalize(l, l.channel(xs, ch), l.channel(ys, ch), ms[ch], float32(invStd*float64(gs[ch])), bs[ch])
 		}
 	})
-}
-
-// normalize writes y = (x - mean)*scale + shift for every value of channel ch.
-func (l bnLayout) normalize(xs, ys []float32, ch int, mean, scale, shift float32) {
-	for i := range l.n {
-		xp, yp := l.plane(xs, i, ch), l.plane(ys, i, ch)
-		for j, v := range xp {
-			yp[j] = (v-mean)*scale + shift
-		}
-	}
 }
 
 // BatchNormBackward computes dx, and dgamma and dbeta when they are not nil, from the statistics
@@ -106,15 +140,12 @@ func (b *Backend) BatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgam
 	dgs, dbs := optF32(op, dgamma), optF32(op, dbeta)
 	l := bnLayoutOf(x.Shape())
 	m := float64(l.count())
+	v := b.vec()
 	b.parallelFor(l.c, 4*l.count(), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			mean, invStd := float64(sm[ch]), float64(si[ch])
-			var sdy, sdyx float64
-			for i := range l.n {
-				dyp := l.plane(dys, i, ch)
-				sdy += sum64(dyp)
-				sdyx += dotDev64(dyp, l.plane(xs, i, ch), mean)
-			}
+			dyc, xc := l.channel(dys, ch), l.channel(xs, ch)
+			invStd := float64(si[ch])
+			sdy, sdyx := v.bnBackSums(l, dyc, xc, float64(sm[ch]))
 			if dbs != nil {
 				dbs[ch] = float32(sdy)
 			}
@@ -124,12 +155,78 @@ func (b *Backend) BatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgam
 			a := float32(float64(gs[ch]) * invStd)
 			mdy := float32(sdy / m)
 			k := float32(sdyx * invStd * invStd / m)
-			for i := range l.n {
-				dyp, xp, dxp := l.plane(dys, i, ch), l.plane(xs, i, ch), l.plane(dxs, i, ch)
-				for j, g := range dyp {
-					dxp[j] = a * (g - mdy - (xp[j]-sm[ch])*k)
-				}
-			}
+			v.bnBackDx(l, dyc, xc, l.channel(dxs, ch), sm[ch], a, mdy, k)
 		}
 	})
+}
+
+// The portable loops of batch norm (vecLoops), on one channel: l.n planes of l.hw values,
+// l.stride() apart, from the start of each slice (bnLayout.channel).
+
+// bnStatsGo returns the sums of d and d*d over the channel, d = x - shift, in float64.
+func bnStatsGo(l bnLayout, x []float32, shift float64) (s1, s2 float64) {
+	l.check(x)
+	var a0, a1, q0, q1 float64
+	for i := range l.n {
+		p := l.plane(x, i)
+		j := 0
+		for ; j+2 <= len(p); j += 2 {
+			d0, d1 := float64(p[j])-shift, float64(p[j+1])-shift
+			a0 += d0
+			a1 += d1
+			q0 += d0 * d0
+			q1 += d1 * d1
+		}
+		if j < len(p) {
+			d := float64(p[j]) - shift
+			a0 += d
+			q0 += d * d
+		}
+	}
+	return a0 + a1, q0 + q1
+}
+
+// bnNormalizeGo writes y = (x - mean)*scale + shift over the channel.
+func bnNormalizeGo(l bnLayout, x, y []float32, mean, scale, shift float32) {
+	l.check(x, y)
+	for i := range l.n {
+		xp, yp := l.plane(x, i), l.plane(y, i)
+		for j, v := range xp {
+			yp[j] = (v-mean)*scale + shift
+		}
+	}
+}
+
+// bnBackSumsGo returns the sums of dy and of dy*(x - mean) over the channel, in float64.
+func bnBackSumsGo(l bnLayout, dy, x []float32, mean float64) (sdy, sdyx float64) {
+	l.check(dy, x)
+	var a0, a1, b0, b1 float64
+	for i := range l.n {
+		dp, xp := l.plane(dy, i), l.plane(x, i)
+		j := 0
+		for ; j+2 <= len(dp); j += 2 {
+			g0, g1 := float64(dp[j]), float64(dp[j+1])
+			a0 += g0
+			a1 += g1
+			b0 += g0 * (float64(xp[j]) - mean)
+			b1 += g1 * (float64(xp[j+1]) - mean)
+		}
+		if j < len(dp) {
+			g := float64(dp[j])
+			a0 += g
+			b0 += g * (float64(xp[j]) - mean)
+		}
+	}
+	return a0 + a1, b0 + b1
+}
+
+// bnBackDxGo writes dx = a*(dy - mdy - (x - mean)*k) over the channel.
+func bnBackDxGo(l bnLayout, dy, x, dx []float32, mean, a, mdy, k float32) {
+	l.check(dy, x, dx)
+	for i := range l.n {
+		dp, xp, dxp := l.plane(dy, i), l.plane(x, i), l.plane(dx, i)
+		for j, g := range dp {
+			dxp[j] = a * (g - mdy - (xp[j]-mean)*k)
+		}
+	}
 }

@@ -4,6 +4,30 @@ import "github.com/resnext/resnext/ops"
 
 // Elementwise kernels, the bias broadcast and the float64 reductions the other kernels share.
 
+// vecLoops are the inner loops of batch norm and Add, on one vector unit: AVX2 assembly on amd64
+// (vecLoopsFor), else the portable loops (goLoops). The Backend's SGEMM kernel chooses them, as it
+// chooses ReLU's, so that forcing the "go" kernel forces the portable path everywhere. The batch
+// norm loops work on one channel (see bnLayout.channel).
+type vecLoops struct {
+	// bnStats returns the sums of d and d*d, d = x - shift, in float64.
+	bnStats func(l bnLayout, x []float32, shift float64) (s1, s2 float64)
+	// bnNormalize writes y = (x - mean)*scale + shift.
+	bnNormalize func(l bnLayout, x, y []float32, mean, scale, shift float32)
+	// bnBackSums returns the sums of dy and of dy*(x - mean), in float64.
+	bnBackSums func(l bnLayout, dy, x []float32, mean float64) (sdy, sdyx float64)
+	// bnBackDx writes dx = a*(dy - mdy - (x - mean)*k).
+	bnBackDx func(l bnLayout, dy, x, dx []float32, mean, a, mdy, k float32)
+	// add writes y = a + alpha*b over y's length.
+	add func(a, b, y []float32, alpha float32)
+}
+
+// goLoops are the portable loops, for every CPU.
+var goLoops = vecLoops{bnStats: bnStatsGo, bnNormalize: bnNormalizeGo, bnBackSums: bnBackSumsGo,
+	bnBackDx: bnBackDxGo, add: addGo}
+
+// vec returns the loops that go with the Backend's SGEMM kernel.
+func (b *Backend) vec() *vecLoops { return vecLoopsFor(b.kernel.name) }
+
 // ReLU computes y = max(x, 0). NaN stays NaN, as in PyTorch. y may be x.
 func (b *Backend) ReLU(x, y ops.Tensor) {
 	const op = "ReLU"
@@ -52,11 +76,16 @@ func (b *Backend) Add(a, bb, y ops.Tensor, alpha float64) {
 	ops.CheckBinary(op, a, bb, y)
 	as, bs, ys := f32(op, a), f32(op, bb), f32(op, y)
 	k := float32(alpha)
-	b.parallelFor(len(ys), 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ys[i] = as[i] + k*bs[i]
-		}
-	})
+	add := b.vec().add
+	b.parallelFor(len(ys), 1, func(lo, hi int) { add(as[lo:hi], bs[lo:hi], ys[lo:hi], k) })
+}
+
+// addGo is the portable loop of Add: y = a + alpha*b, over y's length.
+func addGo(a, b, y []float32, alpha float32) {
+	a, b = a[:len(y)], b[:len(y)]
+	for i := range y {
+		y[i] = a[i] + alpha*b[i]
+	}
 }
 
 // Scale computes y = alpha*x. y may be x.
@@ -130,35 +159,4 @@ func sum64(s []float32) float64 {
 		a0 += float64(s[i])
 	}
 	return (a0 + a1) + (a2 + a3)
-}
-
-// sqDev64 is the sum of (s[i] - mean)^2, in float64.
-func sqDev64(s []float32, mean float64) float64 {
-	var a0, a1 float64
-	i := 0
-	for ; i+2 <= len(s); i += 2 {
-		d0, d1 := float64(s[i])-mean, float64(s[i+1])-mean
-		a0 += d0 * d0
-		a1 += d1 * d1
-	}
-	for ; i < len(s); i++ {
-		d := float64(s[i]) - mean
-		a0 += d * d
-	}
-	return a0 + a1
-}
-
-// dotDev64 is the sum of dy[i] * (x[i] - mean), in float64. dy and x have the same length.
-func dotDev64(dy, x []float32, mean float64) float64 {
-	x = x[:len(dy)]
-	var a0, a1 float64
-	i := 0
-	for ; i+2 <= len(dy); i += 2 {
-		a0 += float64(dy[i]) * (float64(x[i]) - mean)
-		a1 += float64(dy[i+1]) * (float64(x[i+1]) - mean)
-	}
-	for ; i < len(dy); i++ {
-		a0 += float64(dy[i]) * (float64(x[i]) - mean)
-	}
-	return a0 + a1
 }
