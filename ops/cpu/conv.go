@@ -272,7 +272,7 @@ type filterGrad struct {
 func (f *filterGrad) sum(cw *convWorker, dw []float32, lo, hi, grp int) {
 	g := f.g
 	if cw.tap != nil {
-		g.taps.filterSum(&cw.b.kernel, cw.tap, f.dy, f.x, g.wSlab(dw, grp), lo, hi, grp)
+		g.taps.filterSum(cw.b.vec(), cw.tap, f.dy, f.x, g.wSlab(dw, grp), lo, hi, grp)
 		return
 	}
 	o := gemmOp{m: g.kg, n: g.rows(), k: g.cols(), lda: g.cols(), ldb: g.cols(), transB: true,

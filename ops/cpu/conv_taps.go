@@ -110,10 +110,10 @@ func (t *tapPlan) fill(x, slab []float32) {
 
 // forward computes the column tiles [lo, hi) of the wide output [kgPad, colsPad] of one slab laid
 // out in slab, with its group's packed filters a.
-func (t *tapPlan) forward(k *microKernel, a, slab, wide []float32, lo, hi int) {
+func (t *tapPlan) forward(v *vecLoops, a, slab, wide []float32, lo, hi int) {
 	for ct := lo; ct < hi; ct++ {
 		for f := 0; f < t.kgPad; f += tapRows {
-			k.taps(t.taps, a[f*t.taps:], slab[ct*tapCols:], t.offs[:t.taps], t.reach, wide[f*t.colsPad+ct*tapCols:], t.colsPad)
+			v.taps(t.taps, a[f*t.taps:], slab[ct*tapCols:], t.offs[:t.taps], t.reach, wide[f*t.colsPad+ct*tapCols:], t.colsPad)
 		}
 	}
 }
@@ -181,9 +181,9 @@ func (b *Backend) tapConvolve(t *tapPlan, a, in, out []float32) {
 		t.fill(g.xSlab(in, n, grp), cw.slab)
 		a := a[grp*size:][:size]
 		if parallel {
-			b.parallelFor(tiles, size*tapCols, func(lo, hi int) { t.forward(&b.kernel, a, cw.slab, cw.wide, lo, hi) })
+			b.parallelFor(tiles, size*tapCols, func(lo, hi int) { t.forward(b.vec(), a, cw.slab, cw.wide, lo, hi) })
 		} else {
-			t.forward(&b.kernel, a, cw.slab, cw.wide, 0, tiles)
+			t.forward(b.vec(), a, cw.slab, cw.wide, 0, tiles)
 		}
 		unwiden(cw.wide, t.colsPad, t.wq, g.ySlab(out, n, grp), g.kg, g.oh, g.ow)
 	}
@@ -224,7 +224,7 @@ func (cw *tapWorker) release() {
 
 // filterSum writes into dwg, group grp's weight gradient [kg, taps], the sum over the images
 // [lo, hi) of the dot products of each filter's output gradient with each tap's run.
-func (t *tapPlan) filterSum(k *microKernel, cw *tapWorker, dy, x, dwg []float32, lo, hi, grp int) {
+func (t *tapPlan) filterSum(v *vecLoops, cw *tapWorker, dy, x, dwg []float32, lo, hi, grp int) {
 	g := t.g
 	var acc [tapRows * tapDots]float32
 	clear(dwg)
@@ -237,7 +237,7 @@ func (t *tapPlan) filterSum(k *microKernel, cw *tapWorker, dy, x, dwg []float32,
 			run := min(tapChunk, t.dotCols-j)
 			for f := 0; f < g.kg; f += tapRows {
 				for p := 0; p < t.taps; p += tapDots {
-					k.tapDot(run, dyw[f*t.dotCols+j:], t.dotCols, cw.slab[j:], t.offs[p:p+tapDots], t.reach, acc[:])
+					v.tapDot(run, dyw[f*t.dotCols+j:], t.dotCols, cw.slab[j:], t.offs[p:p+tapDots], t.reach, acc[:])
 					for i := range min(tapRows, g.kg-f) {
 						row := dwg[(f+i)*t.taps+p:]
 						for s := range min(tapDots, t.taps-p) {

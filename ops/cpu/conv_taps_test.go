@@ -31,7 +31,7 @@ func TestTapKernels(t *testing.T) {
 				for i := range c {
 					c[i] = float32(math.NaN())
 				}
-				k.taps(depth, a, base, offs, reach, c, ldc)
+				k.vec.taps(depth, a, base, offs, reach, c, ldc)
 				for i := range tapRows {
 					for j := range tapCols {
 						var want float64
@@ -51,7 +51,7 @@ func TestTapKernels(t *testing.T) {
 				for i := range out {
 					out[i] = float32(math.NaN())
 				}
-				k.tapDot(depth, a, lda, base, offs, reach, out)
+				k.vec.tapDot(depth, a, lda, base, offs, reach, out)
 				for i := range tapRows {
 					for s, off := range offs {
 						var want float64

@@ -1,8 +1,9 @@
 // Package cpu is the host backend, without cgo: every kernel of ops.Backend on the host's cores,
 // computing in float32 (Float16 and BFloat16 tensors are storage types here: Cast converts them).
-// Everything is Go but the innermost loops of SGEMM and ReLU, which on amd64 are Go assembly for
-// AVX2+FMA and AVX-512F, chosen at run time (Kernels, Options.Kernel, $RESNEXT_CPU_KERNEL); other
-// CPUs and the purego build tag use portable Go.
+// Everything is Go but the innermost loops (SGEMM and its packing, the tap convolutions, batch
+// norm, ReLU, Add), which on amd64 are Go assembly for AVX2+FMA and AVX-512F, chosen at run time
+// with the SGEMM kernel (Kernels, Options.Kernel, $RESNEXT_CPU_KERNEL); other CPUs and the purego
+// build tag use portable Go.
 //
 // Kernels run synchronously on the calling goroutine, split across Threads goroutines where the work
 // is large enough. Memory comes from a pool keyed by size, so a training step that frees what it

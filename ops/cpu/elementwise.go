@@ -4,11 +4,19 @@ import "github.com/resnext/resnext/ops"
 
 // Elementwise kernels, the bias broadcast and the float64 reductions the other kernels share.
 
-// vecLoops are the inner loops of batch norm and Add, on one vector unit: AVX2 assembly on amd64
-// (vecLoopsFor), else the portable loops (goLoops). The Backend's SGEMM kernel chooses them, as it
-// chooses ReLU's, so that forcing the "go" kernel forces the portable path everywhere. The batch
-// norm loops work on one channel (see bnLayout.channel).
+// vecLoops are the inner loops of the kernels besides SGEMM, on one vector unit: AVX2 assembly on
+// amd64 (avx2Loops), else the portable loops (goLoops). Each SGEMM micro-kernel carries the loops of
+// its vector unit (microKernel.vec), so that forcing a kernel forces the whole code path, and
+// forcing "go" the portable one everywhere. The batch norm loops work on one channel (see
+// bnLayout.channel).
 type vecLoops struct {
+	// relu writes y = max(x, 0) (see reluGo); reluGrad writes dx = dy where y > 0, else 0 (see
+	// reluGradGo).
+	relu     func(x, y []float32)
+	reluGrad func(dy, y, dx []float32)
+	// taps and tapDot are the kernels of the convolutions by taps (see tapsGo and tapDotGo).
+	taps   func(k int, a, base []float32, offs []int, reach int, c []float32, ldc int)
+	tapDot func(k int, a []float32, lda int, base []float32, offs []int, reach int, out []float32)
 	// bnStats returns the sums of d and d*d, d = x - shift, in float64.
 	bnStats func(l bnLayout, x []float32, shift float64) (s1, s2 float64)
 	// bnNormalize writes y = (x - mean)*scale + shift.
@@ -22,18 +30,18 @@ type vecLoops struct {
 }
 
 // goLoops are the portable loops, for every CPU.
-var goLoops = vecLoops{bnStats: bnStatsGo, bnNormalize: bnNormalizeGo, bnBackSums: bnBackSumsGo,
-	bnBackDx: bnBackDxGo, add: addGo}
+var goLoops = vecLoops{relu: reluGo, reluGrad: reluGradGo, taps: tapsGo, tapDot: tapDotGo,
+	bnStats: bnStatsGo, bnNormalize: bnNormalizeGo, bnBackSums: bnBackSumsGo, bnBackDx: bnBackDxGo, add: addGo}
 
 // vec returns the loops that go with the Backend's SGEMM kernel.
-func (b *Backend) vec() *vecLoops { return vecLoopsFor(b.kernel.name) }
+func (b *Backend) vec() *vecLoops { return b.kernel.vec }
 
 // ReLU computes y = max(x, 0). NaN stays NaN, as in PyTorch. y may be x.
 func (b *Backend) ReLU(x, y ops.Tensor) {
 	const op = "ReLU"
 	ops.CheckUnary(op, x, y)
 	xs, ys := f32(op, x), f32(op, y)
-	relu := b.kernel.relu
+	relu := b.vec().relu
 	b.parallelFor(len(xs), 1, func(lo, hi int) { relu(xs[lo:hi], ys[lo:hi]) })
 }
 
@@ -66,7 +74,7 @@ func (b *Backend) ReLUBackward(dy, y, dx ops.Tensor) {
 	const op = "ReLUBackward"
 	ops.CheckReLUBackward(dy, y, dx)
 	dys, ys, dxs := f32(op, dy), f32(op, y), f32(op, dx)
-	grad := b.kernel.reluGrad
+	grad := b.vec().reluGrad
 	b.parallelFor(len(ys), 1, func(lo, hi int) { grad(dys[lo:hi], ys[lo:hi], dxs[lo:hi]) })
 }
 

@@ -2,11 +2,7 @@
 
 package cpu
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/cpu"
-)
+import "unsafe"
 
 // The elementwise kernels of elementwise_amd64.s. ReLU and its gradient are a pass over memory each;
 // the portable loops branch on the sign of every element, which random activations make a coin
@@ -52,15 +48,8 @@ func addVec(a, b, y []float32, alpha float32) {
 	addGo(a[n:], b[n:], y[n:], alpha)
 }
 
-// avx2Loops are the loops of batch norm (batchnorm_amd64.s) and Add in AVX2 with FMA.
-var avx2Loops = vecLoops{bnStats: bnStatsVec, bnNormalize: bnNormalizeVec, bnBackSums: bnBackSumsVec,
-	bnBackDx: bnBackDxVec, add: addVec}
-
-// vecLoopsFor returns the AVX2 loops for the assembly SGEMM kernels (the AVX-512 one included, as
-// for ReLU) on a CPU with AVX2 and FMA, and the portable loops for the "go" kernel.
-func vecLoopsFor(kernel string) *vecLoops {
-	if kernel != goKernel.name && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return &avx2Loops
-	}
-	return &goLoops
-}
+// avx2Loops are the loops in AVX2 with FMA: ReLU and Add (elementwise_amd64.s), batch norm
+// (batchnorm_amd64.s) and the tap convolutions (conv_taps_amd64.s). Both assembly SGEMM kernels
+// run them: every CPU with AVX-512F has AVX2 and FMA.
+var avx2Loops = vecLoops{relu: reluVec, reluGrad: reluGradVec, taps: tapsAVX2, tapDot: tapDotAVX2,
+	bnStats: bnStatsVec, bnNormalize: bnNormalizeVec, bnBackSums: bnBackSumsVec, bnBackDx: bnBackDxVec, add: addVec}

@@ -60,20 +60,16 @@ type microKernel struct {
 	// packBT8, when set, packs eight columns of a transposed B: dst[p*stride+j] = b[j*ldb+p]
 	// for j < 8 and p < kb, kb a multiple of 8.
 	packBT8 func(kb int, b []float32, ldb int, dst []float32, stride int)
-	// relu and reluGrad are the elementwise loops of ReLU and ReLUBackward on the same vector unit
-	// (see reluGo and reluGradGo), so that forcing a kernel forces the whole code path.
-	relu     func(x, y []float32)
-	reluGrad func(dy, y, dx []float32)
-	// taps and tapDot are the kernels of the convolutions by taps (see tapsGo and tapDotGo).
-	taps   func(k int, a, base []float32, offs []int, reach int, c []float32, ldc int)
-	tapDot func(k int, a []float32, lda int, base []float32, offs []int, reach int, out []float32)
+	// vec are the other kernels' loops on the same vector unit, so that forcing a kernel forces
+	// the whole code path.
+	vec *vecLoops
 }
 
 func (k microKernel) String() string { return fmt.Sprintf("%s %dx%d", k.name, k.mr, k.nr) }
 
 // goKernel is the portable micro-kernel, for every CPU.
 var goKernel = microKernel{name: "go", mr: goMR, nr: goNR, kc: 256, mc: 128, nc: 2048, fn: kernel4x8,
-	relu: reluGo, reluGrad: reluGradGo, taps: tapsGo, tapDot: tapDotGo}
+	vec: &goLoops}
 
 // kernelNeeds is what each micro-kernel needs of the machine, for error messages.
 var kernelNeeds = map[string]string{

@@ -93,8 +93,7 @@ var avx2Kernel = microKernel{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 144, nc: 
 		checkTile(6, 16, kc, a, b, c, ldc)
 		sgemmKernelAVX2(kc, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, beta)
 	},
-	packA6: packA6, packAT6: packAT6, packB: packB16, packBT8: packBT8, relu: reluVec, reluGrad: reluGradVec,
-	taps: tapsAVX2, tapDot: tapDotAVX2}
+	packA6: packA6, packAT6: packAT6, packB: packB16, packBT8: packBT8, vec: &avx2Loops}
 
 // Blocking for the AVX-512 kernel (Skylake-SP to Sapphire Rapids, Zen 4 and 5): a B micro-panel
 // (kc x 32, 24 KiB) within L1, a packed A block (mc x kc, 180 KiB) in L2 (1-2 MiB).
@@ -103,8 +102,7 @@ var avx512Kernel = microKernel{name: "avx512", mr: 12, nr: 32, kc: 192, mc: 240,
 		checkTile(12, 32, kc, a, b, c, ldc)
 		sgemmKernelAVX512(kc, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, beta)
 	},
-	packA6: packA6, packAT6: packAT6, packB: packB32, packBT8: packBT8, relu: reluVec, reluGrad: reluGradVec,
-	taps: tapsAVX2, tapDot: tapDotAVX2}
+	packA6: packA6, packAT6: packAT6, packB: packB32, packBT8: packBT8, vec: &avx2Loops}
 
 // checkTile panics unless the operands of an mr x nr micro-kernel hold what the assembly reads and
 // writes: it does no bounds checks of its own.
