@@ -114,7 +114,7 @@ func (n *BatchNorm2d) Forward(x ops.Tensor) ops.Tensor {
 // It needs a training-mode Forward: the gradient through evaluation-mode statistics is not
 // implemented.
 func (n *BatchNorm2d) Backward(dy ops.Tensor) ops.Tensor {
-	wantGrad(n.name(), dy, n.y)
+	wantGrad(n.name(), dy, n.x, n.x) // the output has the input's shape, and may be gone (ReleaseOutput)
 	if !n.trained {
 		misuse(n.name(), "Backward after an evaluation-mode Forward: only training mode has a backward")
 	}
@@ -141,6 +141,16 @@ func (n *BatchNorm2d) Free() {
 
 // ReleaseBuffers gives back the output, the input gradient and the saved batch statistics.
 func (n *BatchNorm2d) ReleaseBuffers() {
-	freeAll(n.b, &n.y, &n.dx, &n.mean, &n.istd)
+	freeAll(n.b, &n.y)
+	n.ReleaseBackward()
+}
+
+// ReleaseOutput gives back the output, keeping what Backward needs (see OutputReleaser).
+func (n *BatchNorm2d) ReleaseOutput() { freeAll(n.b, &n.y) }
+
+// ReleaseBackward gives back the input gradient and the saved batch statistics and forgets the
+// input, keeping the output.
+func (n *BatchNorm2d) ReleaseBackward() {
+	freeAll(n.b, &n.dx, &n.mean, &n.istd)
 	n.x = nil
 }

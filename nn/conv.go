@@ -50,7 +50,7 @@ func (c *Conv2d) Forward(x ops.Tensor) ops.Tensor {
 // Backward writes the weight gradient (unless frozen) and returns the input gradient (nil when
 // NoInputGrad is set).
 func (c *Conv2d) Backward(dy ops.Tensor) ops.Tensor {
-	wantGrad(c.name(), dy, c.y)
+	wantGrad(c.name(), dy, c.y, c.x)
 	var dx ops.Tensor
 	if !c.NoInputGrad {
 		dx = buffer(c.b, &c.dx, c.x.DType(), c.x.Shape())
@@ -75,6 +75,12 @@ func (c *Conv2d) Free() {
 
 // ReleaseBuffers gives back the output and the input gradient.
 func (c *Conv2d) ReleaseBuffers() {
-	freeAll(c.b, &c.y, &c.dx)
+	freeAll(c.b, &c.y)
+	c.ReleaseBackward()
+}
+
+// ReleaseBackward gives back the input gradient and forgets the input, keeping the output.
+func (c *Conv2d) ReleaseBackward() {
+	freeAll(c.b, &c.dx)
 	c.x = nil
 }

@@ -304,7 +304,7 @@ func TestMisusePanics(t *testing.T) {
 	mustPanic(t, func() { nn.MindSporeMomentum(1.5) }, "MindSporeMomentum", "1.5")
 	mustPanic(t, func() { nn.NewConv2d(b, 6, 8, 3, 1, 1, 4) }, "NewConv2d", "groups 4")
 	mustPanic(t, func() { nn.NewLinear(b, 3, 2).Forward(good) }, "Linear", "[2, 4, 3, 3]", "[N, 3]")
-	mustPanic(t, func() { nn.NewAdd(b).Forward(good, x) }, "Add", "[2, 4, 3, 3]", "[1, 3, 5, 5]")
+	mustPanic(t, func() { nn.NewAdd(b, false).Forward(good, x) }, "Add", "[2, 4, 3, 3]", "[1, 3, 5, 5]")
 }
 
 func TestParsePoolPadding(t *testing.T) {
@@ -315,5 +315,73 @@ func TestParsePoolPadding(t *testing.T) {
 	}
 	if _, err := nn.ParsePoolPadding("valid"); err == nil || !strings.Contains(err.Error(), "same") {
 		t.Errorf("nn.ParsePoolPadding(valid): %v", err)
+	}
+}
+
+// TestAddInPlace checks that Add writes the sum into a buffer of its own, or over its first
+// operand when InPlace.
+func TestAddInPlace(t *testing.T) {
+	b := testutil.CPU(t, 1)
+	for _, inPlace := range []bool{false, true} {
+		a := nn.NewAdd(b, inPlace)
+		x1 := testutil.Upload(b, ops.Shape{1, 2, 1, 2}, []float32{1, 2, 3, 4})
+		x2 := testutil.Upload(b, ops.Shape{1, 2, 1, 2}, []float32{10, 20, 30, 40})
+		y := a.Forward(x1, x2)
+		testutil.AssertClose(t, "sum", testutil.Download(t, b, y), []float32{11, 22, 33, 44}, 0)
+		if (y == x1) != inPlace {
+			t.Errorf("InPlace %v: the sum is the first operand: %v", inPlace, y == x1)
+		}
+		testutil.AssertClose(t, "second operand", testutil.Download(t, b, x2), []float32{10, 20, 30, 40}, 0)
+		a.Free()
+		b.Free(x1)
+		b.Free(x2)
+	}
+}
+
+// TestPartialRelease checks what each layer keeps. ReleaseBackward leaves the output valid, and a
+// layer that saved its input refuses Backward until the next Forward. A batch norm's
+// ReleaseOutput (OutputReleaser) leaves Backward working, with the same gradients.
+func TestPartialRelease(t *testing.T) {
+	b := testutil.CPU(t, 2)
+	r := rand.New(rand.NewPCG(5, 5))
+	mom := nn.MindCVMomentum
+	for _, c := range []struct {
+		name       string
+		layer      nn.Layer
+		shape      ops.Shape
+		savesInput bool
+	}{
+		{"conv", nn.NewConv2d(b, 3, 4, 3, 1, 1, 1), ops.Shape{2, 3, 5, 5}, true},
+		{"batchnorm", nn.NewBatchNorm2d(b, 3, mom), ops.Shape{2, 3, 5, 5}, true},
+		{"relu", nn.NewReLU(b, false), ops.Shape{2, 3, 5, 5}, false},
+		{"maxpool", nn.NewMaxPool2d(b, 3, 2, 1), ops.Shape{2, 3, 5, 5}, true},
+		{"global avg pool", nn.NewGlobalAvgPool(b), ops.Shape{2, 3, 5, 5}, false},
+		{"linear", nn.NewLinear(b, 6, 4), ops.Shape{2, 6}, true},
+		{"sequential", nn.NewSequential(nn.NewConv2d(b, 3, 4, 1, 1, 0, 1), nn.NewBatchNorm2d(b, 4, mom)), ops.Shape{2, 3, 5, 5}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := c.layer
+			defer l.Free()
+			randomize(b, l, r)
+			x := testutil.Upload(b, c.shape, testutil.Randn(r, c.shape.Numel(), 1))
+			defer b.Free(x)
+			y := l.Forward(x)
+			want := testutil.Download(t, b, y)
+			dy := testutil.Upload(b, y.Shape(), testutil.Randn(r, y.Shape().Numel(), 1))
+			defer b.Free(dy)
+			dx := testutil.Download(t, b, l.Backward(dy))
+
+			l.ReleaseBackward()
+			testutil.AssertClose(t, "output after ReleaseBackward", testutil.Download(t, b, y), want, 0)
+			if c.savesInput {
+				mustPanic(t, func() { l.Backward(dy) }, "Backward before Forward")
+			}
+
+			if o, ok := l.(nn.OutputReleaser); ok {
+				l.Forward(x)
+				o.ReleaseOutput()
+				testutil.AssertClose(t, "input gradient after ReleaseOutput", testutil.Download(t, b, l.Backward(dy)), dx, 0)
+			}
+		})
 	}
 }

@@ -49,7 +49,7 @@ func (l *Linear) Forward(x ops.Tensor) ops.Tensor {
 // Backward writes dW = dy^T x and db = the sum of dy over the batch (unless frozen) and returns
 // dx = dy W (nil when NoInputGrad is set).
 func (l *Linear) Backward(dy ops.Tensor) ops.Tensor {
-	wantGrad(l.name(), dy, l.y)
+	wantGrad(l.name(), dy, l.y, l.x)
 	if dw := l.Weight.grad(l.b); dw != nil {
 		l.b.MatMul(dy, l.x, dw, true, false)
 	}
@@ -79,6 +79,12 @@ func (l *Linear) Free() {
 
 // ReleaseBuffers gives back the output and the input gradient.
 func (l *Linear) ReleaseBuffers() {
-	freeAll(l.b, &l.y, &l.dx)
+	freeAll(l.b, &l.y)
+	l.ReleaseBackward()
+}
+
+// ReleaseBackward gives back the input gradient and forgets the input, keeping the output.
+func (l *Linear) ReleaseBackward() {
+	freeAll(l.b, &l.dx)
 	l.x = nil
 }

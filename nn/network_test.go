@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -66,14 +67,89 @@ func TestParamNames(t *testing.T) {
 	}
 }
 
-// TestBufferReuse runs training steps on a small network and loss: the second step with the same
-// shapes allocates nothing and gives the same numbers; a new batch size reallocates and works; Free
-// releases everything.
+// TestBufferReuse runs training steps on a small network and loss. By default Backward gives the
+// layers' buffers back as it goes, so every step allocates and frees the same tensors, and once
+// two steps have run with a shape a pool keyed by size serves them all (the first Backward
+// allocates the parameter gradients, which can share a size with buffers a second step needs
+// while they are live); with KeepBuffers(true) a second step allocates nothing at all. Either way
+// the output stays valid after Backward, the same step gives the same numbers (in both modes, to
+// the bit), a new batch size works, and Free releases everything.
 func TestBufferReuse(t *testing.T) {
-	inner := testutil.CPU(t, 2)
-	b := &testutil.Counting{Backend: inner}
-	net, stem := tinyResNeXt(b, 5)
-	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+	type result struct{ loss, grad []float32 }
+	firsts := map[bool]result{}
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep %v", keep), func(t *testing.T) {
+			inner := testutil.CPU(t, 2)
+			b := &testutil.Counting{Backend: inner}
+			net, stem := tinyResNeXt(b, 5)
+			net.KeepBuffers(keep)
+			ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+			initTiny(b, net)
+
+			step := func(n int) result {
+				x := testutil.Upload(inner, ops.Shape{n, 3, 16, 16}, testutil.Randn(rand.New(rand.NewPCG(1, uint64(n))), n*3*16*16, 1))
+				defer inner.Free(x)
+				yt := ops.FromInt32(inner, ops.Shape{n}, tinyLabels(n))
+				defer inner.Free(yt)
+				y := net.Forward(x)
+				out := testutil.Download(t, b, y)
+				loss := ce.Forward(y, yt)
+				if dx := net.Backward(ce.Backward(1024)); dx != nil {
+					t.Errorf("the stem has NoInputGrad, but Backward returned %v", dx.Shape())
+				}
+				testutil.AssertClose(t, "output after Backward", testutil.Download(t, b, y), out, 0)
+				return result{testutil.Download(t, b, loss), testutil.Download(t, b, stem.Weight.Grad)}
+			}
+			// again runs two more steps with n images after one with the same shape, checks what
+			// they allocated, and returns the first's result.
+			again := func(n int) result {
+				t.Helper()
+				allocs, frees := b.Allocs, b.Frees
+				r := step(n)
+				switch {
+				case keep && b.Allocs != allocs:
+					t.Errorf("batch %d, second step: %d allocations, want none", n, b.Allocs-allocs)
+				case !keep && (b.Allocs == allocs || b.Allocs-allocs != b.Frees-frees):
+					t.Errorf("batch %d, second step: %d allocations and %d frees, want the same number, not 0", n, b.Allocs-allocs, b.Frees-frees)
+				}
+				fresh := b.Fresh
+				step(n)
+				if b.Fresh != fresh {
+					t.Errorf("batch %d, third step: %d allocations a pool could not serve", n, b.Fresh-fresh)
+				}
+				return r
+			}
+
+			first := step(4)
+			firsts[keep] = first
+			second := again(4)
+			testutil.AssertClose(t, "loss of the same step", second.loss, first.loss, 0)
+			testutil.AssertClose(t, "stem gradient of the same step", second.grad, first.grad, 0)
+
+			fresh := b.Fresh
+			other := step(2)
+			if b.Fresh == fresh {
+				t.Errorf("a new batch size took no new memory")
+			}
+			if len(other.loss) != 1 || other.loss[0] == first.loss[0] {
+				t.Errorf("batch of 2: loss %v", other.loss)
+			}
+			again(2)
+
+			net.Free()
+			ce.Free()
+			if b.Allocs != b.Frees {
+				t.Errorf("after Free: %d allocations, %d frees", b.Allocs, b.Frees)
+			}
+		})
+	}
+	if r, k := firsts[false], firsts[true]; !slices.Equal(r.loss, k.loss) || !slices.Equal(r.grad, k.grad) {
+		t.Errorf("releasing and keeping buffers, the first step gives different numbers")
+	}
+}
+
+// initTiny draws tinyResNeXt's convolution and classifier weights.
+func initTiny(b ops.Backend, net *nn.Sequential) {
 	rng := nn.NewRand(42)
 	for _, p := range net.Params() {
 		if len(p.Value.Shape()) == 4 {
@@ -82,51 +158,15 @@ func TestBufferReuse(t *testing.T) {
 	}
 	classifier := net.Layers()[6].Layer.(*nn.Linear)
 	nn.HeUniform(b, classifier.Weight.Value, rng)
+}
 
-	type result struct{ loss, grad []float32 }
-	step := func(n int) result {
-		x := testutil.Upload(inner, ops.Shape{n, 3, 16, 16}, testutil.Randn(rand.New(rand.NewPCG(1, uint64(n))), n*3*16*16, 1))
-		defer inner.Free(x)
-		labels := make([]int32, n)
-		for i := range labels {
-			labels[i] = int32(i % 5)
-		}
-		yt := ops.FromInt32(inner, ops.Shape{n}, labels)
-		defer inner.Free(yt)
-		loss := ce.Forward(net.Forward(x), yt)
-		if dx := net.Backward(ce.Backward(1024)); dx != nil {
-			t.Errorf("the stem has NoInputGrad, but Backward returned %v", dx.Shape())
-		}
-		return result{testutil.Download(t, b, loss), testutil.Download(t, b, stem.Weight.Grad)}
+// tinyLabels are n labels of tinyResNeXt's 5 classes.
+func tinyLabels(n int) []int32 {
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i % 5)
 	}
-
-	first := step(4)
-	allocs, frees := b.Allocs, b.Frees
-	second := step(4)
-	if b.Allocs != allocs || b.Frees != frees {
-		t.Errorf("second step: %d allocations and %d frees, want none", b.Allocs-allocs, b.Frees-frees)
-	}
-	testutil.AssertClose(t, "loss of the same step", second.loss, first.loss, 0)
-	testutil.AssertClose(t, "stem gradient of the same step", second.grad, first.grad, 0)
-
-	other := step(2)
-	if b.Allocs == allocs {
-		t.Errorf("a new batch size allocated nothing")
-	}
-	if len(other.loss) != 1 || other.loss[0] == first.loss[0] {
-		t.Errorf("batch of 2: loss %v", other.loss)
-	}
-	allocs = b.Allocs
-	step(2)
-	if b.Allocs != allocs {
-		t.Errorf("second step at batch 2: %d allocations, want none", b.Allocs-allocs)
-	}
-
-	net.Free()
-	ce.Free()
-	if b.Allocs != b.Frees {
-		t.Errorf("after Free: %d allocations, %d frees", b.Allocs, b.Frees)
-	}
+	return labels
 }
 
 // TestEvalMode switches a network to evaluation: the moving statistics stay as they are, and each

@@ -9,17 +9,41 @@
 // # Buffers
 //
 // A layer owns its output and gradient buffers and reuses them from call to call while the input
-// shape stays the same (it reallocates only when the shape changes), so a training step allocates
-// nothing after the first. The tensors a layer returns belong to it: they stay valid until its next
-// Forward (for outputs) or Backward (for input gradients), and the caller must not Free them. A layer
-// keeps a reference to its Forward input, so the caller must leave that tensor unchanged until the
-// layer's Backward has run: ReLU's InPlace mode is the one sanctioned exception, for inputs that no
-// other layer reads.
+// shape stays the same (it reallocates only when the shape changes). The tensors a layer returns
+// belong to it: they stay valid until its next Forward (for outputs) or Backward (for input
+// gradients), or until it gives them back (ReleaseBuffers), and the caller must not Free them. A
+// layer keeps a reference to its Forward input, so the caller must leave that tensor unchanged
+// until the layer's Backward has run: the in-place modes of ReLU and Add are the sanctioned
+// exceptions, for inputs that nothing reads afterwards.
 //
-// In evaluation mode nothing calls Backward, so networks give a layer's buffers back
-// (ReleaseBuffers) as soon as the next layer has read them (ForwardChain, and the ResNeXt block):
-// a forward pass then holds a few layers' outputs instead of all of them, and the next pass takes
-// the same buffers from the backend's pool.
+// Networks (Sequential, and package resnext's block and model) give their layers' buffers back as
+// soon as nothing can read them any more, as PyTorch's autograd frees a saved tensor once the
+// backward pass has gone past it:
+//
+//   - In training, Forward keeps every layer's buffers, because Backward reads them, and Backward
+//     gives a layer's buffers back (its output, its saved state and its input gradient) once the
+//     layer before it has consumed the gradient it returned (BackwardChain). A training step thus
+//     holds every saved activation at the end of the forward pass but only a few gradients at a
+//     time, and after Backward no more than what the network owes its caller: its output (the
+//     logits), valid until the next Forward, and the gradient it returned, valid until the next
+//     Backward; the layer holding the output gives back the rest (ReleaseBackward). The outputs
+//     and gradients of the layers inside the network are gone, and each Backward needs a Forward
+//     of its own.
+//   - In evaluation nothing calls Backward, so Forward gives a layer's buffers back once the next
+//     layer has read its output (ForwardChain): a forward pass holds a few layers' outputs instead
+//     of all of them.
+//
+// An output whose only reader saves nothing for its Backward, as the down-sampling branch's in a
+// residual block (the sum reads it), goes back as soon as it has been read (OutputReleaser).
+//
+// The next pass takes the same buffers from the backend's pool (ops.Backend.Alloc: the CPU backend
+// keeps freed storage by size, the Ascend backend's allocator caches device memory), so training
+// needs no new memory once two steps have run with a shape (the parameter gradients, allocated
+// during the first Backward, can take a size that buffers of the second step need). A network told
+// KeepBuffers(true) (see BufferKeeper) keeps every buffer in training instead, as a single layer
+// does: the outputs and gradients of its layers stay readable after Backward, for inspection, and
+// a second training step allocates nothing at all, but a step then holds every gradient along
+// with every activation.
 //
 // # Parameters
 //
@@ -60,7 +84,12 @@
 //	}
 //
 // The branches only read the shared gradient, so neither may start with an in-place ReLU; relu1
-// and relu2 may be in place (they follow batch norms and feed one layer each).
+// and relu2 may be in place (they follow batch norms and feed one layer each). Both Adds may work
+// in place too (Add.InPlace), as PyTorch's out += identity: the sum over bn3's output, which
+// nothing reads afterwards (bn3's Backward reads its input, not its output), and the sum of the
+// input gradients over the main branch's, which feeds addGrad alone. Package resnext's block does
+// both, and runs its main branch with ForwardChain and BackwardChain to release buffers as a
+// Sequential does.
 //
 // Misuse (a wrong shape, Backward before Forward) panics with a message that names the layer and
 // the shapes.
@@ -93,26 +122,62 @@ type Param struct {
 // Layer is a differentiable function of one tensor with explicit forward and backward passes.
 type Layer interface {
 	// Forward computes the layer's output for x and remembers what Backward needs. The result
-	// belongs to the layer and stays valid until its next Forward.
+	// belongs to the layer and stays valid until its next Forward or ReleaseBuffers.
 	Forward(x ops.Tensor) ops.Tensor
 	// Backward takes the gradient of the loss with respect to the last Forward's output and returns
 	// the gradient with respect to its input, writing the parameter gradients on the way
-	// (overwriting them). The result belongs to the layer and stays valid until its next Backward;
-	// it is nil when the layer was told not to compute it (NoInputGrad).
+	// (overwriting them). The result belongs to the layer and stays valid until its next Backward,
+	// ReleaseBuffers or ReleaseBackward; it is nil when the layer was told not to compute it
+	// (NoInputGrad). A network releases its layers' buffers as its Backward passes them (see
+	// Buffers), so it needs a Forward before each Backward.
 	Backward(dy ops.Tensor) ops.Tensor
 	// Params lists the layer's parameters, trainable or not, in a fixed order.
 	Params() []*Param
 	// SetTraining switches between training (batch statistics, the default) and evaluation.
 	SetTraining(training bool)
 	// ReleaseBuffers gives back the buffers the layer holds (outputs, input gradients, what Backward
-	// would need), keeping its parameters and their gradients: for evaluation, where nothing calls
-	// Backward and a network can drop each layer's output once the next layer has read it. The
-	// tensors the layer returned are invalid afterwards; the next Forward allocates again (from the
-	// backend's pool).
+	// would need), keeping its parameters and their gradients. A network calls it on a layer as
+	// soon as nothing can read them (see Buffers): in evaluation once the next layer has read the
+	// layer's output, in training once the layer before it has consumed its input gradient. The
+	// tensors the layer returned are invalid afterwards, and Backward needs a new Forward; the next
+	// Forward allocates again (from the backend's pool).
 	ReleaseBuffers()
+	// ReleaseBackward gives back what only the backward pass uses (the input gradient and the state
+	// saved for Backward: batch statistics, a pool mask, the reference to the input) and keeps the
+	// output: a network calls it instead of ReleaseBuffers on the layer holding its output, which
+	// stays valid. Backward needs a new Forward afterwards.
+	ReleaseBackward()
 	// Free releases every tensor the layer holds, its parameters included. The layer must not be
 	// used afterwards.
 	Free()
+}
+
+// BufferKeeper is a network that releases its layers' buffers in training as soon as nothing can
+// read them (see Buffers): Sequential, and package resnext's block and model.
+type BufferKeeper interface {
+	// KeepBuffers(true) makes training release nothing, so that every layer's buffers stay as the
+	// last Forward and Backward left them, until they are next written; KeepBuffers(false) restores
+	// the default, releasing. The setting reaches the networks inside.
+	KeepBuffers(keep bool)
+}
+
+// OutputReleaser is a layer that can give back its output before its Backward, keeping what
+// Backward needs, because its Backward does not read the output: BatchNorm2d, and a Sequential
+// whose last child holds its output and can. A network calls it when the only reader of the output
+// saves nothing for its own Backward: the sum of a residual block reads the down-sampling branch's
+// output, which PyTorch frees as soon as the sum is taken.
+type OutputReleaser interface {
+	// ReleaseOutput gives back the output of the last Forward, which is invalid afterwards; the
+	// Backward of that Forward still works, and the next Forward allocates the output again.
+	ReleaseOutput()
+}
+
+// SetKeepBuffers calls l.KeepBuffers(keep) when l is a BufferKeeper, and does nothing for other
+// layers, which keep their buffers anyway. Networks pass the setting on to their layers with it.
+func SetKeepBuffers(l Layer, keep bool) {
+	if k, ok := l.(BufferKeeper); ok {
+		k.KeepBuffers(keep)
+	}
 }
 
 // Child adopts l as the child called name of a composite layer: it prefixes the name of each of l's
@@ -222,10 +287,12 @@ func keepShape(dst *ops.Shape, s ops.Shape) {
 	}
 }
 
-// wantGrad checks that Backward follows a Forward and that dy has the output's shape.
-func wantGrad(layer string, dy, y ops.Tensor) {
-	if y == nil {
-		misuse(layer, "Backward before Forward")
+// wantGrad checks that Backward follows a Forward, whose output y (or a tensor of its shape) and
+// saved input x (or another tensor Backward reads) are still held, and that dy has the output's
+// shape.
+func wantGrad(layer string, dy, y, x ops.Tensor) {
+	if y == nil || x == nil {
+		misuse(layer, "Backward before Forward (or after its buffers were released)")
 	}
 	if dy == nil {
 		misuse(layer, "output gradient is nil, want shape %v", y.Shape())

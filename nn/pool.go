@@ -98,7 +98,7 @@ func (m *MaxPool2d) Forward(x ops.Tensor) ops.Tensor {
 
 // Backward routes dy to the winners of the last Forward.
 func (m *MaxPool2d) Backward(dy ops.Tensor) ops.Tensor {
-	wantGrad("MaxPool2d", dy, m.y)
+	wantGrad("MaxPool2d", dy, m.y, m.x)
 	dx := buffer(m.b, &m.dx, dy.DType(), m.xShape)
 	m.b.MaxPool2dBackward(dy, m.x, m.mask, dx, m.p)
 	return dx
@@ -115,7 +115,14 @@ func (m *MaxPool2d) Free() { m.ReleaseBuffers() }
 
 // ReleaseBuffers gives back the output, the mask and the input gradient.
 func (m *MaxPool2d) ReleaseBuffers() {
-	freeAll(m.b, &m.y, &m.mask, &m.dx)
+	freeAll(m.b, &m.y)
+	m.ReleaseBackward()
+}
+
+// ReleaseBackward gives back the mask and the input gradient and forgets the input, keeping the
+// output.
+func (m *MaxPool2d) ReleaseBackward() {
+	freeAll(m.b, &m.mask, &m.dx)
 	m.x = nil
 }
 
@@ -140,7 +147,7 @@ func (g *GlobalAvgPool) Forward(x ops.Tensor) ops.Tensor {
 
 // Backward spreads dy [N, C] evenly over the input's planes.
 func (g *GlobalAvgPool) Backward(dy ops.Tensor) ops.Tensor {
-	wantGrad("GlobalAvgPool", dy, g.y)
+	wantGrad("GlobalAvgPool", dy, g.y, g.y)
 	dx := buffer(g.b, &g.dx, dy.DType(), g.xShape)
 	g.b.GlobalAvgPoolBackward(dy, dx)
 	return dx
@@ -156,4 +163,10 @@ func (g *GlobalAvgPool) SetTraining(bool) {}
 func (g *GlobalAvgPool) Free() { g.ReleaseBuffers() }
 
 // ReleaseBuffers gives back the output and the input gradient.
-func (g *GlobalAvgPool) ReleaseBuffers() { freeAll(g.b, &g.y, &g.dx) }
+func (g *GlobalAvgPool) ReleaseBuffers() {
+	freeAll(g.b, &g.y)
+	g.ReleaseBackward()
+}
+
+// ReleaseBackward gives back the input gradient, keeping the output.
+func (g *GlobalAvgPool) ReleaseBackward() { freeAll(g.b, &g.dx) }

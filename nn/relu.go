@@ -34,7 +34,7 @@ func (r *ReLU) Forward(x ops.Tensor) ops.Tensor {
 
 // Backward passes dy where the output was positive, into dy itself when InPlace.
 func (r *ReLU) Backward(dy ops.Tensor) ops.Tensor {
-	wantGrad("ReLU", dy, r.y)
+	wantGrad("ReLU", dy, r.y, r.y)
 	dx := dy
 	if !r.InPlace {
 		dx = buffer(r.b, &r.dx, dy.DType(), dy.Shape())
@@ -54,6 +54,10 @@ func (r *ReLU) Free() { r.ReleaseBuffers() }
 
 // ReleaseBuffers gives back the output (when not in place) and the input gradient.
 func (r *ReLU) ReleaseBuffers() {
-	freeAll(r.b, &r.owned, &r.dx)
+	freeAll(r.b, &r.owned)
 	r.y = nil
+	r.ReleaseBackward()
 }
+
+// ReleaseBackward gives back the input gradient, keeping the output (which Backward reads).
+func (r *ReLU) ReleaseBackward() { freeAll(r.b, &r.dx) }

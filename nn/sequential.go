@@ -21,8 +21,10 @@ type Named struct {
 type Sequential struct {
 	children   []Named
 	params     []*Param
-	layers     []Layer // the children's layers, in order, for ForwardChain
+	layers     []Layer // the children's layers, in order, for ForwardChain and BackwardChain
+	out        Layer   // the child holding the last Forward's output
 	evaluating bool    // set by SetTraining(false): Forward releases buffers as it goes
+	keep       bool    // set by KeepBuffers(true): Backward releases nothing
 }
 
 // NewSequential chains layers, naming the i-th one "<i>" (MindSpore's SequentialCell).
@@ -51,53 +53,21 @@ func NewNamedSequential(children ...Named) *Sequential {
 // Layers returns the children in order.
 func (s *Sequential) Layers() []Named { return s.children }
 
-// Forward runs the children in order.
+// Forward runs the children in order (ForwardChain). In evaluation it gives each child's buffers
+// back as soon as the next one has read them.
 func (s *Sequential) Forward(x ops.Tensor) ops.Tensor {
-	return ForwardChain(s.layers, x, s.evaluating)
+	var y ops.Tensor
+	y, s.out = ForwardChain(s.layers, x, s.evaluating)
+	return y
 }
 
-// ForwardChain runs layers in order on x and returns the last output. With release (evaluation,
-// where nothing calls Backward) it gives each layer's buffers back (ReleaseBuffers) as soon as no
-// later layer can read them: once the next layer has run, unless that layer handed the same tensor
-// on (an in-place ReLU), in which case the owner is released after the layer that finally reads it.
-// The last layer keeps its buffers: its output is the result. In a deep network this bounds the
-// memory of a forward pass by a few layers' outputs instead of all of them.
-func ForwardChain(layers []Layer, x ops.Tensor, release bool) ops.Tensor {
-	if !release {
-		for _, l := range layers {
-			x = l.Forward(x)
-		}
-		return x
-	}
-	type held struct {
-		l   Layer
-		out ops.Tensor
-	}
-	var live []held
-	for _, l := range layers {
-		y := l.Forward(x)
-		keep := live[:0]
-		for _, h := range live {
-			if h.out == y {
-				keep = append(keep, h)
-			} else {
-				h.l.ReleaseBuffers()
-			}
-		}
-		live = append(keep, held{l, y})
-		x = y
-	}
-	return x
-}
-
-// Backward runs the children's Backward in reverse order. When a child returns a nil input
+// Backward runs the children's Backward in reverse order (BackwardChain): in training it gives each
+// child's buffers back as soon as nothing can read them, unless KeepBuffers(true) was called. The
+// output of the last Forward and the returned gradient stay valid. When a child returns a nil input
 // gradient (NoInputGrad), Backward stops there and returns nil: the layers before it get no
 // gradients.
 func (s *Sequential) Backward(dy ops.Tensor) ops.Tensor {
-	for i := len(s.children) - 1; i >= 0 && dy != nil; i-- {
-		dy = s.children[i].Layer.Backward(dy)
-	}
-	return dy
+	return BackwardChain(s.layers, dy, !s.keep, s.out)
 }
 
 // Params returns the children's parameters in order, with their prefixed names.
@@ -111,6 +81,15 @@ func (s *Sequential) SetTraining(training bool) {
 	}
 }
 
+// KeepBuffers sets whether training keeps the children's buffers (see BufferKeeper), for every
+// child that has the setting too.
+func (s *Sequential) KeepBuffers(keep bool) {
+	s.keep = keep
+	for _, l := range s.layers {
+		SetKeepBuffers(l, keep)
+	}
+}
+
 // Free frees every child.
 func (s *Sequential) Free() {
 	for _, c := range s.children {
@@ -118,9 +97,23 @@ func (s *Sequential) Free() {
 	}
 }
 
+// ReleaseOutput gives back the output (see OutputReleaser) when the last child holds it and can
+// give it back. When later children handed it on (an in-place ReLU, which reads it in Backward),
+// it stays.
+func (s *Sequential) ReleaseOutput() {
+	if r, ok := s.out.(OutputReleaser); ok && len(s.layers) > 0 && s.out == s.layers[len(s.layers)-1] {
+		r.ReleaseOutput()
+	}
+}
+
+// ReleaseBackward gives back every child's buffers but the output (ReleaseBackwardChain).
+func (s *Sequential) ReleaseBackward() { ReleaseBackwardChain(s.layers, s.out) }
+
 // ReleaseBuffers releases every child's buffers.
 func (s *Sequential) ReleaseBuffers() {
 	for _, c := range s.children {
 		c.Layer.ReleaseBuffers()
 	}
 }
+
+var _ Layer = (*Sequential)(nil)

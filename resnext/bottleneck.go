@@ -17,18 +17,29 @@ import (
 // names, in its order: conv1.weight, bn1.{gamma,beta,moving_mean,moving_variance}, conv2.weight,
 // bn2.*, conv3.weight, bn3.*, down_sample.0.weight, down_sample.1.*.
 //
-// The ReLUs work in place (see nn.ReLU): the block's output is the buffer of its sum, and Backward
-// writes the gradient of its final ReLU over dy, so the caller must pass a dy that nothing else
-// reads afterwards.
+// The ReLUs and both Adds work in place (see nn.ReLU and nn.Add), as in PyTorch: the sum is written
+// over bn3's output, which is then the block's output, and the input gradients are summed over the
+// main branch's. Backward writes the gradient of the final ReLU over dy, so the caller must pass a
+// dy that nothing else reads afterwards.
+//
+// The block releases buffers as an nn.Sequential does (see Buffers in package nn): in training,
+// Backward gives each layer's buffers back once nothing can read them, keeping the block's output
+// and the gradient it returns, and the down-sampling branch's output goes as soon as the sum has
+// read it (unless KeepBuffers(true)); in evaluation, Forward gives each layer's buffers back once
+// the next has read them.
 type Bottleneck struct {
 	spec                BlockSpec
 	conv1, conv2, conv3 *nn.Conv2d
 	bn1, bn2, bn3       *nn.BatchNorm2d
 	relu1, relu2, relu  *nn.ReLU
+	main                []nn.Layer     // conv1 .. bn3, the branch ForwardChain and BackwardChain run
+	all                 []nn.Layer     // main, relu and downSample: every layer with a mode and tensors
+	out                 nn.Layer       // the layer holding the last Forward's output (bn3)
 	downSample          *nn.Sequential // nil: the identity
 	add, addGrad        *nn.Add
 	params              []*nn.Param
 	evaluating          bool // set by SetTraining(false): Forward releases the branches' buffers
+	keep                bool // set by KeepBuffers(true): Backward releases nothing
 }
 
 // NewBottleneck returns a block of the given geometry on b, its batch norms with momentum m (MindCV
@@ -46,8 +57,9 @@ func NewBottleneck(b ops.Backend, s BlockSpec, m nn.Momentum) *Bottleneck {
 		conv3: nn.NewConv2d(b, s.Width, s.Out, 1, 1, 0, 1),
 		bn3:   nn.NewBatchNorm2d(b, s.Out, m),
 		relu:  nn.NewReLU(b, true),
-		add:   nn.NewAdd(b), addGrad: nn.NewAdd(b),
+		add:   nn.NewAdd(b, true), addGrad: nn.NewAdd(b, true),
 	}
+	k.main = []nn.Layer{k.conv1, k.bn1, k.relu1, k.conv2, k.bn2, k.relu2, k.conv3, k.bn3}
 	k.params = slices.Concat(
 		nn.Child("conv1", k.conv1), nn.Child("bn1", k.bn1),
 		nn.Child("conv2", k.conv2), nn.Child("bn2", k.bn2),
@@ -55,6 +67,10 @@ func NewBottleneck(b ops.Backend, s BlockSpec, m nn.Momentum) *Bottleneck {
 	if s.DownSample() {
 		k.downSample = nn.NewSequential(nn.NewConv2d(b, s.In, s.Out, 1, s.Stride, 0, 1), nn.NewBatchNorm2d(b, s.Out, m))
 		k.params = append(k.params, nn.Child("down_sample", k.downSample)...)
+	}
+	k.all = append(slices.Clip(k.main), k.relu)
+	if k.downSample != nil {
+		k.all = append(k.all, k.downSample)
 	}
 	return k
 }
@@ -65,20 +81,20 @@ func (k *Bottleneck) Spec() BlockSpec { return k.spec }
 // Forward computes the block's output [N, Out, ceil(H/Stride), ceil(W/Stride)] from x [N, In, H, W].
 // x must stay unchanged until Backward.
 func (k *Bottleneck) Forward(x ops.Tensor) ops.Tensor {
-	out := k.relu1.Forward(k.bn1.Forward(k.conv1.Forward(x)))
-	out = k.relu2.Forward(k.bn2.Forward(k.conv2.Forward(out)))
-	out = k.bn3.Forward(k.conv3.Forward(out))
+	out, holder := nn.ForwardChain(k.main, x, k.evaluating)
 	identity := x
 	if k.downSample != nil {
 		identity = k.downSample.Forward(x)
 	}
+	// The sum goes over the main branch's output: bn3's Backward reads its input, not its output.
 	y := k.relu.Forward(k.add.Forward(out, identity))
-	if k.evaluating {
-		// Nothing will call Backward: everything but the sum (which y is) can go back now.
-		for _, l := range k.layers() {
-			if l != nn.Layer(k.relu) {
-				l.ReleaseBuffers()
-			}
+	k.out = holder
+	if k.downSample != nil {
+		switch {
+		case k.evaluating:
+			k.downSample.ReleaseBuffers() // the sum has read its output
+		case !k.keep:
+			k.downSample.ReleaseOutput() // the sum has read it, and the branch's Backward does not
 		}
 	}
 	return y
@@ -86,51 +102,58 @@ func (k *Bottleneck) Forward(x ops.Tensor) ops.Tensor {
 
 // Backward writes the parameter gradients and returns the input gradient. The gradient of the final
 // ReLU (written over dy) is the gradient of the sum, so it reaches both branches unchanged, and the
-// two input gradients they return are added.
+// two input gradients they return are added, over the main branch's.
 func (k *Bottleneck) Backward(dy ops.Tensor) ops.Tensor {
 	dy = k.relu.Backward(dy)
-	d := k.conv3.Backward(k.bn3.Backward(dy))
-	d = k.conv2.Backward(k.bn2.Backward(k.relu2.Backward(d)))
-	d = k.conv1.Backward(k.bn1.Backward(k.relu1.Backward(d)))
+	d := nn.BackwardChain(k.main, dy, !k.keep, k.out)
 	identity := dy
 	if k.downSample != nil {
 		identity = k.downSample.Backward(dy)
 	}
-	return k.addGrad.Forward(d, identity)
+	d = k.addGrad.Forward(d, identity)
+	if !k.keep && k.downSample != nil {
+		k.downSample.ReleaseBuffers() // the sum has read its input gradient
+	}
+	return d
 }
 
 // Params returns the block's parameters with MindCV's names relative to the block.
 func (k *Bottleneck) Params() []*nn.Param { return k.params }
 
-// layers lists the block's layers that have a mode and tensors.
-func (k *Bottleneck) layers() []nn.Layer {
-	ls := []nn.Layer{k.conv1, k.bn1, k.relu1, k.conv2, k.bn2, k.relu2, k.conv3, k.bn3, k.relu}
-	if k.downSample != nil {
-		ls = append(ls, k.downSample)
-	}
-	return ls
-}
-
 // SetTraining switches the batch norms between batch statistics (training) and the moving ones.
 func (k *Bottleneck) SetTraining(training bool) {
 	k.evaluating = !training
-	for _, l := range k.layers() {
+	for _, l := range k.all {
 		l.SetTraining(training)
+	}
+}
+
+// KeepBuffers sets whether training keeps every buffer of the block (see nn.BufferKeeper).
+func (k *Bottleneck) KeepBuffers(keep bool) {
+	k.keep = keep
+	for _, l := range k.all {
+		nn.SetKeepBuffers(l, keep)
 	}
 }
 
 // Free releases the block's parameters and buffers.
 func (k *Bottleneck) Free() {
-	for _, l := range k.layers() {
+	for _, l := range k.all {
 		l.Free()
 	}
 	k.add.Free()
 	k.addGrad.Free()
 }
 
+// ReleaseBackward gives back every buffer of the block but its output (see nn.Layer).
+func (k *Bottleneck) ReleaseBackward() {
+	nn.ReleaseBackwardChain(k.all, k.out)
+	k.addGrad.ReleaseBuffers()
+}
+
 // ReleaseBuffers gives back every buffer of the block, keeping its parameters.
 func (k *Bottleneck) ReleaseBuffers() {
-	for _, l := range k.layers() {
+	for _, l := range k.all {
 		l.ReleaseBuffers()
 	}
 	k.add.ReleaseBuffers()

@@ -15,7 +15,7 @@ const fixture = "testdata/bottleneck.safetensors"
 // TestBottleneckFixture runs a Bottleneck (stride 2, 32 groups of 4 channels, with down_sample, an
 // odd input size) forward in training mode and backward, and compares the output, the input
 // gradient, every parameter gradient and the updated moving statistics with PyTorch's
-// (scripts/gen_fixtures.py).
+// (scripts/gen_fixtures.py). The output stays valid after Backward, which releases the rest.
 func TestBottleneckFixture(t *testing.T) {
 	f, err := safetensors.Read(fixture)
 	if err != nil {
@@ -56,9 +56,11 @@ func TestBottleneckFixture(t *testing.T) {
 	defer b.Free(dy)
 
 	yWant, _ := testutil.Fixture(t, f, "y")
-	testutil.AssertClose(t, "y", testutil.Download(t, b, block.Forward(x)), yWant, 1e-4)
+	y := block.Forward(x)
+	testutil.AssertClose(t, "y", testutil.Download(t, b, y), yWant, 1e-4)
 	dxWant, _ := testutil.Fixture(t, f, "dx")
 	testutil.AssertClose(t, "dx", testutil.Download(t, b, block.Backward(dy)), dxWant, 1e-4)
+	testutil.AssertClose(t, "y after Backward", testutil.Download(t, b, y), yWant, 1e-4)
 	checked := 0
 	for _, p := range block.Params() {
 		key, got := "grad/"+p.Name, p.Grad

@@ -1,6 +1,7 @@
 package resnext
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/train"
 )
 
 // tiny is a few-thousand-parameter ResNeXt with the given stem, for checks that run the whole
@@ -173,41 +175,146 @@ func checkDirectional(t *testing.T, r *rand.Rand, what string, loss func() float
 	}
 }
 
-// TestBufferReuse runs training passes (forward, loss, backward): the second with the same shapes
-// allocates nothing on the backend and gives the same loss; Free gives back everything. (The
-// optimizer's own test in package train checks its step allocates nothing either.)
+// TestBufferReuse runs training passes (forward, loss, backward). By default Backward gives the
+// buffers back as it goes, so each pass allocates as many tensors as it frees, and from the third a
+// pool keyed by size serves them all (the first Backward allocates the parameter gradients, which
+// can take sizes a second pass needs again); with KeepBuffers(true) the second pass allocates
+// nothing. The same parameters give the same loss, and Free gives back everything. (The
+// optimizer's own test in package train checks its step allocates nothing.)
 func TestBufferReuse(t *testing.T) {
-	inner := testutil.CPU(t, 2)
-	b := &testutil.Counting{Backend: inner}
-	cfg := tiny(ImageNetStem)
-	m := newModel(t, b, cfg, 5)
-	ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
-	x := testutil.Upload(inner, ops.Shape{4, 3, 32, 32}, testutil.Randn(rand.New(rand.NewPCG(1, 1)), 4*3*32*32, 1))
-	defer inner.Free(x)
-	labels := ops.FromInt32(inner, ops.Shape{4}, []int32{0, 1, 2, 3})
-	defer inner.Free(labels)
-	step := func() float32 {
-		loss := testutil.Download(t, b, ce.Forward(m.Forward(x), labels))[0]
-		m.Backward(ce.Backward(1))
-		return loss
-	}
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep %v", keep), func(t *testing.T) {
+			inner := testutil.CPU(t, 2)
+			b := &testutil.Counting{Backend: inner}
+			cfg := tiny(ImageNetStem)
+			m := newModel(t, b, cfg, 5)
+			m.KeepBuffers(keep)
+			ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+			x := testutil.Upload(inner, ops.Shape{4, 3, 32, 32}, testutil.Randn(rand.New(rand.NewPCG(1, 1)), 4*3*32*32, 1))
+			defer inner.Free(x)
+			labels := ops.FromInt32(inner, ops.Shape{4}, []int32{0, 1, 2, 3})
+			defer inner.Free(labels)
+			step := func() float32 {
+				loss := testutil.Download(t, b, ce.Forward(m.Forward(x), labels))[0]
+				m.Backward(ce.Backward(1))
+				return loss
+			}
 
-	first := step()
-	allocs, frees := b.Allocs, b.Frees
-	if second := step(); second != first {
-		t.Errorf("loss %v, then %v from the same parameters", first, second)
+			first := step()
+			allocs, frees := b.Allocs, b.Frees
+			if second := step(); second != first {
+				t.Errorf("loss %v, then %v from the same parameters", first, second)
+			}
+			switch {
+			case keep && (b.Allocs != allocs || b.Frees != frees):
+				t.Errorf("second step: %d allocations and %d frees, want none", b.Allocs-allocs, b.Frees-frees)
+			case !keep && (b.Allocs == allocs || b.Allocs-allocs != b.Frees-frees):
+				t.Errorf("second step: %d allocations and %d frees, want the same number, not 0", b.Allocs-allocs, b.Frees-frees)
+			}
+			fresh := b.Fresh
+			step()
+			if b.Fresh != fresh {
+				t.Errorf("third step: %d allocations a pool could not serve", b.Fresh-fresh)
+			}
+			if err := m.SetMaxPoolPadding(nn.PoolSymmetric); err != nil {
+				t.Fatal(err)
+			}
+			step()
+			ce.Free()
+			m.Free()
+			if b.Allocs != b.Frees {
+				t.Errorf("after Free: %d allocations, %d frees", b.Allocs, b.Frees)
+			}
+		})
 	}
-	if b.Allocs != allocs || b.Frees != frees {
-		t.Errorf("second step: %d allocations and %d frees, want none", b.Allocs-allocs, b.Frees-frees)
+}
+
+// TestTrainingReleases trains two copies of the tiny model with MindCV's optimizer for a few
+// steps, one releasing buffers in Backward (the default) and one keeping them all: logits, losses,
+// gradients, updated parameters and moving statistics are the same to the bit, the logits are
+// still valid after Backward, and the releasing model holds far fewer bytes at its peak and, after
+// a step, nothing but its parameters, their gradients and moments, the logits and the loss's
+// buffers.
+func TestTrainingReleases(t *testing.T) {
+	inner := testutil.CPU(t, 2)
+	type run struct {
+		b   *testutil.Counting
+		m   *Model
+		ce  *nn.SoftmaxCrossEntropy
+		opt *train.SGD
+		// fixed counts the tensors and bytes of the parameters, their gradients and moments.
+		fixed, fixedBytes int
 	}
-	if err := m.SetMaxPoolPadding(nn.PoolSymmetric); err != nil {
-		t.Fatal(err)
+	runs := make([]*run, 2) // releasing, keeping
+	for i := range runs {
+		b := &testutil.Counting{Backend: inner}
+		m := newModel(t, b, tiny(ImageNetStem), 8)
+		defer m.Free()
+		m.KeepBuffers(i == 1)
+		ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
+		defer ce.Free()
+		opt, err := train.NewSGD(b, m.Params(), train.SGDOptions{Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer opt.Free()
+		c := &run{b: b, m: m, ce: ce, opt: opt}
+		for _, p := range m.Params() {
+			n := 1
+			if p.Trainable {
+				n = 3
+			}
+			c.fixed += n
+			c.fixedBytes += n * testutil.Bytes(p.Value)
+		}
+		runs[i] = c
 	}
-	step()
-	ce.Free()
-	m.Free()
-	if b.Allocs != b.Frees {
-		t.Errorf("after Free: %d allocations, %d frees", b.Allocs, b.Frees)
+	const n = 4
+	r := rand.New(rand.NewPCG(6, 6))
+	labels := ops.FromInt32(inner, ops.Shape{n}, []int32{4, 0, 2, 2})
+	defer inner.Free(labels)
+	for step := range 4 {
+		x := testutil.Upload(inner, ops.Shape{n, 3, 32, 32}, testutil.Randn(r, n*3*32*32, 1))
+		var got [2][][]float32 // per run: logits, loss, logits after Backward, gradients, parameters
+		var peakBytes, after [2]int
+		for i, c := range runs {
+			c.b.ResetPeaks()
+			logits := c.m.Forward(x)
+			before := testutil.Download(t, c.b, logits)
+			loss := testutil.Download(t, c.b, c.ce.Forward(logits, labels))
+			c.m.Backward(c.ce.Backward(1))
+			got[i] = append(got[i], before, loss, testutil.Download(t, c.b, logits))
+			for _, p := range c.m.Params() {
+				if p.Trainable {
+					got[i] = append(got[i], testutil.Download(t, c.b, p.Grad))
+				}
+			}
+			c.opt.Step(0.1)
+			for _, p := range c.m.Params() {
+				got[i] = append(got[i], testutil.Download(t, c.b, p.Value))
+			}
+			peakBytes[i], after[i] = c.b.PeakBytes-c.fixedBytes, c.b.Live-c.fixed
+		}
+		inner.Free(x)
+		for k := range got[0] {
+			if !slices.Equal(got[0][k], got[1][k]) {
+				t.Errorf("step %d: value %d differs between releasing and keeping", step, k)
+			}
+		}
+		if !slices.Equal(got[0][0], got[0][2]) {
+			t.Errorf("step %d: the logits changed in Backward", step)
+		}
+		if step == 0 {
+			continue // the gradients appear during the first Backward
+		}
+		t.Logf("step %d, beyond the parameters, gradients and moments: at the peak %d bytes releasing, %d keeping; "+
+			"after the step %d tensors and %d", step, peakBytes[0], peakBytes[1], after[0], after[1])
+		if peakBytes[0]*10 > peakBytes[1]*6 {
+			t.Errorf("step %d: releasing peaks at %d bytes, keeping at %d: want at most 60%%", step, peakBytes[0], peakBytes[1])
+		}
+		if after[0] != 4 {
+			t.Errorf("step %d: releasing holds %d tensors after the step, want 4 (the logits and the loss's log-probabilities, loss and gradient)", step, after[0])
+		}
 	}
 }
 

@@ -35,8 +35,10 @@ import (
 )
 
 // Model is a ResNeXt (or ResNet): stem, layer1..layer4 of Bottleneck blocks, global average pool and
-// a linear classifier. It owns its parameters and buffers (see package nn on buffer reuse: a
-// training step allocates nothing after the first with the same input shape).
+// a linear classifier. It owns its parameters and buffers, and gives the buffers back as soon as
+// nothing can read them (see Buffers in package nn): a training step holds the activations PyTorch
+// would save, and once two steps have run with an input shape the backend's pool serves every
+// buffer.
 type Model struct {
 	b          ops.Backend
 	cfg        Config
@@ -48,8 +50,10 @@ type Model struct {
 	pool       *nn.GlobalAvgPool
 	classifier *nn.Linear
 	chain      []nn.Layer // the layers above, in order
+	out        nn.Layer   // the layer holding the last Forward's output (the classifier)
 	params     []*nn.Param
 	evaluating bool // set by SetTraining(false): Forward releases buffers as it goes
+	keep       bool // set by KeepBuffers(true): Backward releases nothing
 }
 
 // New builds the network cfg describes on b and initialises it as MindCV does, drawing from seed
@@ -112,6 +116,7 @@ func (m *Model) link() {
 		m.chain = append(m.chain, l)
 	}
 	m.chain = append(m.chain, m.pool, m.classifier)
+	m.out = nil // until the next Forward
 }
 
 // Init sets every parameter to MindCV's initial values, drawn in parameter order from a generator
@@ -138,23 +143,28 @@ func (m *Model) Init(seed uint64) {
 func (m *Model) Config() Config { return m.cfg }
 
 // Forward computes the logits [N, NumClasses] of images x [N, InChannels, H, W]. The result belongs
-// to the model and stays valid until its next Forward; x must stay unchanged until Backward.
+// to the model and stays valid until its next Forward (Backward leaves it alone); x must stay
+// unchanged until Backward.
 //
 // In evaluation mode each layer's buffers go back to the backend as soon as the next layer has read
 // them (nn.ForwardChain), so inference holds a few layers' activations rather than all of them.
 func (m *Model) Forward(x ops.Tensor) ops.Tensor {
-	return nn.ForwardChain(m.chain, x, m.evaluating)
+	var y ops.Tensor
+	y, m.out = nn.ForwardChain(m.chain, x, m.evaluating)
+	return y
 }
 
 // Backward takes the gradient of the loss with respect to the logits of the last Forward and writes
 // the gradient of every trainable parameter (overwriting it). It returns nil: the stem computes no
 // gradient for the images. When the classifier has NoInputGrad set (a frozen backbone), only the
 // classifier gets gradients.
+//
+// Each layer's buffers go back to the backend as soon as nothing can read them (nn.BackwardChain),
+// but for the logits, which stay valid: after Backward the model holds its parameters, their
+// gradients and the logits, and the next Backward needs a new Forward. With KeepBuffers(true)
+// every buffer stays.
 func (m *Model) Backward(dy ops.Tensor) ops.Tensor {
-	for i := len(m.chain) - 1; i >= 0 && dy != nil; i-- {
-		dy = m.chain[i].Backward(dy)
-	}
-	return dy
+	return nn.BackwardChain(m.chain, dy, !m.keep, m.out)
 }
 
 // Params lists the parameters by their MindCV names, in MindCV's order: conv1, bn1, layer1..layer4
@@ -221,6 +231,15 @@ func (m *Model) ResetClassifier(numClasses int, seed uint64) error {
 	return nil
 }
 
+// KeepBuffers sets whether training keeps every layer's buffers (see nn.BufferKeeper): for
+// inspecting the layers' outputs and gradients after a step.
+func (m *Model) KeepBuffers(keep bool) {
+	m.keep = keep
+	for _, l := range m.chain {
+		nn.SetKeepBuffers(l, keep)
+	}
+}
+
 // Free releases every parameter and buffer. The model must not be used afterwards.
 func (m *Model) Free() {
 	for _, l := range m.chain {
@@ -228,6 +247,9 @@ func (m *Model) Free() {
 	}
 	m.chain, m.params = nil, nil
 }
+
+// ReleaseBackward gives back every layer's buffers but the logits (see nn.Layer).
+func (m *Model) ReleaseBackward() { nn.ReleaseBackwardChain(m.chain, m.out) }
 
 // ReleaseBuffers gives back every layer's buffers, keeping the parameters.
 func (m *Model) ReleaseBuffers() {

@@ -19,8 +19,8 @@
 // next 1 GiB request goes to Raw. Among blocks of one size the last one freed is taken first.
 //
 // Blocks are not split because the workloads this serves allocate the same shapes step after step
-// (layers keep their buffers; a training step allocates nothing after the first), so exact size
-// classes reach nearly every request from the cache after the first step. Splitting would add the
+// (networks give their layers' buffers back as a step goes and take the same shapes again in the
+// next), so exact size classes reach nearly every request from the cache after the first step. Splitting would add the
 // bookkeeping of segments (aclrtFree takes only the address aclrtMalloc returned), the merging of
 // neighbours on Free and the fragmentation that comes with it, for memory the rounding rules
 // already bound: under 512 bytes per small block, and under 2 MiB, or the 2x reuse margin, per large

@@ -21,23 +21,63 @@ func CPU(t testing.TB, threads int) ops.Backend {
 	return b
 }
 
-// Counting wraps a backend and counts Alloc and Free calls.
+// Counting wraps a backend and counts Alloc and Free calls, and what they leave live.
 type Counting struct {
 	ops.Backend
 	Allocs, Frees int
+	// Live and LiveBytes are the tensors allocated and not yet freed and their bytes; PeakLive and
+	// PeakBytes are the most there have been (ResetPeaks starts them over from the current values).
+	Live, LiveBytes, PeakLive, PeakBytes int
+	// Fresh counts the allocations that a pool keyed by exact size, as the CPU backend's, could not
+	// serve from storage freed before: those that took the live tensors of their size past their
+	// earlier maximum. PooledBytes is the memory such a pool holds when it never gives any back:
+	// for each size, the most tensors of that size that were live at once. A training step that adds
+	// no Fresh allocation needs no new memory.
+	Fresh, PooledBytes int
+
+	bySize, mostBySize map[int]int // live tensors by byte size, and their maximum
 }
 
 // Alloc counts, then allocates on the wrapped backend.
 func (c *Counting) Alloc(dt ops.DType, s ops.Shape) ops.Tensor {
 	c.Allocs++
-	return c.Backend.Alloc(dt, s)
+	t := c.Backend.Alloc(dt, s)
+	n := Bytes(t)
+	c.Live++
+	c.LiveBytes += n
+	c.PeakLive, c.PeakBytes = max(c.PeakLive, c.Live), max(c.PeakBytes, c.LiveBytes)
+	c.initSizes()
+	c.bySize[n]++
+	if c.bySize[n] > c.mostBySize[n] {
+		c.mostBySize[n] = c.bySize[n]
+		c.Fresh++
+		c.PooledBytes += n
+	}
+	return t
 }
 
 // Free counts, then frees on the wrapped backend.
 func (c *Counting) Free(t ops.Tensor) {
 	c.Frees++
+	n := Bytes(t)
+	c.Live--
+	c.LiveBytes -= n
+	c.initSizes()
+	c.bySize[n]--
 	c.Backend.Free(t)
 }
+
+func (c *Counting) initSizes() {
+	if c.bySize == nil {
+		c.bySize, c.mostBySize = map[int]int{}, map[int]int{}
+	}
+}
+
+// ResetPeaks sets PeakLive and PeakBytes to the current Live and LiveBytes.
+func (c *Counting) ResetPeaks() { c.PeakLive, c.PeakBytes = c.Live, c.LiveBytes }
+
+// Bytes is the size of t's elements.
+func Bytes(t ops.Tensor) int { return t.Shape().Numel() * t.DType().Size() }
 
 // Upload allocates a float32 tensor on b holding v.
 func Upload(b ops.Backend, shape ops.Shape, v []float32) ops.Tensor {
