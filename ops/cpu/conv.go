@@ -135,7 +135,7 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 	if t := g.taps; t != nil {
 		a := b.scratch(g.Groups * t.kgPad * t.taps)
 		t.packFilters(ws, a)
-		b.tapConvolve(xs, tapOut{t, a, t.unwidenInto(ys, g.ow)})
+		b.tapConvolve(t, a, xs, ys)
 		b.release(a)
 		return
 	}
@@ -184,23 +184,8 @@ func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
 		t := gt.taps
 		a := b.scratch(g.Groups * t.kgPad * t.taps)
 		t.packFlipped(g, w, a)
-		b.tapConvolve(dy, tapOut{t, a, t.unwidenInto(dx, g.w)})
+		b.tapConvolve(t, a, dy, dx)
 		b.release(a)
-		return
-	}
-	if g.taps != nil && g.cg <= tapMaxOut && (g.StrideH > 1 || g.StrideW > 1) {
-		var held [][]float32
-		outs := stridedData(g, w, dx, func(n int) []float32 {
-			s := b.scratch(n)
-			held = append(held, s)
-			return s
-		})
-		if len(outs) > 0 {
-			b.tapConvolve(dy, outs...)
-		}
-		for _, s := range held {
-			b.release(s)
-		}
 		return
 	}
 	filters, free := b.filterOps(g, func(grp int) gemmOp {
@@ -454,7 +439,7 @@ type convWorker struct {
 func (b *Backend) newConvWorker(g *convShape, parallel, taps bool) *convWorker {
 	cw := &convWorker{b: b, g: g, parallel: parallel}
 	if taps {
-		cw.tap = b.newTapWorker(g.taps.slabLen, g.taps.kgPad*g.taps.colsPad)
+		cw.tap = b.newTapWorker(g.taps)
 		return cw
 	}
 	if !g.direct() {

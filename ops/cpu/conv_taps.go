@@ -37,21 +37,17 @@ const (
 	tapMinDot = 128
 )
 
-// tapPlan is a slab layout and one set of taps on it: the input slabs are those of g (cg planes
-// of h x w, padded and split into phases by g's padding and strides), the output has kg filters
-// per group and rows rows of wq wide columns.
+// tapPlan is the slab layout and the tap offsets of one convolution geometry.
 type tapPlan struct {
 	g       *convShape
 	hq, wq  int   // a phase plane
 	phases  int   // sh*sw
-	kg      int   // filters per group
-	rows    int   // output rows
-	cols    int   // wide columns: rows*wq
+	cols    int   // wide columns: oh*wq
 	colsPad int   // cols rounded up to whole forward tiles
 	dotCols int   // cols rounded up to whole vectors of the weight-gradient kernel
 	kgPad   int   // filters per group rounded up to whole tiles
-	taps    int   // taps per filter
-	offs    []int // each tap's offset in the slab, in filter order, then zeros up to whole tiles
+	taps    int   // taps per filter: cg*kh*kw
+	offs    []int // each tap's offset in the slab, in filter order (c, r, s), then zeros up to whole tiles
 	reach   int   // the largest offset
 	slabLen int   // the slab's length: the planes and room for the last tile's run past them
 }
@@ -60,37 +56,27 @@ type tapPlan struct {
 // not a plain GEMM.
 func (g *convShape) byTaps() bool { return !g.direct() && g.kg <= tapMaxOut }
 
-// newTapPlan returns the plan of g's forward pass.
 func newTapPlan(g *convShape) *tapPlan {
 	sh, sw := g.StrideH, g.StrideW
-	hq, wq := ceilDiv(g.hp(), sh), ceilDiv(g.wp(), sw)
-	offs := make([]int, 0, g.rows())
+	t := &tapPlan{g: g, hq: ceilDiv(g.hp(), sh), wq: ceilDiv(g.wp(), sw), phases: sh * sw, taps: g.rows()}
+	t.cols = g.oh * t.wq
+	t.colsPad = roundUp(t.cols, tapCols)
+	t.dotCols = roundUp(t.cols, tapLanes)
+	t.kgPad = roundUp(g.kg, tapRows)
+	t.offs = make([]int, roundUp(t.taps, tapDots))
+	plane := t.hq * t.wq
 	for c := range g.cg {
 		for r := range g.kh {
 			for s := range g.kw {
 				dr, ds := r*g.DilationH, s*g.DilationW
 				phase := dr%sh*sw + ds%sw
-				offs = append(offs, (c*sh*sw+phase)*hq*wq+dr/sh*wq+ds/sw)
+				off := (c*t.phases+phase)*plane + dr/sh*t.wq + ds/sw
+				t.offs[(c*g.kh+r)*g.kw+s] = off
+				t.reach = max(t.reach, off)
 			}
 		}
 	}
-	return newTapSet(g, hq, wq, offs, g.kg, g.oh)
-}
-
-// newTapSet returns the plan of the taps offs (in filter order) on g's slabs laid out in phase
-// planes of hq x wq, for kg filters per group and rows output rows.
-func newTapSet(g *convShape, hq, wq int, offs []int, kg, rows int) *tapPlan {
-	t := &tapPlan{g: g, hq: hq, wq: wq, phases: g.StrideH * g.StrideW, kg: kg, rows: rows, taps: len(offs)}
-	t.cols = rows * wq
-	t.colsPad = roundUp(t.cols, tapCols)
-	t.dotCols = roundUp(t.cols, tapLanes)
-	t.kgPad = roundUp(kg, tapRows)
-	t.offs = make([]int, roundUp(t.taps, tapDots))
-	copy(t.offs, offs)
-	for _, off := range offs {
-		t.reach = max(t.reach, off)
-	}
-	t.slabLen = max(g.cg*t.phases*hq*wq, t.reach+t.colsPad)
+	t.slabLen = max(g.cg*t.phases*plane, t.reach+t.colsPad)
 	return t
 }
 
@@ -185,43 +171,27 @@ func (g *convShape) transposed() (t *convShape, ok bool) {
 	return newConvShape(ops.Shape{g.n, g.k, g.oh, g.ow}, ops.Shape{g.c, g.kg, g.kh, g.kw}, p), true
 }
 
-// tapOut is one set of taps of a convolution by taps: its plan, its packed filters (all the
-// groups') and store, which takes the wide output [kgPad, colsPad] of one image and group.
-type tapOut struct {
-	t     *tapPlan
-	a     []float32
-	store func(wide []float32, n, grp int)
-}
-
-// tapConvolve lays out every (image, group) slab of in once, by the plans' common layout, and runs
-// each of outs on it: spread over the threads across the slabs when there are enough, else across
-// the column tiles of each.
-func (b *Backend) tapConvolve(in []float32, outs ...tapOut) {
-	g := outs[0].t.g
-	slabLen, wideLen, cost := 0, 0, 0
-	for _, o := range outs {
-		slabLen, wideLen = max(slabLen, o.t.slabLen), max(wideLen, o.t.kgPad*o.t.colsPad)
-		cost += o.t.kgPad*o.t.taps*o.t.colsPad + o.t.slabLen
-	}
+// tapConvolve computes out = conv(in) by taps for the plan t, a packed by packFilters or
+// packFlipped: spread over the threads across the (image, group) slabs when there are enough,
+// else across the column tiles of each slab.
+func (b *Backend) tapConvolve(t *tapPlan, a, in, out []float32) {
+	g := t.g
+	size, tiles := t.kgPad*t.taps, t.colsPad/tapCols
 	slab := func(cw *tapWorker, n, grp int, parallel bool) {
-		clear(cw.slab[outs[0].t.slabLen:])
-		outs[0].t.fill(g.xSlab(in, n, grp), cw.slab)
-		for _, o := range outs {
-			t := o.t
-			size, tiles := t.kgPad*t.taps, t.colsPad/tapCols
-			a := o.a[grp*size:][:size]
-			if parallel {
-				b.parallelFor(tiles, size*tapCols, func(lo, hi int) { t.forward(b.vec(), a, cw.slab, cw.wide, lo, hi) })
-			} else {
-				t.forward(b.vec(), a, cw.slab, cw.wide, 0, tiles)
-			}
-			o.store(cw.wide, n, grp)
+		t.fill(g.xSlab(in, n, grp), cw.slab)
+		a := a[grp*size:][:size]
+		if parallel {
+			b.parallelFor(tiles, size*tapCols, func(lo, hi int) { t.forward(b.vec(), a, cw.slab, cw.wide, lo, hi) })
+		} else {
+			t.forward(b.vec(), a, cw.slab, cw.wide, 0, tiles)
 		}
+		unwiden(cw.wide, t.colsPad, t.wq, g.ySlab(out, n, grp), g.kg, g.oh, g.ow)
 	}
 	tasks := g.n * g.Groups
-	if b.acrossTasks(tasks) {
-		b.parallelFor(tasks, cost, func(lo, hi int) {
-			cw := b.newTapWorker(slabLen, wideLen)
+	across := b.acrossTasks(tasks)
+	if across {
+		b.parallelFor(tasks, g.taskCost(), func(lo, hi int) {
+			cw := b.newTapWorker(t)
 			for task := lo; task < hi; task++ {
 				slab(cw, task/g.Groups, task%g.Groups, false)
 			}
@@ -229,20 +199,11 @@ func (b *Backend) tapConvolve(in []float32, outs ...tapOut) {
 		})
 		return
 	}
-	cw := b.newTapWorker(slabLen, wideLen)
+	cw := b.newTapWorker(t)
 	for task := range tasks {
 		slab(cw, task/g.Groups, task%g.Groups, true)
 	}
 	cw.release()
-}
-
-// unwidenInto is the store of a plan whose output rows are those of the slabs [kg, rows, ow] of
-// out: each wide row without its extra columns.
-func (t *tapPlan) unwidenInto(out []float32, ow int) func(wide []float32, n, grp int) {
-	size := t.kg * t.rows * ow
-	return func(wide []float32, n, grp int) {
-		unwiden(wide, t.colsPad, t.wq, out[(n*t.g.Groups+grp)*size:][:size], t.kg, t.rows, ow)
-	}
 }
 
 // tapWorker is the working memory of one goroutine of a convolution by taps: the slab's phase
@@ -252,8 +213,8 @@ type tapWorker struct {
 	slab, wide []float32
 }
 
-func (b *Backend) newTapWorker(slabLen, wideLen int) *tapWorker {
-	return &tapWorker{b: b, slab: b.scratch(slabLen), wide: b.scratch(wideLen)}
+func (b *Backend) newTapWorker(t *tapPlan) *tapWorker {
+	return &tapWorker{b: b, slab: b.scratch(t.slabLen), wide: b.scratch(t.kgPad * t.colsPad)}
 }
 
 func (cw *tapWorker) release() {
@@ -363,109 +324,4 @@ func checkTapDot(k int, a []float32, lda int, base []float32, offs []int, reach 
 		len(base) < reach+k || len(out) < tapRows*tapDots {
 		panic("ops/cpu: tap dot kernel operands too short")
 	}
-}
-
-// stridePhase is one phase a of one axis of a strided convolution's input gradient: the padded
-// input positions u = stride*(m0+i) + a for i < m, which get the output gradient through the taps
-// r of taps, from output position m0 + i - e[j] for the j-th of them.
-type stridePhase struct {
-	a, m0, m int
-	taps, e  []int
-}
-
-// stridePhases splits one axis (input size in, padding pad, stride, dilation dil, kernel k) of a
-// convolution's input gradient into its stride phases: padded input position u = stride*m + a
-// gets the output gradient from output position m - (dil*r - a)/stride through every tap r with
-// dil*r = a modulo stride. shift is the largest (dil*r - a)/stride, the padding the output
-// gradient needs before its first position.
-func stridePhases(in, pad, stride, dil, k int) (phases []stridePhase, shift int) {
-	shift = dil * (k - 1) / stride
-	for a := range stride {
-		p := stridePhase{a: a}
-		if a < pad {
-			p.m0 = ceilDiv(pad-a, stride)
-		}
-		if last := pad + in - 1 - a; last >= 0 {
-			p.m = max(last/stride+1-p.m0, 0)
-		}
-		for r := range k {
-			if d := dil*r - a; d >= 0 && d%stride == 0 {
-				p.taps, p.e = append(p.taps, r), append(p.e, d/stride)
-			}
-		}
-		phases = append(phases, p)
-	}
-	return phases, shift
-}
-
-// stridedData returns the tap sets that compute the input gradient dx of g, a convolution by taps
-// with a stride above 1, from its output gradient, and the plan that lays out the output gradient
-// (which a scratch for the filters, packed, must be as long as the returned size). Each of the
-// stride phases (a, b) of the padded input gradient is a stride-1 convolution by taps of the output
-// gradient, padded by the phases' shifts, with the filter taps of that phase transposed (in and out
-// channels swapped per group); phases without taps come out zero.
-func stridedData(g *convShape, w, dx []float32, scratch func(n int) []float32) []tapOut {
-	rows, sh := stridePhases(g.h, g.PadH, g.StrideH, g.DilationH, g.kh)
-	cols, sw := stridePhases(g.w, g.PadW, g.StrideW, g.DilationW, g.kw)
-	// The output gradient as the input of stride-1 convolutions: slabs [kg, oh, ow] padded by the
-	// shifts, planes tall and wide enough for every phase's reads.
-	in := &convShape{Conv2dParams: ops.Conv(1, 0, g.Groups), n: g.n, c: g.k, h: g.oh, w: g.ow, cg: g.kg, k: g.c, kg: g.cg}
-	in.PadH, in.PadW = sh, sw
-	hq, wq := sh+g.oh, sw+g.ow
-	for _, p := range rows {
-		hq = max(hq, sh+p.m0+p.m)
-	}
-	for _, p := range cols {
-		wq = max(wq, sw+p.m0+p.m)
-	}
-	var outs []tapOut
-	khw := g.kh * g.kw
-	for _, pr := range rows {
-		for _, pc := range cols {
-			if pr.m == 0 || pc.m == 0 {
-				continue
-			}
-			offs := make([]int, 0, g.kg*len(pr.taps)*len(pc.taps))
-			for k := range g.kg {
-				for i := range pr.taps {
-					for j := range pc.taps {
-						offs = append(offs, k*hq*wq+(pr.m0+sh-pr.e[i])*wq+pc.m0+sw-pc.e[j])
-					}
-				}
-			}
-			t := newTapSet(in, hq, wq, offs, g.cg, pr.m)
-			a := scratch(g.Groups * t.kgPad * t.taps)
-			for grp := range g.Groups {
-				for c := range t.kgPad {
-					p := 0
-					for k := range g.kg {
-						for _, r := range pr.taps {
-							for _, s := range pc.taps {
-								v := float32(0)
-								if c < g.cg {
-									v = w[((grp*g.kg+k)*g.cg+c)*khw+r*g.kw+s]
-								}
-								a[(grp*t.kgPad+c&^(tapRows-1))*t.taps+p*tapRows+c%tapRows] = v
-								p++
-							}
-						}
-					}
-				}
-			}
-			pr, pc := pr, pc
-			outs = append(outs, tapOut{t, a, func(wide []float32, n, grp int) {
-				dxs := g.xSlab(dx, n, grp)
-				for c := range g.cg {
-					for i := range pr.m {
-						row := dxs[(c*g.h+g.StrideH*(pr.m0+i)+pr.a-g.PadH)*g.w:]
-						src := wide[c*t.colsPad+i*wq:][:pc.m]
-						for j, v := range src {
-							row[g.StrideW*(pc.m0+j)+pc.a-g.PadW] = v
-						}
-					}
-				}
-			}})
-		}
-	}
-	return outs
 }
