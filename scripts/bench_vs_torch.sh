@@ -6,13 +6,15 @@
 #
 #   apt-get install python3-torch python3-torchvision libopenblas0-pthread   # Debian's PyTorch 1.13
 #   scripts/bench_vs_torch.sh [--batch_size 16] [--steps 5] [--warmup 1] [--modes "infer train"]
-#                             [--model resnext50_32x4d] [--image_size 224]
+#                             [--model resnext50_32x4d] [--image_size 224] [--rounds 1]
 #
 # infer is the forward pass in evaluation mode (PyTorch: eval() under no_grad); train is a training
 # step: forward in training mode, cross-entropy with label smoothing 0.1, backward, momentum SGD
 # (momentum 0.9, weight decay 1e-4, learning rate 0.01). Each side runs the warm-up steps untimed,
 # then the timed ones. Each run is its own process, so each peak RSS (getrusage's ru_maxrss) is its
-# own. Both sides use every core (--threads $(nproc), torch.set_num_threads(nproc));
+# own. With --rounds R the pair runs R times in turn, and the report gives the median of each figure
+# over the rounds and the median of the rounds' ratios: on a shared machine whose speed drifts from
+# minute to minute, the ratio of two runs made a minute apart is steadier than either figure. Both sides use every core (--threads $(nproc), torch.set_num_threads(nproc));
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for the PyTorch side only, so OpenBLAS picks its
 # own kernel for this CPU. The models are MindCV's ImageNet variants (resnext50_32x4d,
 # resnext101_32x4d, resnext101_64x4d, resnext152_64x4d, resnet50), built in PyTorch as torchvision's
@@ -21,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-batch=16 steps=5 warmup=1 modes="infer train" model=resnext50_32x4d image_size=224
+batch=16 steps=5 warmup=1 modes="infer train" model=resnext50_32x4d image_size=224 rounds=1
 usage() { sed -n '7,8p' "$0" | sed 's/^# *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--modes) modes=$2 ;;
 	--model) model=$2 ;;
 	--image_size) image_size=$2 ;;
+	--rounds) rounds=$2 ;;
 	-h | --help) usage ;;
 	*) echo "unknown argument $1" >&2; usage ;;
 	esac
@@ -41,6 +44,7 @@ done
 for m in $modes; do
 	case $m in infer | train) ;; *) echo "--modes: $m is not infer or train" >&2; exit 2 ;; esac
 done
+case $rounds in '' | *[!0-9]* | 0) echo "--rounds: $rounds is not a positive number" >&2; exit 2 ;; esac
 
 threads=$(nproc)
 py=/usr/bin/python3
@@ -109,37 +113,41 @@ print(json.dumps({
 PY
 
 cat >"$tmp/report.py" <<'PY'
-import json, sys
-rows = []
-for mode in sys.argv[1].split():
-    go = json.load(open(f"{sys.argv[2]}/resnext.{mode}.json"))
-    th = json.load(open(f"{sys.argv[2]}/torch.{mode}.json"))
-    rows += [
-        (mode, "img/s", go["img_per_s"], th["img_per_s"], "%.2f", "higher is better"),
-        (mode, "ms/step (median)", go["ms_per_step_median"], th["ms_per_step_median"], "%.1f", "lower is better"),
-        (mode, "peak RSS (MiB)", go["peak_rss_bytes"] / 2**20, th["peak_rss_bytes"] / 2**20, "%.0f", "lower is better"),
-    ]
+import json, statistics, sys
+modes, where, rounds = sys.argv[1].split(), sys.argv[2], int(sys.argv[3])
+figures = [("img/s", lambda d: d["img_per_s"], "%.2f", "higher is better"),
+           ("ms/step (median)", lambda d: d["ms_per_step_median"], "%.1f", "lower is better"),
+           ("peak RSS (MiB)", lambda d: d["peak_rss_bytes"] / 2**20, "%.0f", "lower is better")]
+med = statistics.median
 print(f"{'mode':<6} {'figure':<18} {'resnext':>10} {'torch':>10} {'resnext/torch':>14}")
-for mode, name, a, b, fmt, better in rows:
-    print(f"{mode:<6} {name:<18} {fmt % a:>10} {fmt % b:>10} {a / b:>13.3f}x  ({better})")
+for mode in modes:
+    go = [json.load(open(f"{where}/resnext.{mode}.{r}.json")) for r in range(rounds)]
+    th = [json.load(open(f"{where}/torch.{mode}.{r}.json")) for r in range(rounds)]
+    for name, get, fmt, better in figures:
+        a, b = [get(d) for d in go], [get(d) for d in th]
+        ratios = [x / y for x, y in zip(a, b)]
+        spread = f", rounds {min(ratios):.2f}-{max(ratios):.2f}x" if rounds > 1 else ""
+        print(f"{mode:<6} {name:<18} {fmt % med(a):>10} {fmt % med(b):>10} {med(ratios):>13.3f}x  ({better}{spread})")
 PY
 
 start=$SECONDS
-for mode in $modes; do
-	echo "== $model $mode: resnext" >&2
-	t0=$SECONDS
-	"$tmp/resnext" bench --model "$model" --mode "$mode" --batch_size "$batch" --image_size "$image_size" \
-		--warmup "$warmup" --steps "$steps" --device_target CPU --threads "$threads" --json >"$tmp/resnext.$mode.json"
-	echo "   $((SECONDS - t0)) s" >&2
-	echo "== $model $mode: torch" >&2
-	t0=$SECONDS
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $py "$tmp/bench.py" "$model" "$mode" "$batch" "$image_size" \
-		"$warmup" "$steps" "$threads" >"$tmp/torch.$mode.json"
-	echo "   $((SECONDS - t0)) s" >&2
+for round in $(seq 0 $((rounds - 1))); do
+	for mode in $modes; do
+		echo "== $model $mode, round $((round + 1)) of $rounds: resnext" >&2
+		t0=$SECONDS
+		"$tmp/resnext" bench --model "$model" --mode "$mode" --batch_size "$batch" --image_size "$image_size" \
+			--warmup "$warmup" --steps "$steps" --device_target CPU --threads "$threads" --json >"$tmp/resnext.$mode.$round.json"
+		echo "   $((SECONDS - t0)) s" >&2
+		echo "== $model $mode, round $((round + 1)) of $rounds: torch" >&2
+		t0=$SECONDS
+		env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $py "$tmp/bench.py" "$model" "$mode" "$batch" "$image_size" \
+			"$warmup" "$steps" "$threads" >"$tmp/torch.$mode.$round.json"
+		echo "   $((SECONDS - t0)) s" >&2
+	done
 done
 
 first=${modes%% *}
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads cores; torch $($py -c 'import json, sys; print(json.load(sys.stdin)["torch"])' <"$tmp/torch.$first.json")"
-echo "resnext: $($py -c 'import json, sys; print(json.load(sys.stdin)["device"])' <"$tmp/resnext.$first.json")"
-echo "$model, batch $batch, ${image_size}x${image_size}, $warmup warm-up + $steps timed steps per mode ($((SECONDS - start)) s in all)"
-$py "$tmp/report.py" "$modes" "$tmp"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads cores; torch $($py -c 'import json, sys; print(json.load(sys.stdin)["torch"])' <"$tmp/torch.$first.0.json")"
+echo "resnext: $($py -c 'import json, sys; print(json.load(sys.stdin)["device"])' <"$tmp/resnext.$first.0.json")"
+echo "$model, batch $batch, ${image_size}x${image_size}, $warmup warm-up + $steps timed steps per mode, $rounds round(s) ($((SECONDS - start)) s in all)"
+$py "$tmp/report.py" "$modes" "$tmp" "$rounds"
