@@ -167,6 +167,14 @@ func CheckUnary(op string, x, y Tensor) {
 	wantType(op, "y", y, x.DType())
 }
 
+// CheckBatchNormReLUBackward checks the operands of BatchNormReLUBackward: those of
+// BatchNormBackward and y, the forward output, of x's shape and dtype.
+func CheckBatchNormReLUBackward(dy, x, y, gamma, saveMean, saveInvStd, dx, dgamma, dbeta Tensor) {
+	CheckBatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+	want("BatchNormReLUBackward", "y", y, x.Shape())
+	wantType("BatchNormReLUBackward", "y", y, x.DType())
+}
+
 // CheckReLUBackward checks dy, the forward output y and dx: one shape and dtype.
 func CheckReLUBackward(dy, y, dx Tensor) {
 	const op = "ReLUBackward"

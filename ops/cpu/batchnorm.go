@@ -60,7 +60,24 @@ func (l bnLayout) check(ss ...[]float32) {
 // deviation for the backward and updates the running statistics (PyTorch's momentum convention,
 // unbiased variance).
 func (b *Backend) BatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd ops.Tensor, momentum, eps float64) {
-	const op = "BatchNormTrain"
+	b.bnTrain("BatchNormTrain", x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd, momentum, eps, false)
+}
+
+// BatchNormReLUTrain is BatchNormTrain with a ReLU on each channel of y as soon as it is written,
+// while it is in cache (ops.BatchNormReLU).
+func (b *Backend) BatchNormReLUTrain(x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd ops.Tensor, momentum, eps float64) {
+	b.bnTrain("BatchNormReLUTrain", x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd, momentum, eps, true)
+}
+
+// reluChannel applies ReLU in place to the channel that starts at y[0].
+func (l bnLayout) reluChannel(v *vecLoops, y []float32) {
+	for i := range l.n {
+		p := l.plane(y, i)
+		v.relu(p, p)
+	}
+}
+
+func (b *Backend) bnTrain(op string, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd ops.Tensor, momentum, eps float64, relu bool) {
 	ops.CheckBatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd, momentum, eps)
 	xs, ys := f32(op, x), f32(op, y)
 	gs, bs := f32(op, gamma), f32(op, beta)
@@ -77,7 +94,11 @@ func (b *Backend) BatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, s
 			sm[ch], si[ch] = float32(mean), float32(invStd)
 			rm[ch] = float32((1-momentum)*float64(rm[ch]) + momentum*mean)
 			rv[ch] = float32((1-momentum)*float64(rv[ch]) + momentum*sq/(m-1))
-			v.bnNormalize(l, xc, l.channel(ys, ch), float32(mean), float32(invStd*float64(gs[ch])), bs[ch])
+			yc := l.channel(ys, ch)
+			v.bnNormalize(l, xc, yc, float32(mean), float32(invStd*float64(gs[ch])), bs[ch])
+			if relu {
+				l.reluChannel(v, yc)
+			}
 		}
 	})
 }
@@ -114,7 +135,15 @@ func (l bnLayout) shiftedStats(v *vecLoops, x []float32, k float64) (mean, sq, s
 
 // BatchNormInfer normalises x with the given mean and variance.
 func (b *Backend) BatchNormInfer(x, gamma, beta, mean, variance, y ops.Tensor, eps float64) {
-	const op = "BatchNormInfer"
+	b.bnInfer("BatchNormInfer", x, gamma, beta, mean, variance, y, eps, false)
+}
+
+// BatchNormReLUInfer is BatchNormInfer with a ReLU on each channel of y while it is in cache.
+func (b *Backend) BatchNormReLUInfer(x, gamma, beta, mean, variance, y ops.Tensor, eps float64) {
+	b.bnInfer("BatchNormReLUInfer", x, gamma, beta, mean, variance, y, eps, true)
+}
+
+func (b *Backend) bnInfer(op string, x, gamma, beta, mean, variance, y ops.Tensor, eps float64, relu bool) {
 	ops.CheckBatchNormInfer(x, gamma, beta, mean, variance, y, eps)
 	xs, ys := f32(op, x), f32(op, y)
 	gs, bs := f32(op, gamma), f32(op, beta)
@@ -124,7 +153,11 @@ func (b *Backend) BatchNormInfer(x, gamma, beta, mean, variance, y ops.Tensor, e
 	b.parallelFor(l.c, 2*l.count(), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			invStd := 1 / math.Sqrt(float64(vs[ch])+eps)
-			v.bnNormalize(l, l.channel(xs, ch), l.channel(ys, ch), ms[ch], float32(invStd*float64(gs[ch])), bs[ch])
+			yc := l.channel(ys, ch)
+			v.bnNormalize(l, l.channel(xs, ch), yc, ms[ch], float32(invStd*float64(gs[ch])), bs[ch])
+			if relu {
+				l.reluChannel(v, yc)
+			}
 		}
 	})
 }
@@ -135,6 +168,19 @@ func (b *Backend) BatchNormInfer(x, gamma, beta, mean, variance, y ops.Tensor, e
 func (b *Backend) BatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta ops.Tensor) {
 	const op = "BatchNormBackward"
 	ops.CheckBatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+	b.bnBackward(op, dy, x, nil, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+}
+
+// BatchNormReLUBackward is BatchNormBackward of the ReLU's gradient, which it writes over dy one
+// channel at a time, just before the channel's sums read it back from cache (ops.BatchNormReLU).
+func (b *Backend) BatchNormReLUBackward(dy, x, y, gamma, saveMean, saveInvStd, dx, dgamma, dbeta ops.Tensor) {
+	const op = "BatchNormReLUBackward"
+	ops.CheckBatchNormReLUBackward(dy, x, y, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+	b.bnBackward(op, dy, x, f32(op, y), gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
+}
+
+// bnBackward is BatchNormBackward, after ReLUBackward(dy, y, dy) on each channel when y is set.
+func (b *Backend) bnBackward(op string, dy, x ops.Tensor, ys []float32, gamma, saveMean, saveInvStd, dx, dgamma, dbeta ops.Tensor) {
 	dys, xs, dxs := f32(op, dy), f32(op, x), f32(op, dx)
 	gs, sm, si := f32(op, gamma), f32(op, saveMean), f32(op, saveInvStd)
 	dgs, dbs := optF32(op, dgamma), optF32(op, dbeta)
@@ -144,6 +190,13 @@ func (b *Backend) BatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgam
 	b.parallelFor(l.c, 4*l.count(), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			dyc, xc := l.channel(dys, ch), l.channel(xs, ch)
+			if ys != nil {
+				yc := l.channel(ys, ch)
+				for i := range l.n {
+					d := l.plane(dyc, i)
+					v.reluGrad(d, l.plane(yc, i), d)
+				}
+			}
 			invStd := float64(si[ch])
 			sdy, sdyx := v.bnBackSums(l, dyc, xc, float64(sm[ch]))
 			if dbs != nil {

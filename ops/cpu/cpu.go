@@ -79,7 +79,10 @@ func kernelFor(o Options) (microKernel, error) {
 	return k, nil
 }
 
-var _ ops.Backend = (*Backend)(nil)
+var (
+	_ ops.Backend       = (*Backend)(nil)
+	_ ops.BatchNormReLU = (*Backend)(nil)
+)
 
 // Name returns "cpu".
 func (b *Backend) Name() string { return "cpu" }

@@ -225,3 +225,69 @@ func bnTermScale(dy, gamma, invStd []float32, g bnGeom) float64 {
 	}
 	return s
 }
+
+// testBatchNormReLU checks batch norm with a ReLU on its output through ops.BatchNormReLUTrain,
+// ops.BatchNormReLUInfer and ops.BatchNormReLUBackward: the backend's fused kernels when it has
+// them (ops.BatchNormReLU), else batch norm and ReLU one after the other. Forward, the ReLU of the
+// reference; backward, the reference backward of the ReLU's gradient, which also replaces dy.
+func testBatchNormReLU(t *testing.T, b ops.Backend) {
+	const momentum = 0.1
+	for _, c := range bnCases {
+		run(t, b, c.name+"/train", func(e *env) {
+			g := bnGeomOf(c.shape)
+			x := e.bnInput(c)
+			p := e.bnParams(g.C)
+			cs := ops.Shape{g.C}
+			X, runMean, runVar := e.tensor(c.shape, x), e.tensor(cs, p.runMean), e.tensor(cs, p.runVar)
+			Y, saveMean, saveInvStd := e.out(c.shape), e.out(cs), e.out(cs)
+			ops.BatchNormReLUTrain(b, X, e.tensor(cs, p.gamma), e.tensor(cs, p.beta), runMean, runVar, Y, saveMean, saveInvStd, momentum, c.eps)
+			y, mean, invStd, variance := refBNTrain(f64(x), f64(p.gamma), f64(p.beta), g, c.eps)
+			e.near("y", e.read(Y), refReLU(y), tolReduce)
+			e.near("saveMean", e.read(saveMean), mean, tolReduce)
+			e.near("saveInvStd", e.read(saveInvStd), invStd, tolReduce)
+			rm, rv := refBNRunning(f64(p.runMean), f64(p.runVar), mean, variance, g.N*g.HW, momentum)
+			e.near("runMean", e.read(runMean), rm, tolReduce)
+			e.near("runVar", e.read(runVar), rv, tolReduce)
+			e.unchanged("x", X, x)
+			e.sync()
+		})
+		run(t, b, c.name+"/infer", func(e *env) {
+			g := bnGeomOf(c.shape)
+			x := e.bnInput(c)
+			p := e.bnParams(g.C)
+			mean, variance := e.randnScaled(g.C, c.mean, 0.1), make([]float32, g.C)
+			for i := range variance {
+				variance[i] = float32(c.std * c.std * (0.5 + e.rng.Float64()))
+			}
+			cs := ops.Shape{g.C}
+			X, Y := e.tensor(c.shape, x), e.out(c.shape)
+			ops.BatchNormReLUInfer(b, X, e.tensor(cs, p.gamma), e.tensor(cs, p.beta), e.tensor(cs, mean), e.tensor(cs, variance), Y, c.eps)
+			e.near("y", e.read(Y), refReLU(refBNInfer(f64(x), f64(p.gamma), f64(p.beta), f64(mean), f64(variance), g, c.eps)), tolReduce)
+			e.unchanged("x", X, x)
+			e.sync()
+		})
+		run(t, b, c.name+"/backward", func(e *env) {
+			g := bnGeomOf(c.shape)
+			x := e.bnInput(c)
+			p := e.bnParams(g.C)
+			mean, invStd := bnSaved(x, g, c.eps)
+			// The forward output: the ReLU of the normalised x, so about half of it is zero.
+			y := f32(refReLU(refBNNormalize(f64(x), f64(p.gamma), f64(p.beta), f64(mean), f64(invStd), g)))
+			dy := e.randn(c.shape.Numel())
+			cs := ops.Shape{g.C}
+			DY, X, Y := e.tensor(c.shape, dy), e.tensor(c.shape, x), e.tensor(c.shape, y)
+			G, M, S := e.tensor(cs, p.gamma), e.tensor(cs, mean), e.tensor(cs, invStd)
+			DX, dgamma, dbeta := e.out(c.shape), e.out(cs), e.out(cs)
+			ops.BatchNormReLUBackward(b, DY, X, Y, G, M, S, DX, dgamma, dbeta)
+			masked := refReLUBackward(f64(dy), f64(y))
+			dx, dg, db := refBNBackward(masked, f64(x), f64(p.gamma), f64(mean), f64(invStd), g)
+			e.nearScale("dx", e.read(DX), dx, tolReduce, bnTermScale(f32(masked), p.gamma, invStd, g))
+			e.near("dgamma", e.read(dgamma), dg, tolReduce)
+			e.near("dbeta", e.read(dbeta), db, tolReduce)
+			e.exact("dy (the ReLU's gradient)", e.read(DY), masked)
+			e.unchanged("x", X, x)
+			e.unchanged("y", Y, y)
+			e.sync()
+		})
+	}
+}

@@ -89,6 +89,9 @@ var misuseCases = []misuseCase{
 	{"BatchNormBackward", "wrong_dy_shape", []string{"dy", "[2, 3, 4, 5]", "[2, 3, 4, 4]"}, func(e *env) {
 		e.b.BatchNormBackward(e.f(2, 3, 4, 5), e.f(2, 3, 4, 4), e.f(3), e.f(3), e.f(3), e.f(2, 3, 4, 4), nil, nil)
 	}},
+	{"BatchNormReLUBackward", "wrong_y_shape", []string{"y", "[2, 3, 4, 5]", "[2, 3, 4, 4]"}, func(e *env) {
+		ops.BatchNormReLUBackward(e.b, e.f(2, 3, 4, 4), e.f(2, 3, 4, 4), e.f(2, 3, 4, 5), e.f(3), e.f(3), e.f(3), e.f(2, 3, 4, 4), nil, nil)
+	}},
 	{"ReLU", "wrong_output_shape", []string{"[3, 2]", "[2, 3]"}, func(e *env) { e.b.ReLU(e.f(2, 3), e.f(3, 2)) }},
 	{"ReLU", "int_input", []string{"int32"}, func(e *env) {
 		e.b.ReLU(e.alloc(ops.Int32, ops.Shape{4}), e.alloc(ops.Int32, ops.Shape{4}))

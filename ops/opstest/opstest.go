@@ -54,6 +54,7 @@ var groups = []struct {
 	{"BatchNormTrain", testBatchNormTrain},
 	{"BatchNormInfer", testBatchNormInfer},
 	{"BatchNormBackward", testBatchNormBackward},
+	{"BatchNormReLU", testBatchNormReLU},
 	{"ReLU", testReLU},
 	{"ReLUBackward", testReLUBackward},
 	{"MaxPool2d", testMaxPool2d},
