@@ -58,6 +58,12 @@ type BatchNorm2d struct {
 	Eps float64
 	// Momentum weighs the moving statistics' update.
 	Momentum Momentum
+	// ReLU applies max(y, 0) to the output in the same kernel (ops.BatchNormReLUTrain): batch norm
+	// and the ReLU that follows it, without the ReLU's own pass over memory. Backward then takes
+	// the gradient of the ReLU's output and writes the ReLU's gradient over it, so, as for an
+	// in-place ReLU, dy must be read by no other layer; and it reads the output, which must stay
+	// unchanged until then.
+	ReLU bool
 
 	b          ops.Backend
 	c          int
@@ -95,7 +101,12 @@ func (n *BatchNorm2d) Forward(x ops.Tensor) ops.Tensor {
 	wantInput(n.name(), x, n.c)
 	y := buffer(n.b, &n.y, x.DType(), x.Shape())
 	if !n.training {
-		n.b.BatchNormInfer(x, n.Gamma.Value, n.Beta.Value, n.MovingMean.Value, n.MovingVariance.Value, y, n.Eps)
+		g, bt, m, v := n.Gamma.Value, n.Beta.Value, n.MovingMean.Value, n.MovingVariance.Value
+		if n.ReLU {
+			ops.BatchNormReLUInfer(n.b, x, g, bt, m, v, y, n.Eps)
+		} else {
+			n.b.BatchNormInfer(x, g, bt, m, v, y, n.Eps)
+		}
 		n.x, n.trained = x, false
 		return y
 	}
@@ -104,8 +115,12 @@ func (n *BatchNorm2d) Forward(x ops.Tensor) ops.Tensor {
 	}
 	mean := buffer(n.b, &n.mean, ops.Float32, ops.Shape{n.c})
 	istd := buffer(n.b, &n.istd, ops.Float32, ops.Shape{n.c})
-	n.b.BatchNormTrain(x, n.Gamma.Value, n.Beta.Value, n.MovingMean.Value, n.MovingVariance.Value,
-		y, mean, istd, n.Momentum.Torch(), n.Eps)
+	g, bt, rm, rv := n.Gamma.Value, n.Beta.Value, n.MovingMean.Value, n.MovingVariance.Value
+	if n.ReLU {
+		ops.BatchNormReLUTrain(n.b, x, g, bt, rm, rv, y, mean, istd, n.Momentum.Torch(), n.Eps)
+	} else {
+		n.b.BatchNormTrain(x, g, bt, rm, rv, y, mean, istd, n.Momentum.Torch(), n.Eps)
+	}
 	n.x, n.trained = x, true
 	return y
 }
@@ -119,6 +134,13 @@ func (n *BatchNorm2d) Backward(dy ops.Tensor) ops.Tensor {
 		misuse(n.name(), "Backward after an evaluation-mode Forward: only training mode has a backward")
 	}
 	dx := buffer(n.b, &n.dx, n.x.DType(), n.x.Shape())
+	if n.ReLU {
+		if n.y == nil {
+			misuse(n.name(), "Backward with ReLU after the output was released: the ReLU's gradient needs it")
+		}
+		ops.BatchNormReLUBackward(n.b, dy, n.x, n.y, n.Gamma.Value, n.mean, n.istd, dx, n.Gamma.grad(n.b), n.Beta.grad(n.b))
+		return dx
+	}
 	n.b.BatchNormBackward(dy, n.x, n.Gamma.Value, n.mean, n.istd, dx, n.Gamma.grad(n.b), n.Beta.grad(n.b))
 	return dx
 }
@@ -145,8 +167,13 @@ func (n *BatchNorm2d) ReleaseBuffers() {
 	n.ReleaseBackward()
 }
 
-// ReleaseOutput gives back the output, keeping what Backward needs (see OutputReleaser).
-func (n *BatchNorm2d) ReleaseOutput() { freeAll(n.b, &n.y) }
+// ReleaseOutput gives back the output, keeping what Backward needs (see OutputReleaser): with ReLU,
+// Backward needs the output, which then stays.
+func (n *BatchNorm2d) ReleaseOutput() {
+	if !n.ReLU {
+		freeAll(n.b, &n.y)
+	}
+}
 
 // ReleaseBackward gives back the input gradient and the saved batch statistics and forgets the
 // input, keeping the output.

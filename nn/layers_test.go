@@ -83,6 +83,11 @@ func TestGradients(t *testing.T) {
 		{"conv 7x7 stride 2 pad 3", func() nn.Layer { return nn.NewConv2d(b, 3, 4, 7, 2, 3, 1) }, ops.Shape{1, 3, 9, 9}, nil, 0.1, false},
 		{"conv depthwise", func() nn.Layer { return nn.NewConv2d(b, 4, 4, 3, 1, 1, 4) }, ops.Shape{2, 4, 4, 4}, nil, 0.1, false},
 		{"batchnorm", func() nn.Layer { return nn.NewBatchNorm2d(b, 3, mom) }, ops.Shape{3, 3, 4, 5}, nil, 1e-2, false},
+		{"batchnorm with relu", func() nn.Layer {
+			bn := nn.NewBatchNorm2d(b, 3, mom)
+			bn.ReLU = true
+			return bn
+		}, ops.Shape{3, 3, 4, 5}, nil, 1e-3, true},
 		{"relu", func() nn.Layer { return nn.NewReLU(b, false) }, ops.Shape{2, 3, 4, 4}, func(n int) []float32 { return awayFromZero(r, n) }, 1e-2, false},
 		{"relu in place", func() nn.Layer { return nn.NewReLU(b, true) }, ops.Shape{2, 3, 4, 4}, func(n int) []float32 { return awayFromZero(r, n) }, 1e-2, false},
 		{"maxpool pad 1", func() nn.Layer { return nn.NewMaxPool2d(b, 3, 2, 1) }, ops.Shape{2, 3, 7, 7}, func(n int) []float32 { return distinct(r, n) }, 1e-2, false},
@@ -92,6 +97,11 @@ func TestGradients(t *testing.T) {
 		{"sequential", func() nn.Layer {
 			return nn.NewSequential(nn.NewConv2d(b, 3, 8, 3, 1, 1, 1), nn.NewBatchNorm2d(b, 8, mom), nn.NewReLU(b, true),
 				nn.NewGlobalAvgPool(b), nn.NewLinear(b, 8, 4))
+		}, ops.Shape{3, 3, 6, 6}, nil, 1e-3, true},
+		{"sequential with fused relu", func() nn.Layer {
+			bn := nn.NewBatchNorm2d(b, 8, mom)
+			bn.ReLU = true
+			return nn.NewSequential(nn.NewConv2d(b, 3, 8, 3, 1, 1, 1), bn, nn.NewGlobalAvgPool(b), nn.NewLinear(b, 8, 4))
 		}, ops.Shape{3, 3, 6, 6}, nil, 1e-3, true},
 	}
 	for _, c := range cases {

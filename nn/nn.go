@@ -61,8 +61,8 @@
 // to x with a second Add:
 //
 //	func (k *Bottleneck) Forward(x ops.Tensor) ops.Tensor {
-//		out := k.relu1.Forward(k.bn1.Forward(k.conv1.Forward(x)))
-//		out = k.relu2.Forward(k.bn2.Forward(k.conv2.Forward(out)))
+//		out := k.bn1.Forward(k.conv1.Forward(x)) // bn1.ReLU: relu(bn1(...)) in one kernel
+//		out = k.bn2.Forward(k.conv2.Forward(out))
 //		out = k.bn3.Forward(k.conv3.Forward(out))
 //		identity := x
 //		if k.downSample != nil {
@@ -74,8 +74,8 @@
 //	func (k *Bottleneck) Backward(dy ops.Tensor) ops.Tensor {
 //		dy = k.relu.Backward(dy) // the gradient of the sum, shared by both branches
 //		d := k.conv3.Backward(k.bn3.Backward(dy))
-//		d = k.conv2.Backward(k.bn2.Backward(k.relu2.Backward(d)))
-//		d = k.conv1.Backward(k.bn1.Backward(k.relu1.Backward(d)))
+//		d = k.conv2.Backward(k.bn2.Backward(d))
+//		d = k.conv1.Backward(k.bn1.Backward(d))
 //		identity := dy
 //		if k.downSample != nil {
 //			identity = k.downSample.Backward(dy)
@@ -83,8 +83,9 @@
 //		return k.addGrad.Forward(d, identity)
 //	}
 //
-// The branches only read the shared gradient, so neither may start with an in-place ReLU; relu1
-// and relu2 may be in place (they follow batch norms and feed one layer each). Both Adds may work
+// The branches only read the shared gradient, so neither may start with a layer that writes over
+// its dy (an in-place ReLU, a BatchNorm2d with ReLU); bn1 and bn2 may fuse their ReLUs
+// (BatchNorm2d.ReLU: their gradients feed one layer each). Both Adds may work
 // in place too (Add.InPlace), as PyTorch's out += identity: the sum over bn3's output, which
 // nothing reads afterwards (bn3's Backward reads its input, not its output), and the sum of the
 // input gradients over the main branch's, which feeds addGrad alone. Package resnext's block does

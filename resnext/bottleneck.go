@@ -17,7 +17,8 @@ import (
 // names, in its order: conv1.weight, bn1.{gamma,beta,moving_mean,moving_variance}, conv2.weight,
 // bn2.*, conv3.weight, bn3.*, down_sample.0.weight, down_sample.1.*.
 //
-// The ReLUs and both Adds work in place (see nn.ReLU and nn.Add), as in PyTorch: the sum is written
+// bn1 and bn2 apply their ReLUs in the same kernel (nn.BatchNorm2d.ReLU). The final ReLU and both
+// Adds work in place (see nn.ReLU and nn.Add), as in PyTorch: the sum is written
 // over bn3's output, which is then the block's output, and the input gradients are summed over the
 // main branch's. Backward writes the gradient of the final ReLU over dy, so the caller must pass a
 // dy that nothing else reads afterwards.
@@ -31,7 +32,7 @@ type Bottleneck struct {
 	spec                BlockSpec
 	conv1, conv2, conv3 *nn.Conv2d
 	bn1, bn2, bn3       *nn.BatchNorm2d
-	relu1, relu2, relu  *nn.ReLU
+	relu                *nn.ReLU
 	main                []nn.Layer     // conv1 .. bn3, the branch ForwardChain and BackwardChain run
 	all                 []nn.Layer     // main, relu and downSample: every layer with a mode and tensors
 	out                 nn.Layer       // the layer holding the last Forward's output (bn3)
@@ -50,16 +51,15 @@ func NewBottleneck(b ops.Backend, s BlockSpec, m nn.Momentum) *Bottleneck {
 		spec:  s,
 		conv1: nn.NewConv2d(b, s.In, s.Width, 1, 1, 0, 1),
 		bn1:   nn.NewBatchNorm2d(b, s.Width, m),
-		relu1: nn.NewReLU(b, true),
 		conv2: nn.NewConv2d(b, s.Width, s.Width, 3, s.Stride, 1, s.Groups),
 		bn2:   nn.NewBatchNorm2d(b, s.Width, m),
-		relu2: nn.NewReLU(b, true),
 		conv3: nn.NewConv2d(b, s.Width, s.Out, 1, 1, 0, 1),
 		bn3:   nn.NewBatchNorm2d(b, s.Out, m),
 		relu:  nn.NewReLU(b, true),
 		add:   nn.NewAdd(b, true), addGrad: nn.NewAdd(b, true),
 	}
-	k.main = []nn.Layer{k.conv1, k.bn1, k.relu1, k.conv2, k.bn2, k.relu2, k.conv3, k.bn3}
+	k.bn1.ReLU, k.bn2.ReLU = true, true // relu(bn1(...)) and relu(bn2(...)) in one kernel each
+	k.main = []nn.Layer{k.conv1, k.bn1, k.conv2, k.bn2, k.conv3, k.bn3}
 	k.params = slices.Concat(
 		nn.Child("conv1", k.conv1), nn.Child("bn1", k.bn1),
 		nn.Child("conv2", k.conv2), nn.Child("bn2", k.bn2),

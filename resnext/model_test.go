@@ -393,7 +393,7 @@ func TestMaxPoolPadding(t *testing.T) {
 		if got := m.Config().MaxPool; got != c.padding {
 			t.Errorf("Config().MaxPool = %v after setting %v", got, c.padding)
 		}
-		stem := m.relu.Forward(m.bn1.Forward(m.conv1.Forward(x))) // [2, 8, 16, 16]
+		stem := m.bn1.Forward(m.conv1.Forward(x)) // relu(bn1(conv1(x))) [2, 8, 16, 16]
 		got := testutil.Download(t, b, m.maxPool.Forward(stem))
 		ref := b.Alloc(ops.Float32, ops.Shape{2, 8, 8, 8})
 		ms, mt := b.MaxPool2dMask(stem.Shape(), c.want)

@@ -44,7 +44,6 @@ type Model struct {
 	cfg        Config
 	conv1      *nn.Conv2d
 	bn1        *nn.BatchNorm2d
-	relu       *nn.ReLU
 	maxPool    *nn.MaxPool2d // nil with the small stem
 	layers     [4]*nn.Sequential
 	pool       *nn.GlobalAvgPool
@@ -86,7 +85,7 @@ func Build(b ops.Backend, cfg Config) (*Model, error) {
 	}
 	m.conv1.NoInputGrad = true // its input is the data
 	m.bn1 = nn.NewBatchNorm2d(b, cfg.Planes, nn.MindCVMomentum)
-	m.relu = nn.NewReLU(b, true)
+	m.bn1.ReLU = true // relu(bn1(...)) in one kernel
 	for k, blocks := range cfg.Stages() {
 		stage := make([]nn.Layer, len(blocks))
 		for i, s := range blocks {
@@ -108,7 +107,7 @@ func Build(b ops.Backend, cfg Config) (*Model, error) {
 
 // link lists the layers in the order Forward runs them.
 func (m *Model) link() {
-	m.chain = []nn.Layer{m.conv1, m.bn1, m.relu}
+	m.chain = []nn.Layer{m.conv1, m.bn1}
 	if m.maxPool != nil {
 		m.chain = append(m.chain, m.maxPool)
 	}
