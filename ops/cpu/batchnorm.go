@@ -86,8 +86,8 @@ func (b *Backend) bnTrain(op string, x, gamma, beta, runMean, runVar, y, saveMea
 	l := bnLayoutOf(x.Shape())
 	m := float64(l.count())
 	v := b.vec()
-	b.parallelFor(l.c, 3*l.count(), func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
+	b.parallelClaim(l.c, 3*l.count(), func(next func() (int, bool)) {
+		for ch, ok := next(); ok; ch, ok = next() {
 			xc := l.channel(xs, ch)
 			mean, sq := l.stats(v, xc)
 			invStd := 1 / math.Sqrt(sq/m+eps)
@@ -150,8 +150,8 @@ func (b *Backend) bnInfer(op string, x, gamma, beta, mean, variance, y ops.Tenso
 	ms, vs := f32(op, mean), f32(op, variance)
 	l := bnLayoutOf(x.Shape())
 	v := b.vec()
-	b.parallelFor(l.c, 2*l.count(), func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
+	b.parallelClaim(l.c, 2*l.count(), func(next func() (int, bool)) {
+		for ch, ok := next(); ok; ch, ok = next() {
 			invStd := 1 / math.Sqrt(float64(vs[ch])+eps)
 			yc := l.channel(ys, ch)
 			v.bnNormalize(l, l.channel(xs, ch), yc, ms[ch], float32(invStd*float64(gs[ch])), bs[ch])
@@ -187,8 +187,8 @@ func (b *Backend) bnBackward(op string, dy, x ops.Tensor, ys []float32, gamma, s
 	l := bnLayoutOf(x.Shape())
 	m := float64(l.count())
 	v := b.vec()
-	b.parallelFor(l.c, 4*l.count(), func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
+	b.parallelClaim(l.c, 4*l.count(), func(next func() (int, bool)) {
+		for ch, ok := next(); ok; ch, ok = next() {
 			dyc, xc := l.channel(dys, ch), l.channel(xs, ch)
 			if ys != nil {
 				yc := l.channel(ys, ch)

@@ -244,9 +244,9 @@ func (b *Backend) convBackwardFilter(g *convShape, dy, x, dw []float32) {
 	case g.n == 0:
 		clear(dw) // the sum over an empty batch
 	case b.acrossTasks(g.Groups):
-		b.parallelFor(g.Groups, g.n*g.taskCost(), func(lo, hi int) {
+		b.parallelClaim(g.Groups, g.n*g.taskCost(), func(next func() (int, bool)) {
 			cw := b.newConvWorker(g, false, g.filterByTaps())
-			for grp := lo; grp < hi; grp++ {
+			for grp, ok := next(); ok; grp, ok = next() {
 				f.sum(cw, dw, 0, g.n, grp)
 			}
 			cw.release()
@@ -412,9 +412,9 @@ func (b *Backend) convEach(g *convShape, fn func(cw *convWorker, n, grp int)) {
 		cw.release()
 		return
 	}
-	b.parallelFor(tasks, g.taskCost(), func(lo, hi int) {
+	b.parallelClaim(tasks, g.taskCost(), func(next func() (int, bool)) {
 		cw := b.newConvWorker(g, false, false)
-		for t := lo; t < hi; t++ {
+		for t, ok := next(); ok; t, ok = next() {
 			fn(cw, t/g.Groups, t%g.Groups)
 		}
 		cw.release()

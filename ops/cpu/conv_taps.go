@@ -190,9 +190,9 @@ func (b *Backend) tapConvolve(t *tapPlan, a, in, out []float32) {
 	tasks := g.n * g.Groups
 	across := b.acrossTasks(tasks)
 	if across {
-		b.parallelFor(tasks, g.taskCost(), func(lo, hi int) {
+		b.parallelClaim(tasks, g.taskCost(), func(next func() (int, bool)) {
 			cw := b.newTapWorker(t)
-			for task := lo; task < hi; task++ {
+			for task, ok := next(); ok; task, ok = next() {
 				slab(cw, task/g.Groups, task%g.Groups, false)
 			}
 			cw.release()
