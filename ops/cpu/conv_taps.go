@@ -85,7 +85,7 @@ func newTapPlan(g *convShape) *tapPlan {
 func (t *tapPlan) fill(x, slab []float32) {
 	g := t.g
 	sh, sw, plane := g.StrideH, g.StrideW, t.hq*t.wq
-	clear(slab[:t.slabLen])
+	clear(slab[g.cg*t.phases*plane : t.slabLen])
 	for c := range g.cg {
 		img := x[c*g.h*g.w:][:g.h*g.w]
 		for a := range sh {
@@ -93,8 +93,13 @@ func (t *tapPlan) fill(x, slab []float32) {
 			for b := range sw {
 				jlo, jhi := convSpan(g.w, t.wq, sw, g.PadW, b)
 				dst := slab[(c*t.phases+a*sw+b)*plane:][:plane]
+				// Zero only what no input reaches: the rows above and below, and each row's ends.
+				clear(dst[:ilo*t.wq])
+				clear(dst[ihi*t.wq:])
 				for i := ilo; i < ihi; i++ {
 					src, row := img[(i*sh-g.PadH+a)*g.w:][:g.w], dst[i*t.wq:][:t.wq]
+					clear(row[:jlo])
+					clear(row[jhi:])
 					if sw == 1 {
 						copy(row[jlo:jhi], src[jlo-g.PadW+b:])
 						continue
