@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/resnext/resnext/ops"
+import (
+	"slices"
+
+	"github.com/resnext/resnext/ops"
+)
 
 // Convolution as GEMM. For image n and group g, with x_ng its [Cg, H, W] slab, w_g the group's
 // filters as a [Kg, Cg*R*S] matrix and col(x_ng) the [Cg*R*S, P*Q] column matrix (im2col: row
@@ -306,13 +310,15 @@ func (b *Backend) filterGradByImage(f *filterGrad, dw []float32) {
 		}
 		cw.release()
 	})
-	for _, p := range partial {
-		if p == nil {
-			continue
+	// Add the partials in order, each slice of dw on one thread.
+	sums := slices.DeleteFunc(partial, func(p []float32) bool { return p == nil })
+	add := b.vec().add
+	b.parallelFor(len(dw), len(sums), func(lo, hi int) {
+		for _, p := range sums {
+			add(dw[lo:hi], p[lo:hi], dw[lo:hi], 1)
 		}
-		for i, v := range p {
-			dw[i] += v
-		}
+	})
+	for _, p := range sums {
 		b.release(p)
 	}
 }
