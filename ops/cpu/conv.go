@@ -351,11 +351,13 @@ func (b *Backend) filterOps(g *convShape, o func(grp int) gemmOp) (ops []gemmOp,
 
 // batched reports whether g's forward and input-gradient GEMMs run on all the images at once, as
 // one GEMM per group whose columns are the images' columns side by side: when an image has too
-// few columns for whole micro-panels (7x7 and 14x14 planes), the padding of its last micro-panel
-// is a large share of a GEMM per image. Not for wide convolutions, whose columns overlap.
+// few columns for whole micro-panels (a 7x7 plane, 49 columns, computes 64 with the AVX2 kernel),
+// the padding of its last micro-panel is a larger share of a GEMM per image than the copies in and
+// out cost (about 6% of a 14x14 plane's GEMM: there the two are even). Not for wide
+// convolutions, whose columns overlap.
 func (b *Backend) batched(g *convShape) bool {
 	cols := g.cols()
-	return g.n > 1 && !g.wide() && roundUp(cols, b.kernel.nr)*100 > cols*103
+	return g.n > 1 && !g.wide() && roundUp(cols, b.kernel.nr)*100 > cols*110
 }
 
 // convBatched runs one GEMM per group on all the images: in(n, grp, col, ld) writes image n's
