@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"slices"
-
-	"github.com/resnext/resnext/ops"
-)
+import "github.com/resnext/resnext/ops"
 
 // Convolution as GEMM. For image n and group g, with x_ng its [Cg, H, W] slab, w_g the group's
 // filters as a [Kg, Cg*R*S] matrix and col(x_ng) the [Cg*R*S, P*Q] column matrix (im2col: row
@@ -292,26 +288,30 @@ func (f *filterGrad) sum(cw *convWorker, dw []float32, lo, hi, grp int) {
 	}
 }
 
-// filterGradByImage splits the batch over the threads. The goroutine that starts at image 0
-// writes dw itself, every other one a pooled partial sum, and the partials are then added in
-// order of their first image, so the result does not depend on which goroutine finishes first.
+// filterGradByImage splits the batch into a few runs of images per thread, which the threads
+// claim as they go (so a slower core takes fewer). The run that starts at image 0 is summed into
+// dw itself, every other one into a pooled partial sum, and the partials are then added in the
+// order of the runs, so the result does not depend on which goroutine took which run.
 func (b *Backend) filterGradByImage(f *filterGrad, dw []float32) {
 	g := f.g
-	partial := make([][]float32, g.n) // partial[lo]: the images [lo, hi) of one goroutine
-	b.parallelFor(g.n, g.Groups*g.taskCost(), func(lo, hi int) {
-		out := dw
-		if lo > 0 {
-			out = b.scratch(len(dw))
-			partial[lo] = out
-		}
+	runs := min(g.n, filterRunsPerThread*b.threads)
+	partial := make([][]float32, runs)
+	b.parallelClaim(runs, g.n/runs*g.Groups*g.taskCost(), func(next func() (int, bool)) {
 		cw := b.newConvWorker(g, false, g.filterByTaps())
-		for grp := range g.Groups {
-			f.sum(cw, out, lo, hi, grp)
+		for r, ok := next(); ok; r, ok = next() {
+			out := dw
+			if r > 0 {
+				out = b.scratch(len(dw))
+				partial[r] = out
+			}
+			for grp := range g.Groups {
+				f.sum(cw, out, r*g.n/runs, (r+1)*g.n/runs, grp)
+			}
 		}
 		cw.release()
 	})
 	// Add the partials in order, each slice of dw on one thread.
-	sums := slices.DeleteFunc(partial, func(p []float32) bool { return p == nil })
+	sums := partial[1:]
 	add := b.vec().add
 	b.parallelFor(len(dw), len(sums), func(lo, hi int) {
 		for _, p := range sums {
@@ -322,6 +322,11 @@ func (b *Backend) filterGradByImage(f *filterGrad, dw []float32) {
 		b.release(p)
 	}
 }
+
+// filterRunsPerThread is how many runs of images each thread gets, on average, in a weight
+// gradient split by image: more runs balance the threads better, and each costs a partial sum of
+// the weights' size.
+const filterRunsPerThread = 2
 
 // acrossTasks reports whether tasks independent pieces of work keep every thread busy in equal
 // shares; if not, the threads are better spent inside each GEMM.
