@@ -64,6 +64,12 @@ type BatchNorm2d struct {
 	// in-place ReLU, dy must be read by no other layer; and it reads the output, which must stay
 	// unchanged until then.
 	ReLU bool
+	// ReLUGrad makes Backward apply a ReLU's gradient to dy first, as ReLU does, in the same kernel:
+	// the gradient of max(v, 0), v being what the output buffer holds when Backward runs. ReLU
+	// implies it; ReLUGrad alone is for a ReLU that runs on the output buffer in place after
+	// other layers wrote over it (the residual block's relu(bn3(x) + identity), summed and
+	// rectified over bn3's output), whose own Backward then need not run. dy is overwritten.
+	ReLUGrad bool
 
 	b          ops.Backend
 	c          int
@@ -134,7 +140,7 @@ func (n *BatchNorm2d) Backward(dy ops.Tensor) ops.Tensor {
 		misuse(n.name(), "Backward after an evaluation-mode Forward: only training mode has a backward")
 	}
 	dx := buffer(n.b, &n.dx, n.x.DType(), n.x.Shape())
-	if n.ReLU {
+	if n.ReLU || n.ReLUGrad {
 		if n.y == nil {
 			misuse(n.name(), "Backward with ReLU after the output was released: the ReLU's gradient needs it")
 		}
@@ -167,10 +173,10 @@ func (n *BatchNorm2d) ReleaseBuffers() {
 	n.ReleaseBackward()
 }
 
-// ReleaseOutput gives back the output, keeping what Backward needs (see OutputReleaser): with ReLU,
-// Backward needs the output, which then stays.
+// ReleaseOutput gives back the output, keeping what Backward needs (see OutputReleaser): with ReLU
+// or ReLUGrad, Backward needs the output, which then stays.
 func (n *BatchNorm2d) ReleaseOutput() {
-	if !n.ReLU {
+	if !n.ReLU && !n.ReLUGrad {
 		freeAll(n.b, &n.y)
 	}
 }

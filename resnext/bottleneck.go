@@ -18,10 +18,10 @@ import (
 // bn2.*, conv3.weight, bn3.*, down_sample.0.weight, down_sample.1.*.
 //
 // bn1 and bn2 apply their ReLUs in the same kernel (nn.BatchNorm2d.ReLU). The final ReLU and both
-// Adds work in place (see nn.ReLU and nn.Add), as in PyTorch: the sum is written
-// over bn3's output, which is then the block's output, and the input gradients are summed over the
-// main branch's. Backward writes the gradient of the final ReLU over dy, so the caller must pass a
-// dy that nothing else reads afterwards.
+// Adds work in place (see nn.ReLU and nn.Add), as in PyTorch: the sum is written over bn3's
+// output, which is then the block's output, and the input gradients are summed over the main
+// branch's. The final ReLU's gradient goes into bn3's backward kernel (nn.BatchNorm2d.ReLUGrad),
+// which writes it over dy, so the caller must pass a dy that nothing else reads afterwards.
 //
 // The block releases buffers as an nn.Sequential does (see Buffers in package nn): in training,
 // Backward gives each layer's buffers back once nothing can read them, keeping the block's output
@@ -59,6 +59,9 @@ func NewBottleneck(b ops.Backend, s BlockSpec, m nn.Momentum) *Bottleneck {
 		add:   nn.NewAdd(b, true), addGrad: nn.NewAdd(b, true),
 	}
 	k.bn1.ReLU, k.bn2.ReLU = true, true // relu(bn1(...)) and relu(bn2(...)) in one kernel each
+	// The final ReLU runs in place over the sum, which is written over bn3's output: its gradient
+	// goes into bn3's backward kernel, which writes it over dy for the down-sampling branch too.
+	k.bn3.ReLUGrad = true
 	k.main = []nn.Layer{k.conv1, k.bn1, k.conv2, k.bn2, k.conv3, k.bn3}
 	k.params = slices.Concat(
 		nn.Child("conv1", k.conv1), nn.Child("bn1", k.bn1),
@@ -104,7 +107,7 @@ func (k *Bottleneck) Forward(x ops.Tensor) ops.Tensor {
 // ReLU (written over dy) is the gradient of the sum, so it reaches both branches unchanged, and the
 // two input gradients they return are added, over the main branch's.
 func (k *Bottleneck) Backward(dy ops.Tensor) ops.Tensor {
-	dy = k.relu.Backward(dy)
+	// bn3, the chain's last layer, first writes the gradient of the final ReLU over dy (ReLUGrad).
 	d := nn.BackwardChain(k.main, dy, !k.keep, k.out)
 	identity := dy
 	if k.downSample != nil {
