@@ -1,7 +1,8 @@
 // Package cpu is the host backend, without cgo: every kernel of ops.Backend on the host's cores,
 // computing in float32 (Float16 and BFloat16 tensors are storage types here: Cast converts them).
 // Everything is Go but the innermost loops (SGEMM and its packing, the tap convolutions, batch
-// norm, ReLU, Add), which on amd64 are Go assembly for AVX2+FMA and AVX-512F, chosen at run time
+// norm, ReLU, Add, the stem's max pool), which on amd64 are Go assembly for AVX2+FMA and AVX-512F,
+// chosen at run time
 // with the SGEMM kernel (Kernels, Options.Kernel, $RESNEXT_CPU_KERNEL); other CPUs and the purego
 // build tag use portable Go.
 //

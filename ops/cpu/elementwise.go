@@ -14,6 +14,10 @@ type vecLoops struct {
 	// reluGradGo).
 	relu     func(x, y []float32)
 	reluGrad func(dy, y, dx []float32)
+	// poolRow3s2 and poolCol3 are the two passes of the 3x3 stride-2 max pool (see poolRow3s2Go
+	// and poolCol3Go).
+	poolRow3s2 func(x []float32, n, c0 int, hv []float32, hc []int32)
+	poolCol3   func(v0, v1, v2 []float32, c0, c1, c2 []int32, o0, o1, o2 int, y []float32, mask []int32)
 	// taps and tapDot are the kernels of the convolutions by taps (see tapsGo and tapDotGo).
 	taps   func(k int, a, base []float32, offs []int, reach int, c []float32, ldc int)
 	tapDot func(k int, a []float32, lda int, base []float32, offs []int, reach int, out []float32)
@@ -31,6 +35,7 @@ type vecLoops struct {
 
 // goLoops are the portable loops, for every CPU.
 var goLoops = vecLoops{relu: reluGo, reluGrad: reluGradGo, taps: tapsGo, tapDot: tapDotGo,
+	poolRow3s2: poolRow3s2Go, poolCol3: poolCol3Go,
 	bnStats: bnStatsGo, bnNormalize: bnNormalizeGo, bnBackSums: bnBackSumsGo, bnBackDx: bnBackDxGo, add: addGo}
 
 // vec returns the loops that go with the Backend's SGEMM kernel.

@@ -52,4 +52,5 @@ func addVec(a, b, y []float32, alpha float32) {
 // (batchnorm_amd64.s) and the tap convolutions (conv_taps_amd64.s). Both assembly SGEMM kernels
 // run them: every CPU with AVX-512F has AVX2 and FMA.
 var avx2Loops = vecLoops{relu: reluVec, reluGrad: reluGradVec, taps: tapsAVX2, tapDot: tapDotAVX2,
+	poolRow3s2: poolRow3s2Vec, poolCol3: poolCol3Vec,
 	bnStats: bnStatsVec, bnNormalize: bnNormalizeVec, bnBackSums: bnBackSumsVec, bnBackDx: bnBackDxVec, add: addVec}

@@ -1,6 +1,11 @@
 package cpu
 
-import "github.com/resnext/resnext/ops"
+import (
+	"math"
+	"unsafe"
+
+	"github.com/resnext/resnext/ops"
+)
 
 // Max pooling and global average pooling, one (sample, channel) plane at a time.
 
@@ -29,6 +34,21 @@ func (b *Backend) MaxPool2d(x, y, mask ops.Tensor, p ops.Pool2dParams) {
 	_, _, h, w := x.Shape().NCHW(op)
 	_, _, ho, wo := y.Shape().NCHW(op)
 	in, out := h*w, ho*wo
+	if p.KernelH == 3 && p.KernelW == 3 && p.StrideH == 2 && p.StrideW == 2 {
+		v := b.vec()
+		b.parallelClaim(len(xs)/in, out*9, func(next func() (int, bool)) {
+			// One scratch for the row, the row winners' values and their columns.
+			size, rl := h*wo+8, poolRowLen(w, p)
+			work := b.scratch(rl + 2*size)
+			row, hv := work[:rl], work[rl:rl+size]
+			hc := unsafe.Slice((*int32)(unsafe.Pointer(&work[rl+size])), size)
+			for pl, ok := next(); ok; pl, ok = next() {
+				maxPoolPlane3s2(v, xs[pl*in:(pl+1)*in], h, w, ys[pl*out:(pl+1)*out], ms[pl*out:(pl+1)*out], ho, wo, p, row, hv, hc)
+			}
+			b.release(work)
+		})
+		return
+	}
 	b.parallelFor(len(xs)/in, out*p.KernelH*p.KernelW, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			maxPoolPlane(xs[pl*in:(pl+1)*in], h, w, ys[pl*out:(pl+1)*out], ms[pl*out:(pl+1)*out], ho, wo, p)
@@ -107,4 +127,80 @@ func (b *Backend) GlobalAvgPoolBackward(dy, dx ops.Tensor) {
 			fill(dxs[pl*hw:(pl+1)*hw], float32(float64(dys[pl])/float64(hw)))
 		}
 	})
+}
+
+// maxPoolPlane3s2 is maxPoolPlane for 3x3 windows with stride 2 (the ResNeXt stem's), in two
+// passes that vectorise: first along each input row, the winner of every output column's three
+// values (hv, and its column in hc, both [h, wo]); then down each output column, the winner of its
+// window's (up to) three rows. Taking the rows' winners in row order keeps maxPoolPlane's choice:
+// the first largest value in row-major order, or the last NaN. row is working memory for a row
+// with -inf past its end (poolRowLen long), so that eight outputs at a time reach the last column
+// and padding on the right never wins (it comes after a real value, which it does not exceed);
+// hv and hc have room for 8 outputs past the last row's.
+func maxPoolPlane3s2(v *vecLoops, x []float32, h, w int, y []float32, mask []int32, ho, wo int, p ops.Pool2dParams, row, hv []float32, hc []int32) {
+	// Left padding comes before a window's real values, where it could win a tie of -inf, so the
+	// output columns whose windows start in it go the scalar way.
+	first := min((p.PadLeft+1)/2, wo)
+	n := roundUp(wo-first, 8)
+	row = row[:poolRowLen(w, p)]
+	for i := range h {
+		copy(row, x[i*w:][:w])
+		fill(row[w:], float32(math.Inf(-1)))
+		rv, rc := hv[i*wo:][:wo], hc[i*wo:][:wo]
+		for q := range first {
+			c0 := max(2*q-p.PadLeft, 0)
+			m, best := row[c0], c0
+			for c := c0 + 1; c < min(2*q-p.PadLeft+3, w); c++ {
+				if u := row[c]; u > m || u != u {
+					m, best = u, c
+				}
+			}
+			rv[q], rc[q] = m, int32(best)
+		}
+		if n > 0 {
+			v.poolRow3s2(row, n, 2*first-p.PadLeft, hv[i*wo+first:][:n], hc[i*wo+first:][:n])
+		}
+	}
+	for q := range ho {
+		r0 := max(2*q-p.PadTop, 0)
+		r2 := min(2*q-p.PadTop+3, h) - 1 // the window's last row; r0 when it has one
+		r1 := min(r0+1, r2)
+		v.poolCol3(hv[r0*wo:][:wo], hv[r1*wo:][:wo], hv[r2*wo:][:wo], hc[r0*wo:][:wo], hc[r1*wo:][:wo], hc[r2*wo:][:wo],
+			r0*w, r1*w, r2*w, y[q*wo:][:wo], mask[q*wo:][:wo])
+	}
+}
+
+// poolRowLen is the length of maxPoolPlane3s2's row: the row, its right padding, and what eight
+// outputs at a time read past the last (16 values at most).
+func poolRowLen(w int, p ops.Pool2dParams) int { return w + p.PadRight + 18 }
+
+// poolRow3s2Go is the first pass of maxPoolPlane3s2 along a row x: for k < n, hv[k] and hc[k] are
+// the winner of x[c0+2k], x[c0+2k+1], x[c0+2k+2] and its column.
+func poolRow3s2Go(x []float32, n, c0 int, hv []float32, hc []int32) {
+	for k := range n {
+		c := c0 + 2*k
+		m, best := x[c], c
+		for j := c + 1; j <= c+2; j++ {
+			if u := x[j]; u > m || u != u {
+				m, best = u, j
+			}
+		}
+		hv[k], hc[k] = m, int32(best)
+	}
+}
+
+// poolCol3Go is the second pass of maxPoolPlane3s2 for one output row: for each k, the winner of
+// the row winners v0[k], v1[k], v2[k] (in that order) into y[k], and its index in the plane,
+// o + c[k] of its row, into mask[k]. A row given twice changes nothing.
+func poolCol3Go(v0, v1, v2 []float32, c0, c1, c2 []int32, o0, o1, o2 int, y []float32, mask []int32) {
+	for k := range y {
+		m, best := v0[k], int32(o0)+c0[k]
+		if u := v1[k]; u > m || u != u {
+			m, best = u, int32(o1)+c1[k]
+		}
+		if u := v2[k]; u > m || u != u {
+			m, best = u, int32(o2)+c2[k]
+		}
+		y[k], mask[k] = m, best
+	}
 }

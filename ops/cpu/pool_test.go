@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/resnext/resnext/ops"
@@ -58,4 +59,75 @@ func TestMaxPool2dMaskNaN(t *testing.T) {
 	if got, m := k.read(y)[0], k.readInt32(mask)[0]; !math.IsNaN(float64(got)) || m != 4 {
 		t.Errorf("y = %v at %d, want NaN at 4", got, m)
 	}
+}
+
+// TestMaxPoolPlane3s2 checks the two-pass 3x3 stride-2 max pool, with each set of loops this
+// machine runs, against maxPoolPlane, which scans each window in row-major order: values and
+// winners must be identical, on planes narrow and wide (vector runs and scalar edges), with every
+// padding the stem uses and more, on data full of ties (few distinct values), NaNs and infinities.
+func TestMaxPoolPlane3s2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1))}
+	for _, name := range Kernels() {
+		k, err := kernelNamed(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hw := range [][2]int{{1, 1}, {3, 3}, {5, 17}, {8, 18}, {9, 19}, {7, 35}, {20, 40}, {33, 57}, {112, 112}} {
+			for _, pad := range [][4]int{{0, 0, 0, 0}, {1, 1, 1, 1}, {0, 1, 0, 1}, {1, 0, 1, 0}, {2, 2, 2, 2}, {0, 2, 1, 0}} {
+				p := ops.Pool2dParams{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: pad[0], PadBottom: pad[1], PadLeft: pad[2], PadRight: pad[3]}
+				h, w := hw[0], hw[1]
+				ho, wo := (h+pad[0]+pad[1]-3)/2+1, (w+pad[2]+pad[3]-3)/2+1
+				if ho <= 0 || wo <= 0 || pad[0] > 2 || pad[2] > 2 {
+					continue
+				}
+				x := make([]float32, h*w)
+				for i := range x {
+					switch r := rng.IntN(20); {
+					case r < 2:
+						x[i] = special[rng.IntN(len(special))]
+					default:
+						x[i] = float32(rng.IntN(4)) // ties
+					}
+				}
+				wantY, wantM := make([]float32, ho*wo), make([]int32, ho*wo)
+				maxPoolPlane(x, h, w, wantY, wantM, ho, wo, p)
+				gotY, gotM := make([]float32, ho*wo), make([]int32, ho*wo)
+				row, hv, hc := make([]float32, poolRowLen(w, p)), make([]float32, h*wo+8), make([]int32, h*wo+8)
+				maxPoolPlane3s2(k.vec, x, h, w, gotY, gotM, ho, wo, p, row, hv, hc)
+				for i := range wantY {
+					same := gotY[i] == wantY[i] || gotY[i] != gotY[i] && wantY[i] != wantY[i]
+					if !same || gotM[i] != wantM[i] {
+						t.Fatalf("%s %dx%d pad %v: output %d = %v at %d, want %v at %d", name, h, w, pad, i, gotY[i], gotM[i], wantY[i], wantM[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMaxPool2dStem times the ResNeXt stem's max pool at batch 16 (x [16, 64, 112, 112], 3x3
+// stride 2, "same" padding), forward and backward, in GB/s of the input read.
+func BenchmarkMaxPool2dStem(bm *testing.B) {
+	b := New(Options{})
+	xs, p := ops.Shape{16, 64, 112, 112}, ops.SamePool(3, 2, 112, 112)
+	rng := rand.New(rand.NewPCG(41, 42))
+	x := gemmTestTensor(b, xs, gemmTestRandom(rng, xs.Numel()))
+	ys, mt := b.MaxPool2dMask(xs, p)
+	y, mask, dx := b.Alloc(ops.Float32, ys), b.Alloc(mt, ys), b.Alloc(ops.Float32, xs)
+	rate := func(bm *testing.B) {
+		bm.ReportMetric(float64(4*xs.Numel())*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GB/s")
+	}
+	bm.Run("forward", func(bm *testing.B) {
+		for bm.Loop() {
+			b.MaxPool2d(x, y, mask, p)
+		}
+		rate(bm)
+	})
+	bm.Run("backward", func(bm *testing.B) {
+		for bm.Loop() {
+			b.MaxPool2dBackward(y, x, mask, dx, p)
+		}
+		rate(bm)
+	})
 }
