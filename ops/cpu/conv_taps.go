@@ -23,7 +23,8 @@ import "github.com/resnext/resnext/ops"
 // products of output-gradient rows, spread to the wide columns with zeros, with the runs. The
 // input gradient of a stride-1 convolution is itself a convolution by taps: of the output
 // gradient, padded by (k-1)*d - pad, with each group's filters transposed (in and out channels
-// swapped) and flipped.
+// swapped) and flipped. A strided convolution's input gradient goes by GEMM and col2im: split into
+// its stride phases it has too few taps per phase (8 to 32 for ResNeXt) for the kernel to pay.
 
 const (
 	tapRows   = 4    // filters per tile, in both kernels
