@@ -69,7 +69,7 @@ func maxPoolPlane(x []float32, h, w int, y []float32, mask []int32, ho, wo int, 
 			m := x[best]
 			for i := hs; i < he; i++ {
 				for j, v := range x[i*w+ws : i*w+we] {
-					if v > m || v != v {
+					if beats(v, m) {
 						m, best = v, i*w+ws+j
 					}
 				}
@@ -148,13 +148,7 @@ func maxPoolPlane3s2(v *vecLoops, x []float32, h, w int, y []float32, mask []int
 		fill(row[w:], float32(math.Inf(-1)))
 		rv, rc := hv[i*wo:][:wo], hc[i*wo:][:wo]
 		for q := range first {
-			c0 := max(2*q-p.PadLeft, 0)
-			m, best := row[c0], c0
-			for c := c0 + 1; c < min(2*q-p.PadLeft+3, w); c++ {
-				if u := row[c]; u > m || u != u {
-					m, best = u, c
-				}
-			}
+			m, best := runWinner(row, max(2*q-p.PadLeft, 0), min(2*q-p.PadLeft+3, w))
 			rv[q], rc[q] = m, int32(best)
 		}
 		if n > 0 {
@@ -178,15 +172,24 @@ func poolRowLen(w int, p ops.Pool2dParams) int { return w + p.PadRight + 18 }
 // the winner of x[c0+2k], x[c0+2k+1], x[c0+2k+2] and its column.
 func poolRow3s2Go(x []float32, n, c0 int, hv []float32, hc []int32) {
 	for k := range n {
-		c := c0 + 2*k
-		m, best := x[c], c
-		for j := c + 1; j <= c+2; j++ {
-			if u := x[j]; u > m || u != u {
-				m, best = u, j
-			}
-		}
+		m, best := runWinner(x, c0+2*k, c0+2*k+3)
 		hv[k], hc[k] = m, int32(best)
 	}
+}
+
+// beats reports whether v takes a max pool window from m, the winner so far in row-major order:
+// when it is larger, or NaN (so the first largest value wins, or the last NaN, as in PyTorch).
+func beats(v, m float32) bool { return v > m || v != v }
+
+// runWinner is the winner of the run x[lo:hi] (not empty) and its index.
+func runWinner(x []float32, lo, hi int) (m float32, best int) {
+	m, best = x[lo], lo
+	for j := lo + 1; j < hi; j++ {
+		if beats(x[j], m) {
+			m, best = x[j], j
+		}
+	}
+	return m, best
 }
 
 // poolCol3Go is the second pass of maxPoolPlane3s2 for one output row: for each k, the winner of
@@ -195,10 +198,10 @@ func poolRow3s2Go(x []float32, n, c0 int, hv []float32, hc []int32) {
 func poolCol3Go(v0, v1, v2 []float32, c0, c1, c2 []int32, o0, o1, o2 int, y []float32, mask []int32) {
 	for k := range y {
 		m, best := v0[k], int32(o0)+c0[k]
-		if u := v1[k]; u > m || u != u {
+		if u := v1[k]; beats(u, m) {
 			m, best = u, int32(o1)+c1[k]
 		}
-		if u := v2[k]; u > m || u != u {
+		if u := v2[k]; beats(u, m) {
 			m, best = u, int32(o2)+c2[k]
 		}
 		y[k], mask[k] = m, best

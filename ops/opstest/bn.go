@@ -128,17 +128,23 @@ func testBatchNormTrain(t *testing.T, b ops.Backend) {
 	}
 }
 
+// bnMoving returns moving statistics for c channels of case c: means near the case's, variances
+// around its spread squared.
+func (e *env) bnMoving(c bnCase, channels int) (mean, variance []float32) {
+	mean, variance = e.randnScaled(channels, c.mean, 0.1), make([]float32, channels)
+	for i := range variance {
+		variance[i] = float32(c.std * c.std * (0.5 + e.rng.Float64()))
+	}
+	return mean, variance
+}
+
 func testBatchNormInfer(t *testing.T, b ops.Backend) {
 	for _, c := range bnCases {
 		run(t, b, c.name, func(e *env) {
 			g := bnGeomOf(c.shape)
 			x := e.bnInput(c)
 			p := e.bnParams(g.C)
-			mean := e.randnScaled(g.C, c.mean, 0.1)
-			variance := make([]float32, g.C)
-			for i := range variance {
-				variance[i] = float32(c.std * c.std * (0.5 + e.rng.Float64()))
-			}
+			mean, variance := e.bnMoving(c, g.C)
 			cs := ops.Shape{g.C}
 			X, Y := e.tensor(c.shape, x), e.out(c.shape)
 			b.BatchNormInfer(X, e.tensor(cs, p.gamma), e.tensor(cs, p.beta), e.tensor(cs, mean), e.tensor(cs, variance), Y, c.eps)
@@ -255,10 +261,7 @@ func testBatchNormReLU(t *testing.T, b ops.Backend) {
 			g := bnGeomOf(c.shape)
 			x := e.bnInput(c)
 			p := e.bnParams(g.C)
-			mean, variance := e.randnScaled(g.C, c.mean, 0.1), make([]float32, g.C)
-			for i := range variance {
-				variance[i] = float32(c.std * c.std * (0.5 + e.rng.Float64()))
-			}
+			mean, variance := e.bnMoving(c, g.C)
 			cs := ops.Shape{g.C}
 			X, Y := e.tensor(c.shape, x), e.out(c.shape)
 			ops.BatchNormReLUInfer(b, X, e.tensor(cs, p.gamma), e.tensor(cs, p.beta), e.tensor(cs, mean), e.tensor(cs, variance), Y, c.eps)
