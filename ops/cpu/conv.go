@@ -133,10 +133,7 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 	xs, ws, ys := f32(op, x), f32(op, w), f32(op, y)
 	g := newConvShape(x.Shape(), w.Shape(), p)
 	if t := g.taps; t != nil {
-		a := b.scratch(g.Groups * t.kgPad * t.taps)
-		t.packFilters(ws, a)
-		b.tapConvolve(t, a, xs, ys)
-		b.release(a)
+		b.tapConvolvePacked(t, func(a []float32) { t.packFilters(ws, a) }, xs, ys)
 		return
 	}
 	filters, free := b.filterOps(g, func(grp int) gemmOp {
@@ -182,10 +179,7 @@ func (b *Backend) Conv2dBackward(dy, x, w, dx, dw ops.Tensor, p ops.Conv2dParams
 func (b *Backend) convBackwardData(g *convShape, dy, w, dx []float32) {
 	if gt, ok := g.transposed(); ok && g.taps != nil && gt.taps != nil {
 		t := gt.taps
-		a := b.scratch(g.Groups * t.kgPad * t.taps)
-		t.packFlipped(g, w, a)
-		b.tapConvolve(t, a, dy, dx)
-		b.release(a)
+		b.tapConvolvePacked(t, func(a []float32) { t.packFlipped(g, w, a) }, dy, dx)
 		return
 	}
 	filters, free := b.filterOps(g, func(grp int) gemmOp {

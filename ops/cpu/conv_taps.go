@@ -177,6 +177,15 @@ func (g *convShape) transposed() (t *convShape, ok bool) {
 	return newConvShape(ops.Shape{g.n, g.k, g.oh, g.ow}, ops.Shape{g.c, g.kg, g.kh, g.kw}, p), true
 }
 
+// tapConvolvePacked is tapConvolve with the filters pack writes into pooled memory for all the
+// groups (packFilters or packFlipped).
+func (b *Backend) tapConvolvePacked(t *tapPlan, pack func(a []float32), in, out []float32) {
+	a := b.scratch(t.g.Groups * t.kgPad * t.taps)
+	pack(a)
+	b.tapConvolve(t, a, in, out)
+	b.release(a)
+}
+
 // tapConvolve computes out = conv(in) by taps for the plan t, a packed by packFilters or
 // packFlipped: spread over the threads across the (image, group) slabs when there are enough,
 // else across the column tiles of each slab.
