@@ -77,6 +77,15 @@ func (l bnLayout) reluChannel(v *vecLoops, y []float32) {
 	}
 }
 
+// reluGradChannel writes the ReLU's gradient over the channel of dy that starts at dy[0], from
+// the channel of the ReLU's output that starts at y[0].
+func (l bnLayout) reluGradChannel(v *vecLoops, dy, y []float32) {
+	for i := range l.n {
+		d := l.plane(dy, i)
+		v.reluGrad(d, l.plane(y, i), d)
+	}
+}
+
 func (b *Backend) bnTrain(op string, x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd ops.Tensor, momentum, eps float64, relu bool) {
 	ops.CheckBatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd, momentum, eps)
 	xs, ys := f32(op, x), f32(op, y)
@@ -191,11 +200,7 @@ func (b *Backend) bnBackward(op string, dy, x ops.Tensor, ys []float32, gamma, s
 		for ch, ok := next(); ok; ch, ok = next() {
 			dyc, xc := l.channel(dys, ch), l.channel(xs, ch)
 			if ys != nil {
-				yc := l.channel(ys, ch)
-				for i := range l.n {
-					d := l.plane(dyc, i)
-					v.reluGrad(d, l.plane(yc, i), d)
-				}
+				l.reluGradChannel(v, dyc, l.channel(ys, ch))
 			}
 			invStd := float64(si[ch])
 			sdy, sdyx := v.bnBackSums(l, dyc, xc, float64(sm[ch]))
