@@ -13,6 +13,7 @@ func TestIsModelTensor(t *testing.T) {
 		"fc.weight":                              true,
 		"moments.conv1.weight":                   false,
 		"moments.bn1.gamma":                      false,
+		"ema.layer1.0.bn1.moving_mean":           false,
 		"adam_m.fc.weight":                       false,
 		"moment1.conv1.weight":                   false,
 		"momentum":                               false,
