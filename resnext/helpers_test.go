@@ -1,6 +1,7 @@
 package resnext
 
 import (
+	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
 
@@ -48,3 +49,48 @@ func (noCompute) CrossEntropy(_, _, _, _ ops.Tensor, _ float64)               {}
 func (noCompute) CrossEntropyBackward(_, _, _ ops.Tensor, _, _ float64)       {}
 func (noCompute) Add(_, _, _ ops.Tensor, _ float64)                           {}
 func (noCompute) SGDMomentum(_, _, _ ops.Tensor, _ ops.SGDParams)             {}
+
+// sgd is MindCV's momentum SGD on the backend's fused step, for tests that train (package train,
+// which holds the engine's optimizer, sits above this one): one float32 accumulator per trainable
+// parameter, the gradient divided by lossScale (0 means 1).
+type sgd struct {
+	b         ops.Backend
+	p         ops.SGDParams
+	params    []*nn.Param
+	accum     []ops.Tensor
+	lossScale float64
+}
+
+func newSGD(b ops.Backend, params []*nn.Param, momentum, weightDecay float64, nesterov bool) *sgd {
+	s := &sgd{b: b, p: ops.SGDParams{Momentum: momentum, WeightDecay: weightDecay, Nesterov: nesterov}}
+	for _, p := range params {
+		if p.Trainable {
+			a := b.Alloc(ops.Float32, p.Value.Shape())
+			b.Fill(a, 0)
+			s.params, s.accum = append(s.params, p), append(s.accum, a)
+		}
+	}
+	return s
+}
+
+// Step updates every trainable parameter that has a gradient, with learning rate lr.
+func (s *sgd) Step(lr float64) {
+	p := s.p
+	p.LR = lr
+	if s.lossScale != 0 {
+		p.GradScale = 1 / s.lossScale
+	}
+	for i, param := range s.params {
+		if param.Trainable && param.Grad != nil {
+			s.b.SGDMomentum(param.Value, param.Grad, s.accum[i], p)
+		}
+	}
+}
+
+// Free releases the accumulators.
+func (s *sgd) Free() {
+	for _, a := range s.accum {
+		s.b.Free(a)
+	}
+	s.accum = nil
+}

@@ -6,7 +6,6 @@ import (
 	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
-	"github.com/resnext/resnext/train"
 )
 
 // TestTrainingMemory measures the tensors a training step of resnext50_32x4d holds at batch 16 on
@@ -30,10 +29,7 @@ func TestTrainingMemory(t *testing.T) {
 		}
 		m.KeepBuffers(keep)
 		ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
-		opt, err := train.NewSGD(b, m.Params(), train.SGDOptions{Momentum: 0.9, WeightDecay: 1e-4})
-		if err != nil {
-			t.Fatal(err)
-		}
+		opt := newSGD(b, m.Params(), 0.9, 1e-4, false)
 		x := b.Alloc(ops.Float32, ops.Shape{16, 3, 224, 224})
 		labels := b.Alloc(ops.Int32, ops.Shape{16})
 		for step := range 3 {

@@ -11,7 +11,6 @@ import (
 	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
-	"github.com/resnext/resnext/train"
 )
 
 // tiny is a few-thousand-parameter ResNeXt with the given stem, for checks that run the whole
@@ -241,7 +240,7 @@ func TestTrainingReleases(t *testing.T) {
 		b   *testutil.Counting
 		m   *Model
 		ce  *nn.SoftmaxCrossEntropy
-		opt *train.SGD
+		opt *sgd
 		// fixed counts the tensors and bytes of the parameters, their gradients and moments.
 		fixed, fixedBytes int
 	}
@@ -253,10 +252,7 @@ func TestTrainingReleases(t *testing.T) {
 		m.KeepBuffers(i == 1)
 		ce := nn.NewSoftmaxCrossEntropy(b, 0.1)
 		defer ce.Free()
-		opt, err := train.NewSGD(b, m.Params(), train.SGDOptions{Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		opt := newSGD(b, m.Params(), 0.9, 1e-4, true)
 		defer opt.Free()
 		c := &run{b: b, m: m, ce: ce, opt: opt}
 		for _, p := range m.Params() {
