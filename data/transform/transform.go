@@ -5,6 +5,7 @@ package transform
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	_ "image/gif" // decoders register themselves with image.Decode
 	_ "image/jpeg"
@@ -45,43 +46,101 @@ func DecodeFile(path string) (*RGB, error) {
 }
 
 // ToRGB converts any image to RGB, dropping alpha (straight colour, not premultiplied onto black,
-// for opaque images the two agree).
+// for opaque images the two agree). JPEG's YCbCr, grey, NRGBA and opaque RGBA images convert
+// directly; other kinds go through image/draw, with the same results.
 func ToRGB(img image.Image) *RGB {
 	b := img.Bounds()
-	rgba, ok := img.(*image.NRGBA)
-	if !ok {
-		rgba = image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
-	}
 	out := NewRGB(b.Dx(), b.Dy())
+	switch src := img.(type) {
+	case *image.YCbCr:
+		for y := range out.H {
+			o := out.Pix[3*y*out.W:][:3*out.W]
+			for x := range out.W {
+				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
+				o[3*x], o[3*x+1], o[3*x+2] = color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+			}
+		}
+		return out
+	case *image.Gray:
+		for y := range out.H {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):][:out.W]
+			o := out.Pix[3*y*out.W:][:3*out.W]
+			for x, v := range row {
+				o[3*x], o[3*x+1], o[3*x+2] = v, v, v
+			}
+		}
+		return out
+	case *image.RGBA:
+		if src.Opaque() {
+			copyRGB(out, src.Pix[src.PixOffset(b.Min.X, b.Min.Y):], src.Stride)
+			return out
+		}
+	case *image.NRGBA:
+		copyRGB(out, src.Pix[src.PixOffset(b.Min.X, b.Min.Y):], src.Stride)
+		return out
+	}
+	rgba := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
+	copyRGB(out, rgba.Pix, rgba.Stride)
+	return out
+}
+
+// copyRGB fills out from 4-byte pixels (R, G, B, then alpha, which is dropped) with stride bytes
+// between rows.
+func copyRGB(out *RGB, pix []uint8, stride int) {
 	for y := range out.H {
-		row := rgba.Pix[y*rgba.Stride:]
+		row := pix[y*stride:][:4*out.W]
+		o := out.Pix[3*y*out.W:][:3*out.W]
 		for x := range out.W {
-			copy(out.Pix[3*(y*out.W+x):][:3], row[4*x:][:3])
+			o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
 		}
 	}
-	return out
 }
 
 // ResizeBilinear returns src scaled to w x h by bilinear interpolation with half-pixel centres and
 // no antialiasing: OpenCV's INTER_LINEAR, which MindSpore's Resize uses. (golang.org/x/image/draw's
 // scalers widen the kernel when shrinking, as PIL does, and so give other numbers.)
 func ResizeBilinear(src *RGB, w, h int) *RGB {
+	return CropResize(src, 0, 0, src.W, src.H, w, h)
+}
+
+// CropResize returns the cw x ch window of src whose top-left pixel is (x, y), scaled to w x h as
+// ResizeBilinear does (the crop of a random resized crop and its resize in one pass). The window
+// must lie inside src.
+func CropResize(src *RGB, x, y, cw, ch, w, h int) *RGB {
 	dst := NewRGB(w, h)
-	xs := bilinearTaps(src.W, w)
-	ys := bilinearTaps(src.H, h)
+	resize(src.Pix, 3*src.W, 3, x, y, cw, ch, dst.Pix, w, h)
+	return dst
+}
+
+// ResizeGrey scales a w x h single-channel 8-bit image (row-major) to outW x outH as
+// ResizeBilinear does.
+func ResizeGrey(src []uint8, w, h, outW, outH int) []uint8 {
+	dst := make([]uint8, outW*outH)
+	resize(src, w, 1, 0, 0, w, h, dst, outW, outH)
+	return dst
+}
+
+// resize writes the bilinear resize of the w x h window at (x0, y0) of an nc-channel 8-bit image
+// (stride bytes per row) into dst, an outW x outH image with nc channels and no row padding.
+func resize(src []uint8, stride, nc, x0, y0, w, h int, dst []uint8, outW, outH int) {
+	xs := bilinearTaps(w, outW)
+	ys := bilinearTaps(h, outH)
 	for y, ty := range ys {
-		r0, r1 := src.Pix[3*ty.i0*src.W:], src.Pix[3*ty.i1*src.W:]
+		r0 := src[(y0+ty.i0)*stride+nc*x0:]
+		r1 := src[(y0+ty.i1)*stride+nc*x0:]
+		o := dst[y*outW*nc:][:outW*nc]
 		for x, tx := range xs {
-			for c := range 3 {
-				top := float32(r0[3*tx.i0+c])*(1-tx.f) + float32(r0[3*tx.i1+c])*tx.f
-				bot := float32(r1[3*tx.i0+c])*(1-tx.f) + float32(r1[3*tx.i1+c])*tx.f
+			a, b := nc*tx.i0, nc*tx.i1
+			for c := range nc {
+				top := float32(r0[a+c])*(1-tx.f) + float32(r0[b+c])*tx.f
+				bot := float32(r1[a+c])*(1-tx.f) + float32(r1[b+c])*tx.f
 				v := top*(1-ty.f) + bot*ty.f
-				dst.Pix[3*(y*w+x)+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
+				o[nc*x+c] = uint8(min(max(math.Round(float64(v)), 0), 255))
 			}
 		}
 	}
-	return dst
 }
 
 // tap is where one output coordinate samples the input: between i0 and i1, weight f on i1.
