@@ -373,3 +373,28 @@ func TestToRGBFastPaths(t *testing.T) {
 		t.Errorf("a decoded JPEG is %T, not YCbCr: the fast path is not tested on one", dec)
 	}
 }
+
+func TestResizeShorterCenterCrop(t *testing.T) {
+	for _, size := range [][2]int{{64, 48}, {48, 64}, {30, 30}, {9, 200}, {301, 7}} {
+		img := gradient(size[0], size[1])
+		want, err := CenterCrop(ResizeShorter(img, 40), 35, 35)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ResizeShorterCenterCrop(img, 40, 35, 35)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Pix) != string(want.Pix) {
+			t.Errorf("%v: the windowed resize differs from resizing then cropping", size)
+		}
+	}
+	if _, err := ResizeShorterCenterCrop(gradient(10, 10), 20, 21, 5); err == nil || !strings.Contains(err.Error(), "smaller") {
+		t.Errorf("an oversized crop: got %v", err)
+	}
+	// A 1 x 100000 image would resize to 40 x 4,000,000; the window costs only the crop.
+	long := NewRGB(1, 100000)
+	if got, err := ResizeShorterCenterCrop(long, 40, 35, 35); err != nil || got.W != 35 || got.H != 35 {
+		t.Errorf("long image: %v", err)
+	}
+}

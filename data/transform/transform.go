@@ -125,8 +125,14 @@ func ResizeGrey(src []uint8, w, h, outW, outH int) []uint8 {
 // resize writes the bilinear resize of the w x h window at (x0, y0) of an nc-channel 8-bit image
 // (stride bytes per row) into dst, an outW x outH image with nc channels and no row padding.
 func resize(src []uint8, stride, nc, x0, y0, w, h int, dst []uint8, outW, outH int) {
-	xs := bilinearTaps(w, outW)
-	ys := bilinearTaps(h, outH)
+	resizeTaps(src, stride, nc, x0, y0, bilinearTaps(w, outW), bilinearTaps(h, outH), dst)
+}
+
+// resizeTaps writes into dst (len(xs) x len(ys) pixels of nc channels, no row padding) the
+// bilinear samples that xs and ys name, relative to pixel (x0, y0) of src (stride bytes per row).
+// Passing a sub-range of a resize's taps computes only that window of the resized image.
+func resizeTaps(src []uint8, stride, nc, x0, y0 int, xs, ys []tap, dst []uint8) {
+	outW := len(xs)
 	for y, ty := range ys {
 		r0 := src[(y0+ty.i0)*stride+nc*x0:]
 		r1 := src[(y0+ty.i1)*stride+nc*x0:]
@@ -151,11 +157,14 @@ type tap struct {
 
 // bilinearTaps maps each of out coordinates to its two input neighbours: the centre of output
 // pixel o sits at input coordinate (o+0.5)*in/out - 0.5, clamped to the edges.
-func bilinearTaps(in, out int) []tap {
-	taps := make([]tap, out)
+func bilinearTaps(in, out int) []tap { return bilinearTapsRange(in, out, 0, out) }
+
+// bilinearTapsRange is bilinearTaps(in, out)[from : from+n] without the rest.
+func bilinearTapsRange(in, out, from, n int) []tap {
+	taps := make([]tap, n)
 	scale := float64(in) / float64(out)
-	for o := range taps {
-		s := (float64(o)+0.5)*scale - 0.5
+	for k := range taps {
+		s := (float64(from+k)+0.5)*scale - 0.5
 		i := int(math.Floor(s))
 		f := s - float64(i)
 		switch {
@@ -164,7 +173,7 @@ func bilinearTaps(in, out int) []tap {
 		case i >= in-1:
 			i, f = in-1, 0
 		}
-		taps[o] = tap{i0: i, i1: min(i+1, in-1), f: float32(f)}
+		taps[k] = tap{i0: i, i1: min(i+1, in-1), f: float32(f)}
 	}
 	return taps
 }
@@ -172,13 +181,30 @@ func bilinearTaps(in, out int) []tap {
 // ResizeShorter scales src so that its shorter side is size, keeping the aspect ratio (the longer
 // side is truncated: int(long*size/short)), as MindSpore's and torchvision's Resize(int) do.
 func ResizeShorter(src *RGB, size int) *RGB {
-	w, h := size, size
-	if src.W > src.H {
-		w = int(float64(src.W) * float64(size) / float64(src.H))
-	} else {
-		h = int(float64(src.H) * float64(size) / float64(src.W))
-	}
+	w, h := shorterTo(src.W, src.H, size)
 	return ResizeBilinear(src, w, h)
+}
+
+// shorterTo is the size of a w x h image whose shorter side is scaled to size.
+func shorterTo(w, h, size int) (int, int) {
+	if w > h {
+		return int(float64(w) * float64(size) / float64(h)), size
+	}
+	return size, int(float64(h) * float64(size) / float64(w))
+}
+
+// ResizeShorterCenterCrop is CenterCrop(ResizeShorter(src, size), w, h) computed without the
+// margins: only the kept window of the resized image is interpolated, so time and memory follow
+// the crop, not the resized image (which for a very long image could be huge).
+func ResizeShorterCenterCrop(src *RGB, size, w, h int) (*RGB, error) {
+	rw, rh := shorterTo(src.W, src.H, size)
+	if rw < w || rh < h {
+		return nil, fmt.Errorf("center crop %dx%d of a %dx%d image: the image is smaller", w, h, rw, rh)
+	}
+	x0, y0 := (rw-w)/2, (rh-h)/2
+	dst := NewRGB(w, h)
+	resizeTaps(src.Pix, 3*src.W, 3, 0, 0, bilinearTapsRange(src.W, rw, x0, w), bilinearTapsRange(src.H, rh, y0, h), dst.Pix)
+	return dst, nil
 }
 
 // CenterCrop returns the w x h window at the centre of src (offsets rounded down where the margin
@@ -224,7 +250,7 @@ func (e Eval) Apply(img *RGB, dst []float32) error {
 	if len(dst) != 3*e.ImageSize*e.ImageSize {
 		return fmt.Errorf("eval transform: %d values for a 3x%dx%d image", len(dst), e.ImageSize, e.ImageSize)
 	}
-	crop, err := CenterCrop(ResizeShorter(img, e.ResizeTo()), e.ImageSize, e.ImageSize)
+	crop, err := ResizeShorterCenterCrop(img, e.ResizeTo(), e.ImageSize, e.ImageSize)
 	if err != nil {
 		return err
 	}
