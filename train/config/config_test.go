@@ -327,6 +327,7 @@ func TestYAMLErrors(t *testing.T) {
 		{"list for float", "lr: [0.1, 0.2]\n", [][]string{{":1:", "lr", "[0.1, 0.2]", "a list", "want a number"}}},
 		{"mapping for string", "model: {name: resnext50_32x4d}\n", [][]string{{":1:", "model", `{"name": "resnext50_32x4d"}`, "a mapping", "want a string"}}},
 		{"bool for ints", "multi_step_decay_milestones: [30, true]\n", [][]string{{":1:", "multi_step_decay_milestones", "[30, true]", "a list", "want a list of integers"}}},
+		{"jitter string", "color_jitter: strong\n", [][]string{{":1:", "color_jitter", `"strong"`, "want a number or a list of numbers"}}},
 		{"bad bool", "distribute: yes please\n", [][]string{{":1:", "distribute", `"yes please"`, "want a boolean"}}},
 		{"string list", "scale: \"0.08,1.0\"\n", [][]string{{":1:", "scale", "want a list of numbers"}}},
 		{"null for required", "lr:\n", [][]string{{":1:", "lr", "empty (null)", "want a number"}}},
@@ -567,6 +568,7 @@ func TestValidate(t *testing.T) {
 		{"device_target cpu", func(c *Config) { c.DeviceTarget = "cpu" }, ""},
 		{"std length", func(c *Config) { c.Std = []float64{1, 2} }, "std = 1,2: want as many numbers as mean has (3)"},
 		{"color_jitter length", func(c *Config) { c.ColorJitter = []float64{0.4, 0.4} }, "color_jitter = 0.4,0.4"},
+		{"color_jitter negative", func(c *Config) { c.ColorJitter = []float64{-0.4} }, "color_jitter = -0.4: every factor must be at least 0"},
 		{"re_value", func(c *Config) { c.ReValue = "noise" }, `re_value = "noise"`},
 		{"milestones", func(c *Config) { c.MultiStepDecayMilestones = []int{60, 30} }, "multi_step_decay_milestones = 60,30: want increasing"},
 		{"decay_epochs 0 cosine", func(c *Config) { c.DecayEpochs = 0 }, "decay_epochs = 0: must be at least 1 with scheduler cosine_decay"},
@@ -645,22 +647,43 @@ func TestRegister(t *testing.T) {
 	}
 }
 
-func TestResolveFromKeepsDefaults(t *testing.T) {
+func TestResolveWith(t *testing.T) {
 	clearEnv(t)
-	d := Default()
-	d.LR, d.EpochSize = 0.01, 10
+	builtin := []byte("model: resnext14_small\nbatch_size: 64\nlr: 0.1\n")
+	resolveWith := func(args ...string) (Config, *Report, error) {
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		Register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return ResolveWith(fs, "cpu/small.yaml", builtin)
+	}
+	c, rep, err := resolveWith("--lr", "0.05")
+	if err != nil || c.Model != "resnext14_small" || c.BatchSize != 64 || c.LR != 0.05 ||
+		rep.File != "cpu/small.yaml (built in)" || rep.Set["batch_size"] != SourceYAML {
+		t.Errorf("built-in file: model %q, batch_size %d, lr %v, file %q, err %v", c.Model, c.BatchSize, c.LR, rep.File, err)
+	}
+	// A file given by -c (or $RESNEXT_CONFIG) replaces the built-in one.
+	p := writeFile(t, "mine.yaml", "batch_size: 8\n")
+	for _, viaEnv := range []bool{false, true} {
+		var args []string
+		if viaEnv {
+			t.Setenv("RESNEXT_CONFIG", p)
+		} else {
+			args = []string{"-c", p}
+		}
+		c, rep, err := resolveWith(args...)
+		if err != nil || c.Model != Default().Model || c.BatchSize != 8 || rep.File != p {
+			t.Errorf("env %v: model %q, batch_size %d, file %q, err %v", viaEnv, c.Model, c.BatchSize, rep.File, err)
+		}
+	}
+	// Problems in the built-in file name it.
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	Register(fs)
-	if err := fs.Parse([]string{"--epoch_size", "5"}); err != nil {
-		t.Fatal(err)
-	}
-	c, rep, err := ResolveFrom(fs, d)
-	if err != nil || c.LR != 0.01 || c.EpochSize != 5 || rep.Set["lr"] != SourceDefault {
-		t.Errorf("lr %v, epoch_size %d, err %v", c.LR, c.EpochSize, err)
-	}
-	c.Scale[0] = 0.5
-	if d.Scale[0] != 0.08 {
-		t.Error("the resolved Config shares a slice with the defaults")
+	os.Unsetenv("RESNEXT_CONFIG")
+	_, _, err = ResolveWith(fs, "cpu/bad.yaml", []byte("lr: -1\n"))
+	if err == nil || err.Error() != "cpu/bad.yaml (built in):1: lr = -1: must be at least 0" {
+		t.Errorf("error %v", err)
 	}
 }
 

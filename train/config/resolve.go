@@ -32,14 +32,20 @@ type Report struct {
 // and where it came from. fs is the parsed flag set Register defined flags on; nil means no flags.
 // The Report is returned even with an error.
 func Resolve(fs *pflag.FlagSet) (Config, *Report, error) {
-	return ResolveFrom(fs, Default())
+	return resolve(fs, "", nil)
 }
 
-// ResolveFrom is Resolve with other defaults, for commands whose defaults differ from MindCV's (a
-// fine-tuning command's shorter schedule, say). Report.Set still says "default" for their values.
-func ResolveFrom(fs *pflag.FlagSet, defaults Config) (Config, *Report, error) {
+// ResolveWith is Resolve with a built-in file: when neither -c/--config nor $RESNEXT_CONFIG names a
+// file, data, the YAML content of a file called name, stands in for it (Report.File is name with
+// " (built in)"). A command uses it to run its own recipe by default.
+func ResolveWith(fs *pflag.FlagSet, name string, data []byte) (Config, *Report, error) {
+	return resolve(fs, name, data)
+}
+
+// resolve is Resolve, with builtin (named name) as the file when none is given.
+func resolve(fs *pflag.FlagSet, name string, builtin []byte) (Config, *Report, error) {
 	t := fieldTable()
-	c := cloneConfig(defaults)
+	c := Default()
 	rep := &Report{Set: make(map[string]string, len(t.fields))}
 	for _, f := range t.fields {
 		rep.Set[f.key] = SourceDefault
@@ -47,36 +53,42 @@ func ResolveFrom(fs *pflag.FlagSet, defaults Config) (Config, *Report, error) {
 	where := make(map[string]origin) // key -> where its value came from, for error messages
 	var probs []located
 
-	// The YAML file: the flag when set, else the environment, else the flag's default.
-	path := ""
+	// The YAML file: the flag when set, else the environment, else the flag's default, else the
+	// built-in file.
+	path, given := "", false
 	if fs != nil {
 		if fl := fs.Lookup(ConfigFlag); fl != nil {
-			path = fl.Value.String()
-			if !fl.Changed {
-				if p, ok := os.LookupEnv(EnvPrefix + strings.ToUpper(ConfigFlag)); ok {
-					path = p
-				}
-			}
+			path, given = fl.Value.String(), fl.Changed
 		}
-	} else if p, ok := os.LookupEnv(EnvPrefix + strings.ToUpper(ConfigFlag)); ok {
-		path = p
 	}
-	if path != "" {
+	if !given {
+		if p, ok := os.LookupEnv(EnvPrefix + strings.ToUpper(ConfigFlag)); ok {
+			path = p
+		}
+	}
+	var entries []entry
+	var err error
+	switch {
+	case path != "":
 		rep.File = path
-		entries, err := readYAML(path)
-		if err != nil {
-			probs = append(probs, located{text: err.Error()})
+		entries, err = readYAML(path)
+	case builtin != nil:
+		path = name + " (built in)"
+		rep.File = path
+		entries, err = parseYAML(path, builtin)
+	}
+	if err != nil {
+		probs = append(probs, located{text: err.Error()})
+	}
+	for _, e := range entries {
+		at := origin{rank: rankYAML, line: e.line, text: fmt.Sprintf("%s:%d", path, e.line)}
+		if e.err != nil {
+			probs = append(probs, located{at, e.err.Error()})
+			continue
 		}
-		for _, e := range entries {
-			at := origin{rank: rankYAML, line: e.line, text: fmt.Sprintf("%s:%d", path, e.line)}
-			if e.err != nil {
-				probs = append(probs, located{at, e.err.Error()})
-				continue
-			}
-			e.f.set(&c, e.value)
-			rep.Set[e.f.key] = SourceYAML
-			where[e.f.key] = at
-		}
+		e.f.set(&c, e.value)
+		rep.Set[e.f.key] = SourceYAML
+		where[e.f.key] = at
 	}
 
 	// The environment.
@@ -173,15 +185,4 @@ const (
 type located struct {
 	at   origin
 	text string
-}
-
-// cloneConfig copies c with its own slices.
-func cloneConfig(c Config) Config {
-	out := c
-	for _, f := range fieldTable().fields {
-		if f.kind == kindFloats || f.kind == kindInts {
-			f.set(&out, f.get(&c))
-		}
-	}
-	return out
 }

@@ -32,6 +32,11 @@ func readYAML(path string) ([]entry, error) {
 		}
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
+	return parseYAML(path, data)
+}
+
+// parseYAML is readYAML on the content of a file; path names it in errors.
+func parseYAML(path string, data []byte) ([]entry, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("config file %s is not valid YAML: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
@@ -128,6 +133,7 @@ func (f *field) decodeNode(n *yaml.Node) (any, error) {
 		if x, ok := nodeFloat(n); ok {
 			return x, nil
 		}
+
 	case kindBool:
 		if n.Kind == yaml.ScalarNode && (n.Tag == "!!bool" || n.Tag == "!!str" || n.Tag == "!!int") {
 			if b, err := parseBool(n.Value); err == nil {
