@@ -178,6 +178,10 @@ func buildPanels(records []Record) []*plot.Plot {
 	}
 	for i, p := range panels {
 		p.X.Min, p.X.Max = lo, hi
+		if v := p.Y.Min; p.Y.Max == v && v != 0 {
+			// One value (a constant learning rate, a single record): a band around it, not gonum's v±1.
+			p.Y.Min, p.Y.Max = v-math.Abs(v)/2, v+math.Abs(v)/2
+		}
 		if i == len(panels)-1 {
 			p.X.Label.Text = "step"
 		}
@@ -316,8 +320,8 @@ func (n niceTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	raw := (max - min) / 5
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	step, minors := 10*mag, 5.0 // labelled ticks, and intervals between two of them
-	for _, f := range []struct{ major, minors float64 }{{1, 5}, {2, 4}, {2.5, 5}, {5, 5}} {
+	step, minors := 10*mag, 2.0 // labelled ticks, and intervals between two of them
+	for _, f := range []struct{ major, minors float64 }{{1, 2}, {2, 4}, {2.5, 5}, {5, 5}} {
 		if f.major*mag >= raw*(1-1e-9) {
 			step, minors = f.major*mag, f.minors
 			break

@@ -177,3 +177,40 @@ func TestShortNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestNiceTicks(t *testing.T) {
+	cases := []struct {
+		min, max float64
+		short    bool
+		labels   string // the labelled ticks, in order
+	}{
+		{0, 15000, true, "0 5k 10k 15k"},
+		{0, 1.2e6, true, "0 250k 500k 750k 1M"},
+		{50, 150, true, "60 80 100 120 140"},
+		{0.45, 2.72, false, "0.5 1.0 1.5 2.0 2.5"},
+		{0, 0.1, false, "0.00 0.02 0.04 0.06 0.08 0.10"},
+		{31, 93, false, "40 60 80"},
+		{0, 0.025, false, "0.000 0.005 0.010 0.015 0.020 0.025"},
+		{1e-5, 3e-5, false, "1e-05 1.5e-05 2e-05 2.5e-05 3e-05"},
+		{-1, 1, false, "-1.0 -0.5 0.0 0.5 1.0"},
+		{2.55, 2.72, false, "2.55 2.60 2.65 2.70"},
+	}
+	for _, c := range cases {
+		ticks := niceTicks{short: c.short}.Ticks(c.min, c.max)
+		var labels []string
+		for _, tk := range ticks {
+			if tk.Value < c.min-1e-12*math.Abs(c.max-c.min) || tk.Value > c.max+1e-12*math.Abs(c.max-c.min) {
+				t.Errorf("[%v, %v]: tick %v outside the range", c.min, c.max, tk.Value)
+			}
+			if tk.Label != "" {
+				labels = append(labels, tk.Label)
+			}
+		}
+		if got := strings.Join(labels, " "); got != c.labels {
+			t.Errorf("[%v, %v]: labels %q, want %q", c.min, c.max, got, c.labels)
+		}
+		if len(ticks) <= len(labels) {
+			t.Errorf("[%v, %v]: no unlabelled ticks between the labels", c.min, c.max)
+		}
+	}
+}

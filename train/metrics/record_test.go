@@ -305,6 +305,7 @@ func TestTruncate(t *testing.T) {
 		{step: 40, want: 2 * (4 + 2)},
 		{step: 20, want: 4 + 2},
 		{step: 22, want: 4 + 2},
+		{step: 24, want: 4 + 2},
 		{step: 25, want: 4 + 2 + 1},
 		{step: 0, want: 0},
 		{step: 1000, want: len(run)},
@@ -348,7 +349,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestDropAfter(t *testing.T) {
-	in := []Record{{Kind: KindTrain, Step: 3}, {Kind: KindTrain, Step: 7}, {Kind: KindEval, Step: 5}, {Kind: KindTrain, Step: 5}}
+	in := []Record{{Kind: KindTrain, Step: 3}, {Kind: KindTrain, Step: 7}, {Kind: KindEval, Step: 5}, {Kind: KindTrain, Step: 6}, {Kind: KindTrain, Step: 5}}
 	got := DropAfter(in, 5)
 	want := []Record{{Kind: KindTrain, Step: 3}, {Kind: KindEval, Step: 5}, {Kind: KindTrain, Step: 5}}
 	if !reflect.DeepEqual(got, want) {
