@@ -50,7 +50,8 @@ func (m Momentum) String() string {
 // BatchNorm2d normalises each channel of [N, C, H, W]: in training with the batch statistics,
 // updating the moving statistics; in evaluation with the moving statistics. Its parameters, by
 // their MindCV names: "gamma" (1 at first) and "beta" (0), trainable; "moving_mean" (0) and
-// "moving_variance" (1), not trainable.
+// "moving_variance" (1), not trainable. A float16 input (amp_level O2) gives a float16 output and
+// input gradient; the parameters, their gradients and the saved batch statistics stay float32.
 type BatchNorm2d struct {
 	// Gamma, Beta, MovingMean and MovingVariance are the parameters, each [C] float32.
 	Gamma, Beta, MovingMean, MovingVariance *Param

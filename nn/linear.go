@@ -14,6 +14,8 @@ type Linear struct {
 	b        ops.Backend
 	in, out  int
 	x, y, dx ops.Tensor
+	wc, bc   ops.Tensor // the weight and bias cast to a float16 input's dtype (see Compute type)
+	dwc, dbc ops.Tensor // their gradients in that dtype, before the cast into the float32 ones
 }
 
 // NewLinear returns a fully connected layer from in to out features.
@@ -30,7 +32,8 @@ func NewLinear(b ops.Backend, in, out int) *Linear {
 
 func (l *Linear) name() string { return label("Linear", l.Weight, "weight") }
 
-// Forward computes x [N, in] W^T + b into [N, out].
+// Forward computes x [N, in] W^T + b into [N, out], in x's dtype: a float16 x takes float16
+// copies of the weight and bias, cast from the float32 masters now.
 func (l *Linear) Forward(x ops.Tensor) ops.Tensor {
 	if x == nil {
 		misuse(l.name(), "input is nil")
@@ -39,28 +42,36 @@ func (l *Linear) Forward(x ops.Tensor) ops.Tensor {
 	if len(s) != 2 || s[1] != l.in {
 		misuse(l.name(), "input has shape %v, want [N, %d]", s, l.in)
 	}
+	w := computeCopy(l.b, l.Weight, &l.wc, x.DType())
+	bias := computeCopy(l.b, l.Bias, &l.bc, x.DType())
 	y := buffer(l.b, &l.y, x.DType(), ops.Shape{s[0], l.out})
-	l.b.MatMul(x, l.Weight.Value, y, false, true)
-	l.b.BiasAdd(y, l.Bias.Value, y)
+	l.b.MatMul(x, w, y, false, true)
+	l.b.BiasAdd(y, bias, y)
 	l.x = x
 	return y
 }
 
 // Backward writes dW = dy^T x and db = the sum of dy over the batch (unless frozen) and returns
-// dx = dy W (nil when NoInputGrad is set).
+// dx = dy W (nil when NoInputGrad is set). After a float16 Forward they are computed in float16,
+// and dW and db are cast into the float32 gradients.
 func (l *Linear) Backward(dy ops.Tensor) ops.Tensor {
 	wantGrad(l.name(), dy, l.y, l.x)
+	dt := l.x.DType()
 	if dw := l.Weight.grad(l.b); dw != nil {
-		l.b.MatMul(dy, l.x, dw, true, false)
+		gradInto(l.b, dw, dt, &l.dwc, func(g ops.Tensor) { l.b.MatMul(dy, l.x, g, true, false) })
 	}
 	if db := l.Bias.grad(l.b); db != nil {
-		l.b.BiasGrad(dy, db)
+		gradInto(l.b, db, dt, &l.dbc, func(g ops.Tensor) { l.b.BiasGrad(dy, g) })
 	}
 	if l.NoInputGrad {
 		return nil
 	}
-	dx := buffer(l.b, &l.dx, l.x.DType(), l.x.Shape())
-	l.b.MatMul(dy, l.Weight.Value, dx, false, false)
+	w := l.Weight.Value
+	if w.DType() != dt {
+		w = l.wc // the copy the Forward multiplied by
+	}
+	dx := buffer(l.b, &l.dx, dt, l.x.Shape())
+	l.b.MatMul(dy, w, dx, false, false)
 	return dx
 }
 
@@ -70,21 +81,24 @@ func (l *Linear) Params() []*Param { return []*Param{l.Weight, l.Bias} }
 // SetTraining does nothing: a linear layer behaves the same in both modes.
 func (l *Linear) SetTraining(bool) {}
 
-// Free releases the parameters, their gradients and the buffers.
+// Free releases the parameters, their gradients, their float16 copies and the buffers.
 func (l *Linear) Free() {
 	l.Weight.free(l.b)
 	l.Bias.free(l.b)
+	freeAll(l.b, &l.wc, &l.bc)
 	l.ReleaseBuffers()
 }
 
-// ReleaseBuffers gives back the output and the input gradient.
+// ReleaseBuffers gives back the output and the input gradient, keeping the float16 copies of the
+// parameters (see Compute type).
 func (l *Linear) ReleaseBuffers() {
 	freeAll(l.b, &l.y)
 	l.ReleaseBackward()
 }
 
-// ReleaseBackward gives back the input gradient and forgets the input, keeping the output.
+// ReleaseBackward gives back the input gradient (and float16 parameter gradients) and forgets the
+// input, keeping the output.
 func (l *Linear) ReleaseBackward() {
-	freeAll(l.b, &l.dx)
+	freeAll(l.b, &l.dx, &l.dwc, &l.dbc)
 	l.x = nil
 }

@@ -92,6 +92,29 @@
 // both, and runs its main branch with ForwardChain and BackwardChain to release buffers as a
 // Sequential does.
 //
+// # Compute type
+//
+// A layer computes in the dtype of its input: float32, or float16 for MindCV's amp_level O2 on a
+// backend whose kernels take float16 tensors (ops.CanCompute; CheckComputeType says why a backend
+// cannot). Outputs and input gradients have the input's dtype; pooling, ReLU and Add work on
+// float16 tensors as they are. Parameters stay float32 whatever the compute type (master
+// weights): Param.Value and Param.Grad are float32, so the optimizer, checkpoints and averages see
+// float32 only.
+//
+//   - Conv2d and Linear run a float16 Forward on a float16 copy of their weight (and bias), cast
+//     from the float32 master by ops.Backend.Cast at each Forward, so it follows every optimizer
+//     step. Backward computes the weight gradient in float16 and casts it into the float32
+//     Param.Grad. The copy is the layer's until Free (ReleaseBuffers keeps it, as it keeps the
+//     parameters); a float32 Forward gives it back.
+//   - BatchNorm2d takes a float16 input and writes a float16 output, keeping its statistics,
+//     affine parameters, saved mean and inverse standard deviation in float32.
+//   - The loss wants float32 logits: a float16 network casts its output to float32 before it (and
+//     the loss's gradient back to float16), as package resnext's Model does.
+//
+// A gradient under a loss scale holds scale times the gradient, computed in float16, where it can
+// overflow: check the parameters' gradients with ops.Backend.AllFinite before a step. A float32
+// input takes the float32 path, which makes no cast and no copy.
+//
 // Misuse (a wrong shape, Backward before Forward) panics with a message that names the layer and
 // the shapes.
 package nn
@@ -108,11 +131,12 @@ type Param struct {
 	// Name is the MindCV checkpoint name relative to the layer that lists it, e.g. "conv1.weight",
 	// "bn1.gamma" or "bn1.moving_mean" for a bottleneck block.
 	Name string
-	// Value holds the parameter (float32).
+	// Value holds the parameter, float32 whatever the compute type (see Compute type).
 	Value ops.Tensor
 	// Grad holds the gradient of the loss with respect to Value, written (overwritten, not
 	// accumulated) by each Backward; it is nil until the first Backward, and always nil for the
-	// moving statistics.
+	// moving statistics. It is float32 like Value, and holds scale times the gradient when the
+	// loss's gradient was scaled (loss scaling).
 	Grad ops.Tensor
 	// Trainable parameters get gradients and are updated by the optimizer. BatchNorm moving
 	// statistics are not trainable. Setting Trainable to false on a weight freezes it: Backward
@@ -242,6 +266,47 @@ func freeAll(b ops.Backend, ts ...*ops.Tensor) {
 			*t = nil
 		}
 	}
+}
+
+// CheckComputeType reports whether b can run a network in dt: nil for float32 on every backend
+// and for float16 on a backend whose kernels take it (ops.CanCompute), else an error that says
+// why and what to use instead.
+func CheckComputeType(b ops.Backend, dt ops.DType) error {
+	switch {
+	case ops.CanCompute(b, dt):
+		return nil
+	case dt == ops.Float16:
+		return fmt.Errorf("compute type float16 (amp_level O2): the %s backend computes in float32 only; "+
+			"use float32 (amp_level O0) on it, or a backend whose kernels take float16 (ascend)", b.Name())
+	}
+	return fmt.Errorf("compute type %v: want float32 (amp_level O0) or float16 (amp_level O2)", dt)
+}
+
+// computeCopy returns p's value in dtype dt: p.Value itself when it has that dtype (freeing any
+// copy *cp held from an earlier Forward in another dtype), else *cp, cast from p.Value now and
+// kept in *cp until the layer frees it.
+func computeCopy(b ops.Backend, p *Param, cp *ops.Tensor, dt ops.DType) ops.Tensor {
+	if p.Value.DType() == dt {
+		freeAll(b, cp)
+		return p.Value
+	}
+	t := buffer(b, cp, dt, p.Value.Shape())
+	b.Cast(p.Value, t)
+	return t
+}
+
+// gradInto runs compute, a kernel that writes a parameter's gradient computed in dtype dt, for g,
+// the parameter's float32 gradient: compute(g) when g is nil (not wanted) or of dtype dt, else
+// compute into *scratch (a buffer of dtype dt the layer gives back with its input gradient), cast
+// into g.
+func gradInto(b ops.Backend, g ops.Tensor, dt ops.DType, scratch *ops.Tensor, compute func(g ops.Tensor)) {
+	if g == nil || g.DType() == dt {
+		compute(g)
+		return
+	}
+	s := buffer(b, scratch, dt, g.Shape())
+	compute(s)
+	b.Cast(s, g)
 }
 
 // misuse panics with a message naming the layer.

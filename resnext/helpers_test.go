@@ -94,3 +94,11 @@ func (s *sgd) Free() {
 	}
 	s.accum = nil
 }
+
+// halfNoCompute is noCompute on a backend that computes in float16 (ops.Float16Compute), with Cast
+// doing nothing like the other kernels: for measuring a float16 step's memory. noCompute itself
+// has no Cast (the embedded nil interface panics), so a float32 step that casts fails there.
+type halfNoCompute struct{ noCompute }
+
+func (halfNoCompute) Cast(_, _ ops.Tensor)  {}
+func (halfNoCompute) ComputesFloat16() bool { return true }

@@ -22,6 +22,12 @@
 // Backward takes the gradient of the logits and writes every parameter's gradient, and Params lists
 // the parameters by their MindCV checkpoint names (conv1.weight, bn1.gamma, ...,
 // layer4.2.bn3.moving_variance, classifier.bias) in MindCV's order.
+//
+// A Model computes in float32 unless told otherwise: SetComputeType(ops.Float16) is MindCV's
+// amp_level O2 on a backend whose kernels take float16 (ops.CanCompute): every layer computes in
+// float16 but the batch norms' statistics and affine parameters, the parameters stay float32
+// (master weights, cast to float16 at each Forward), and the logits come out in float32, the
+// loss's type. See Compute type in package nn.
 package resnext
 
 import (
@@ -53,6 +59,12 @@ type Model struct {
 	params     []*nn.Param
 	evaluating bool // set by SetTraining(false): Forward releases buffers as it goes
 	keep       bool // set by KeepBuffers(true): Backward releases nothing
+
+	compute ops.DType  // the dtype the layers compute in (SetComputeType)
+	yType   ops.DType  // the dtype of the classifier's output in the last Forward
+	xc      ops.Tensor // the input cast to the compute type, when it came in another
+	logits  ops.Tensor // the classifier's output cast to float32, under another compute type
+	dyc     ops.Tensor // the logits' gradient cast to the compute type
 }
 
 // New builds the network cfg describes on b and initialises it as MindCV does, drawing from seed
@@ -76,7 +88,7 @@ func Build(b ops.Backend, cfg Config) (*Model, error) {
 	if cfg.MaxPool == "" {
 		cfg.MaxPool = nn.PoolSame
 	}
-	m := &Model{b: b, cfg: cfg}
+	m := &Model{b: b, cfg: cfg, compute: ops.Float32}
 	if cfg.Stem == SmallStem {
 		m.conv1 = nn.NewConv2d(b, cfg.InChannels, cfg.Planes, 3, 1, 1, 1)
 	} else {
@@ -141,29 +153,107 @@ func (m *Model) Init(seed uint64) {
 // Config returns the model's configuration, with its current max-pool padding and classes.
 func (m *Model) Config() Config { return m.cfg }
 
-// Forward computes the logits [N, NumClasses] of images x [N, InChannels, H, W]. The result belongs
-// to the model and stays valid until its next Forward (Backward leaves it alone); x must stay
-// unchanged until Backward.
+// Forward computes the logits [N, NumClasses] of images x [N, InChannels, H, W], float32 or
+// float16. The layers compute in the model's compute type (SetComputeType), x being cast to it
+// when it has another dtype, and the logits are float32 whatever the compute type. The result
+// belongs to the model and stays valid until its next Forward (Backward leaves it alone); x must
+// stay unchanged until Backward.
 //
 // In evaluation mode each layer's buffers go back to the backend as soon as the next layer has read
 // them (nn.ForwardChain), so inference holds a few layers' activations rather than all of them.
 func (m *Model) Forward(x ops.Tensor) ops.Tensor {
+	if x != nil && x.DType() != m.compute {
+		xc := m.buffer(&m.xc, m.compute, x.Shape())
+		m.b.Cast(x, xc)
+		x = xc
+	} else {
+		m.release(&m.xc)
+	}
 	var y ops.Tensor
 	y, m.out = nn.ForwardChain(m.chain, x, m.evaluating)
-	return y
+	if m.evaluating {
+		m.release(&m.xc) // conv1 has read it
+	}
+	m.yType = y.DType()
+	if m.yType == ops.Float32 {
+		m.release(&m.logits)
+		return y
+	}
+	logits := m.buffer(&m.logits, ops.Float32, y.Shape())
+	m.b.Cast(y, logits)
+	if m.evaluating {
+		m.out.ReleaseBuffers() // the cast has read the classifier's output
+	}
+	m.out = nil // no layer holds the model's output
+	return logits
 }
 
-// Backward takes the gradient of the loss with respect to the logits of the last Forward and writes
-// the gradient of every trainable parameter (overwriting it). It returns nil: the stem computes no
-// gradient for the images. When the classifier has NoInputGrad set (a frozen backbone), only the
+// Backward takes the gradient of the loss with respect to the logits of the last Forward, float32
+// (it is cast to the compute type when that differs), and writes the gradient of every trainable
+// parameter (overwriting it), float32 whatever the compute type. It returns nil: the stem computes
+// no gradient for the images. When the classifier has NoInputGrad set (a frozen backbone), only the
 // classifier gets gradients.
 //
 // Each layer's buffers go back to the backend as soon as nothing can read them (nn.BackwardChain),
 // but for the logits, which stay valid: after Backward the model holds its parameters, their
-// gradients and the logits, and the next Backward needs a new Forward. With KeepBuffers(true)
-// every buffer stays.
+// gradients and the logits (and, under float16 compute, the layers' float16 copies of their
+// weights), and the next Backward needs a new Forward. With KeepBuffers(true) every buffer stays.
 func (m *Model) Backward(dy ops.Tensor) ops.Tensor {
-	return nn.BackwardChain(m.chain, dy, !m.keep, m.out)
+	if dy != nil && m.yType != ops.Invalid && dy.DType() != m.yType {
+		dyc := m.buffer(&m.dyc, m.yType, dy.Shape())
+		m.b.Cast(dy, dyc)
+		dy = dyc
+	}
+	dx := nn.BackwardChain(m.chain, dy, !m.keep, m.out)
+	if !m.keep {
+		m.release(&m.dyc, &m.xc)
+	}
+	return dx
+}
+
+// SetComputeType sets the dtype the layers compute in: ops.Float32 (the default; MindCV's amp_level
+// O0) or ops.Float16 (amp_level O2), which needs a backend whose kernels take float16 tensors
+// (ops.CanCompute; the CPU backend computes in float32 only). Under float16 compute the batch
+// norms keep float32 statistics and affine parameters, Params stay float32 (their values and
+// gradients: the optimizer, checkpoints and averages see float32 only), each Conv2d and the
+// classifier cast their weights to float16 at each Forward and their float16 weight gradients into
+// the float32 Param.Grad, and Forward returns float32 logits. Gradients under a loss scale can
+// overflow float16: check Param.Grad with ops.Backend.AllFinite before a step.
+//
+// It returns an error, changing nothing, for another dtype or a backend that cannot compute in dt.
+// A change gives back every buffer (ReleaseBuffers), so Backward needs a new Forward.
+func (m *Model) SetComputeType(dt ops.DType) error {
+	if err := nn.CheckComputeType(m.b, dt); err != nil {
+		return fmt.Errorf("model %s: %w", m.cfg.Name, err)
+	}
+	if dt != m.compute {
+		m.ReleaseBuffers()
+		m.compute = dt
+	}
+	return nil
+}
+
+// ComputeType returns the dtype the layers compute in (see SetComputeType).
+func (m *Model) ComputeType() ops.DType { return m.compute }
+
+// buffer returns *t when it has the given dtype and shape, else frees it and allocates another.
+func (m *Model) buffer(t *ops.Tensor, dt ops.DType, shape ops.Shape) ops.Tensor {
+	if *t != nil && (*t).DType() == dt && (*t).Shape().Equal(shape) {
+		return *t
+	}
+	m.release(t)
+	*t = m.b.Alloc(dt, shape)
+	return *t
+}
+
+// release frees the non-nil tensors and sets them to nil.
+func (m *Model) release(ts ...*ops.Tensor) {
+	for _, t := range ts {
+		if *t != nil {
+			m.b.Free(*t)
+			*t = nil
+		}
+	}
 }
 
 // Params lists the parameters by their MindCV names, in MindCV's order: conv1, bn1, layer1..layer4
@@ -244,17 +334,24 @@ func (m *Model) Free() {
 	for _, l := range m.chain {
 		l.Free()
 	}
+	m.release(&m.xc, &m.dyc, &m.logits)
 	m.chain, m.params = nil, nil
 }
 
 // ReleaseBackward gives back every layer's buffers but the logits (see nn.Layer).
-func (m *Model) ReleaseBackward() { nn.ReleaseBackwardChain(m.chain, m.out) }
+func (m *Model) ReleaseBackward() {
+	nn.ReleaseBackwardChain(m.chain, m.out)
+	m.release(&m.xc, &m.dyc)
+}
 
-// ReleaseBuffers gives back every layer's buffers, keeping the parameters.
+// ReleaseBuffers gives back every layer's buffers, keeping the parameters (and the layers' float16
+// copies of them).
 func (m *Model) ReleaseBuffers() {
 	for _, l := range m.chain {
 		l.ReleaseBuffers()
 	}
+	m.release(&m.xc, &m.dyc, &m.logits)
+	m.yType = ops.Invalid
 }
 
 var _ nn.Layer = (*Model)(nil)
