@@ -60,6 +60,12 @@ type Model struct {
 	evaluating bool // set by SetTraining(false): Forward releases buffers as it goes
 	keep       bool // set by KeepBuffers(true): Backward releases nothing
 
+	// Freeze: the layers of chain before frozen do not train, trainableStages is Freeze's argument,
+	// and frozenOut holds the frozen part's output in training until Backward.
+	frozen          int
+	trainableStages int
+	frozenOut       nn.Layer
+
 	compute ops.DType  // the dtype the layers compute in (SetComputeType)
 	yType   ops.DType  // the dtype of the classifier's output in the last Forward
 	xc      ops.Tensor // the input cast to the compute type, when it came in another
@@ -127,7 +133,11 @@ func (m *Model) link() {
 		m.chain = append(m.chain, l)
 	}
 	m.chain = append(m.chain, m.pool, m.classifier)
-	m.out = nil // until the next Forward
+	m.out = nil       // until the next Forward
+	if m.frozen > 0 { // a new classifier or max pool: the frozen part is the same layers
+		m.frozen = m.frozenLayers()
+		m.classifier.NoInputGrad = m.chain[m.frozen] == nn.Layer(m.classifier)
+	}
 }
 
 // Init sets every parameter to MindCV's initial values, drawn in parameter order from a generator
@@ -170,7 +180,15 @@ func (m *Model) Forward(x ops.Tensor) ops.Tensor {
 		m.release(&m.xc)
 	}
 	var y ops.Tensor
-	y, m.out = nn.ForwardChain(m.chain, x, m.evaluating)
+	if m.frozen > 0 && !m.evaluating {
+		// The frozen part runs as inference; its output stays until Backward.
+		h, holder := nn.ForwardChain(m.chain[:m.frozen], x, true)
+		m.release(&m.xc) // conv1 has read it
+		y, m.out = nn.ForwardChain(m.chain[m.frozen:], h, false)
+		m.frozenOut = holder
+	} else {
+		y, m.out = nn.ForwardChain(m.chain, x, m.evaluating)
+	}
 	if m.evaluating {
 		m.release(&m.xc) // conv1 has read it
 	}
@@ -203,6 +221,17 @@ func (m *Model) Backward(dy ops.Tensor) ops.Tensor {
 		dyc := m.buffer(&m.dyc, m.yType, dy.Shape())
 		m.b.Cast(dy, dyc)
 		dy = dyc
+	}
+	if m.frozen > 0 {
+		nn.BackwardChain(m.chain[m.frozen:], dy, !m.keep, m.out)
+		if !m.keep {
+			m.release(&m.dyc)
+			if m.frozenOut != nil {
+				m.frozenOut.ReleaseBuffers() // the first trained layer has read it
+				m.frozenOut = nil
+			}
+		}
+		return nil
 	}
 	dx := nn.BackwardChain(m.chain, dy, !m.keep, m.out)
 	if !m.keep {
@@ -277,8 +306,8 @@ func (m *Model) NumParams() (trainable, total int) {
 // moving statistics (evaluation).
 func (m *Model) SetTraining(training bool) {
 	m.evaluating = !training
-	for _, l := range m.chain {
-		l.SetTraining(training)
+	for i, l := range m.chain {
+		l.SetTraining(training && i >= m.frozen)
 	}
 }
 

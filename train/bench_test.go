@@ -8,6 +8,7 @@ import (
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train/optim"
 )
 
 // BenchmarkTrainStep is one training step (forward, loss, backward, momentum SGD) of each small
@@ -33,7 +34,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			defer be.Free(y)
 			ce := nn.NewSoftmaxCrossEntropy(be, 0.1)
 			defer ce.Free()
-			opt, err := NewSGD(be, m.Params(), SGDOptions{Momentum: 0.9, WeightDecay: 1e-4})
+			opt, err := optim.New(be, m.Params(), optim.Options{Opt: "momentum", Momentum: 0.9, WeightDecay: 1e-4})
 			if err != nil {
 				bb.Fatal(err)
 			}
@@ -42,7 +43,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			for range bb.N {
 				ce.Forward(m.Forward(x), y)
 				m.Backward(ce.Backward(1))
-				opt.Step(0.01)
+				opt.Step(0.01, 1, nil)
 			}
 			if err := be.Sync(); err != nil {
 				bb.Fatal(err)

@@ -22,7 +22,7 @@ import (
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/resnext"
-	"github.com/resnext/resnext/train"
+	"github.com/resnext/resnext/train/optim"
 )
 
 // benchOptions are the flags of `resnext bench`.
@@ -197,13 +197,13 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 
 	var (
 		ce   *nn.SoftmaxCrossEntropy
-		opt  *train.SGD
+		opt  *optim.SGD
 		loss ops.Tensor
 	)
 	if training {
 		ce = nn.NewSoftmaxCrossEntropy(b, benchSmoothing)
 		defer ce.Free()
-		if opt, err = train.NewSGD(b, net.Params(), train.SGDOptions{Momentum: benchMomentum, WeightDecay: benchWeightDecay}); err != nil {
+		if opt, err = optim.New(b, net.Params(), optim.Options{Opt: "momentum", Momentum: benchMomentum, WeightDecay: benchWeightDecay}); err != nil {
 			return benchResult{}, err
 		}
 		defer opt.Free()
@@ -216,7 +216,7 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 		}
 		loss = ce.Forward(net.Forward(x), y)
 		net.Backward(ce.Backward(1))
-		opt.Step(benchLR)
+		opt.Step(benchLR, 1, nil)
 	}
 
 	res := benchResult{Model: cfg.Name, Mode: o.mode, Backend: b.Name(), Device: b.Device(), BatchSize: o.batchSize,
@@ -373,3 +373,5 @@ func sig6(v float64) float64 {
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 6, 64), 64)
 	return r
 }
+
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

@@ -28,19 +28,25 @@ func (d *deviceOptions) register(f *pflag.FlagSet) {
 
 // open returns the backend the flags ask for, saying in the log which one and why.
 func (d deviceOptions) open(log *zap.Logger) (ops.Backend, error) {
+	return openDevice(d.target, d.threads, log)
+}
+
+// openDevice returns the backend of a device_target (Ascend, CPU or auto) with threads CPU
+// threads (0: all cores), saying in the log which one and why.
+func openDevice(target string, threads int, log *zap.Logger) (ops.Backend, error) {
 	var b ops.Backend
-	switch strings.ToLower(d.target) {
+	switch strings.ToLower(target) {
 	case "cpu":
-		b = cpu.New(cpu.Options{Threads: d.threads})
+		b = cpu.New(cpu.Options{Threads: threads})
 	case "ascend":
 		var err error
 		if b, err = openAscend(); err != nil {
-			return nil, fmt.Errorf("--device_target Ascend: %w", err)
+			return nil, fmt.Errorf("--device_target Ascend: %w (--device_target CPU runs on the CPU)", err)
 		}
 	case "auto":
 		if err := acl.Available(); err != nil {
 			log.Info("Ascend is not usable here, running on the CPU", zap.String("reason", err.Error()))
-			b = cpu.New(cpu.Options{Threads: d.threads})
+			b = cpu.New(cpu.Options{Threads: threads})
 			break
 		}
 		var err error
@@ -48,7 +54,7 @@ func (d deviceOptions) open(log *zap.Logger) (ops.Backend, error) {
 			return nil, fmt.Errorf("--device_target auto found Ascend but could not open it: %w (use --device_target CPU to run on the CPU)", err)
 		}
 	default:
-		return nil, fmt.Errorf("--device_target %q: want Ascend, CPU or auto", d.target)
+		return nil, fmt.Errorf("--device_target %q: want Ascend, CPU or auto", target)
 	}
 	log.Info("backend", zap.String("device", b.Device()))
 	return b, nil

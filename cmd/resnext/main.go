@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -11,6 +12,10 @@ import (
 func main() {
 	if err := newRoot().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "resnext:", err)
+		var e exitError
+		if errors.As(err, &e) {
+			os.Exit(e.code)
+		}
 		os.Exit(1)
 	}
 }
@@ -24,6 +29,7 @@ MindCV's ResNeXt recipe, on Huawei Ascend accelerators or on the CPU, from one s
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newDemoCmd(), newPredictCmd(), newConvertCmd(), newBenchCmd())
+	root.AddCommand(newTrainCmd(), newValidateCmd(), newFinetuneCmd(), newPredictCmd(), newConvertCmd(), newBenchCmd(),
+		newPlotCmd(), newVersionCmd())
 	return root
 }

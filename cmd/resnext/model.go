@@ -9,12 +9,15 @@ import (
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train"
 )
 
 // loadedModel is a model built from a registered variant and a checkpoint's weights.
 type loadedModel struct {
 	*resnext.Model
 	pool nn.PoolPadding
+	// classes are the class names the checkpoint records (nil when it records none).
+	classes []string
 }
 
 // loadModel reads the checkpoint at path, builds the variant named model with numClasses outputs
@@ -66,7 +69,12 @@ func loadModel(b ops.Backend, log *zap.Logger, model, path string, numClasses in
 		fields = append(fields, zap.Int("converted_from_"+dt, n))
 	}
 	log.Info("weights loaded", fields...)
-	return &loadedModel{Model: m, pool: choice.Style}, nil
+	classes, err := train.ClassNames(c)
+	if err != nil {
+		m.Free()
+		return nil, err
+	}
+	return &loadedModel{Model: m, pool: choice.Style, classes: classes}, nil
 }
 
 // classifierOutputs is the number of classes of the checkpoint's classifier, under either naming.

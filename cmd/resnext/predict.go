@@ -44,8 +44,9 @@ the float32 logits [N, num_classes].
 With image files or folders (searched recursively for .jpg, .jpeg, .png, .bmp, .gif, .webp), each
 image goes through MindCV's evaluation transform (resize the shorter side to image_size/crop_pct,
 center crop image_size, normalise) and predict prints the top-k classes with their probabilities,
-as a table or, with --json, one JSON object per line. Class names are ImageNet's when the model has
-1000 classes, else those of --classes (one name per line), else the class indices.
+as a table or, with --json, one JSON object per line. Class names are those of --classes (one name
+per line), else those the checkpoint records (train and finetune write them), else ImageNet's when
+the model has 1000 classes, else the class indices.
 
 The max-pool padding follows the weights: MindCV's "same" for MindCV checkpoints, torchvision's
 "symmetric" for torchvision/timm ones, as the checkpoint records or its names imply; --pool_padding
@@ -178,9 +179,13 @@ func imagePaths(args []string) ([]string, error) {
 	return paths, nil
 }
 
-// classNames returns the label names: from --classes, else ImageNet's for 1000 classes, else nil.
-func classNames(file string, n int) ([]string, error) {
+// classNames returns the label names: from --classes, else those the checkpoint records (train and
+// finetune write them), else ImageNet's for 1000 classes, else nil.
+func classNames(file string, n int, recorded []string) ([]string, error) {
 	if file == "" {
+		if len(recorded) == n {
+			return recorded, nil
+		}
 		if n == len(imagenet.Classes) {
 			return imagenet.Classes, nil
 		}
@@ -218,7 +223,7 @@ func predictImages(b ops.Backend, m *loadedModel, o predictOptions, args []strin
 	if err != nil {
 		return err
 	}
-	names, err := classNames(o.classesFile, cfg.NumClasses)
+	names, err := classNames(o.classesFile, cfg.NumClasses, m.classes)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/ops/opstest"
 	"github.com/resnext/resnext/resnext"
-	"github.com/resnext/resnext/train"
+	"github.com/resnext/resnext/train/optim"
 )
 
 // The test runtime (acl/testruntime) is built once per test binary, into a directory removed when
@@ -186,10 +186,10 @@ type stepResult struct {
 }
 
 func trainSteps(t *testing.T, b ops.Backend, steps int) stepResult {
-	return trainStepsOpt(t, b, steps, train.SGDOptions{Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true}, 0.1, 0.1)
+	return trainStepsOpt(t, b, steps, optim.Options{Opt: "momentum", Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true}, 0.1, 0.1)
 }
 
-func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so train.SGDOptions, smooth, lr float64) stepResult {
+func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so optim.Options, smooth, lr float64) stepResult {
 	t.Helper()
 	m, err := resnext.New(b, stepConfig(), 3)
 	if err != nil {
@@ -207,7 +207,7 @@ func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so train.SGDOptions, 
 	defer b.Free(y)
 	ce := nn.NewSoftmaxCrossEntropy(b, smooth)
 	defer ce.Free()
-	opt, err := train.NewSGD(b, m.Params(), so)
+	opt, err := optim.New(b, m.Params(), so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so train.SGDOptions, 
 		loss := ce.Forward(logits, y)
 		r.loss = append(r.loss, testutil.Download(t, b, loss)...)
 		m.Backward(ce.Backward(1))
-		opt.Step(lr)
+		opt.Step(lr, 1, nil)
 	}
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)

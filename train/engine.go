@@ -1,0 +1,503 @@
+// Package train is the training engine: MindCV's training loop on any ops.Backend, with its
+// optimizer, learning-rate schedule, loss scaling, gradient accumulation and clipping, EMA of the
+// weights, validation while training, checkpoints that resume where they stopped, and metrics.
+//
+// A Trainer is built from a resolved configuration (train/config, MindCV's keys) and a backend:
+//
+//	t, err := train.New(train.Options{Config: cfg, Backend: b, Log: log})
+//	...
+//	defer t.Close()
+//	summary, err := t.Run(ctx)
+//
+// Cancelling ctx (the commands do on SIGINT and SIGTERM) finishes the step under way, writes a
+// checkpoint of the exact position and returns ErrInterrupted.
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/resnext/resnext/ckpt"
+	"github.com/resnext/resnext/data"
+	"github.com/resnext/resnext/nn"
+	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train/config"
+	"github.com/resnext/resnext/train/lr"
+	"github.com/resnext/resnext/train/metrics"
+	"github.com/resnext/resnext/train/optim"
+)
+
+// ErrInterrupted is returned by Run when its context was cancelled: the run stopped between two
+// steps and wrote a checkpoint it can resume from.
+var ErrInterrupted = errors.New("training interrupted")
+
+// Progress shows the steps of an epoch (a progress bar on a terminal). The Trainer calls Start at
+// the beginning of each epoch (epoch 1-based, steps in it, steps already done), Step after each step
+// with the steps done, Report with the mean loss of the last steps and the learning rate, and Done
+// at the epoch's end. With a Progress the Trainer logs one line per epoch instead of one every
+// log_interval steps.
+type Progress interface {
+	Start(epoch, epochs, steps, done int)
+	Step(done int)
+	Report(loss, lr float64)
+	Done()
+}
+
+// Options are what a Trainer is built from.
+type Options struct {
+	// Config is the resolved configuration (MindCV's keys).
+	Config config.Config
+	// Backend runs the kernels.
+	Backend ops.Backend
+	// Log receives the run's log lines.
+	Log *zap.Logger
+	// Prom, when set, receives the Prometheus metrics.
+	Prom *metrics.Prom
+	// Progress, when set, shows each epoch's steps.
+	Progress Progress
+	// Finetune starts from the weights of Config.CkptPath with a new classifier for the data's
+	// classes (resnext finetune) instead of resuming a run.
+	Finetune bool
+}
+
+// Summary is what a finished run reports.
+type Summary struct {
+	// Epochs and Steps are the epochs and optimizer updates done in all, resumed ones included.
+	Epochs, Steps int
+	// Last is the final validation (zero Images when there was none), Best the best top-1 seen.
+	Last, Best EvalResult
+	// BestEpoch is the epoch of Best (1-based; 0 with no validation).
+	BestEpoch int
+	// Checkpoint is the path of the last checkpoint written.
+	Checkpoint string
+	// ImagesPerSecond is the training throughput of this process (steps only, not validation).
+	ImagesPerSecond float64
+	// StepsPerSecond is the optimizer updates per second of this process.
+	StepsPerSecond float64
+	// Skipped counts the unreadable images skipped.
+	Skipped int64
+	// Overflows counts the updates skipped for overflowing gradients.
+	Overflows int
+}
+
+// Trainer runs MindCV's training loop. Build it with New, Run it once, then Close it.
+type Trainer struct {
+	cfg      config.Config
+	b        ops.Backend
+	log      *zap.Logger
+	prom     *metrics.Prom
+	bar      Progress
+	finetune bool
+
+	trainSet, valSet       data.Dataset
+	trainLoader, valLoader *data.Loader
+	classes                []string
+
+	net    *resnext.Model
+	loss   *nn.SoftmaxCrossEntropy
+	opt    *optim.SGD
+	scaler optim.LossScaler
+	ema    *optim.EMA
+	accum  *optim.Accumulator
+	lrs    []float64
+
+	stepsPerEpoch int // batches per epoch
+
+	// The position: the steps done (MindSpore's global_step: batches, less those skipped for
+	// overflow; the schedule's index), the epoch under way (0-based) and its batches done.
+	globalStep, epoch, batch int
+	overflows, skippedInARow int
+	lastLoss                 float64 // the mean loss of the last interval, for the metrics of each step
+
+	ckpts   *checkpointPolicy
+	jsonl   *metrics.Writer
+	lossSum ops.Tensor // the sum of the losses of the steps since the last log line, on the device
+	pool    nn.PoolPadding
+}
+
+// New builds everything a run needs: the data sets and loaders, the model (initialised from the
+// seed, or from a checkpoint), the optimizer, the schedule and the loss scaler, and restores a run
+// from Config.CkptPath when Config.ResumeOpt asks for it. Every configuration problem is reported
+// here, before any work.
+func New(o Options) (*Trainer, error) {
+	cfg := o.Config
+	t := &Trainer{cfg: cfg, b: o.Backend, log: o.Log, prom: o.Prom, bar: o.Progress, finetune: o.Finetune}
+	if t.log == nil {
+		t.log = zap.NewNop()
+	}
+	if err := checkSupported(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Distribute {
+		t.log.Info("distribute True with no launcher around: this process trains as the only worker")
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			t.Close()
+		}
+	}()
+	if err := t.openData(); err != nil {
+		return nil, err
+	}
+	if err := t.buildModel(); err != nil {
+		return nil, err
+	}
+	if err := t.buildOptimizer(); err != nil {
+		return nil, err
+	}
+	if err := t.restore(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.CkptSaveDir, 0o755); err != nil {
+		return nil, fmt.Errorf("ckpt_save_dir %s: %w", cfg.CkptSaveDir, err)
+	}
+	var err error
+	if t.ckpts, err = newCheckpointPolicy(cfg); err != nil {
+		return nil, err
+	}
+	metricsPath := filepath.Join(cfg.CkptSaveDir, "metrics.jsonl")
+	if t.globalStep > 0 && !t.finetune {
+		// A resumed run continues the curve from its checkpoint; what a killed run logged after
+		// it is dropped.
+		if err := metrics.Truncate(metricsPath, t.globalStep); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	} else if err := os.Remove(metricsPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if t.jsonl, err = metrics.Create(metricsPath); err != nil {
+		return nil, err
+	}
+	ok = true
+	return t, nil
+}
+
+// checkSupported rejects, by key, what MindCV allows and this engine does not do.
+func checkSupported(cfg config.Config) error {
+	var errs []string
+	if cfg.Loss != "" && !strings.EqualFold(cfg.Loss, "ce") {
+		errs = append(errs, fmt.Sprintf("loss %q: only CE (cross-entropy with label_smoothing) is implemented", cfg.Loss))
+	}
+	switch strings.ToLower(cfg.Opt) {
+	case "momentum", "sgd":
+	default:
+		errs = append(errs, fmt.Sprintf("opt %q: only momentum and sgd are implemented", cfg.Opt))
+	}
+	if cfg.Mixup > 0 || cfg.Cutmix > 0 {
+		errs = append(errs, fmt.Sprintf("mixup %v, cutmix %v: mixing images is not implemented; set both to 0", cfg.Mixup, cfg.Cutmix))
+	}
+	switch strings.ToUpper(cfg.AmpLevel) {
+	case "O0", "O2":
+	default:
+		errs = append(errs, fmt.Sprintf("amp_level %q: O0 (float32) and O2 (float16 but batch norm) are implemented", cfg.AmpLevel))
+	}
+	if j := cfg.ColorJitter; len(j) > 1 && (len(j) < 3 || j[1] != j[0] || j[2] != j[0] || len(j) > 3 && j[3] != 0) {
+		errs = append(errs, fmt.Sprintf("color_jitter %v: separate brightness, contrast and saturation factors and hue are not implemented; give one factor", j))
+	}
+	if cfg.Vflip > 0 {
+		errs = append(errs, fmt.Sprintf("vflip %v: vertical flips are not implemented; set 0", cfg.Vflip))
+	}
+	if cfg.AugRepeats > 1 || cfg.AugSplits > 0 {
+		errs = append(errs, fmt.Sprintf("aug_repeats %d, aug_splits %d: not implemented; set 0", cfg.AugRepeats, cfg.AugSplits))
+	}
+	if n := os.Getenv("RANK_SIZE"); cfg.Distribute && n != "" && n != "1" {
+		errs = append(errs, fmt.Sprintf("distribute True with RANK_SIZE=%s: training over several workers is not available yet; run one worker with --distribute False", n))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+func (t *Trainer) dataOptions(split string, train bool) data.Options {
+	c := t.cfg
+	// MindCV's default mean and std are ImageNet's, for RGB; the grey MNIST-format sets keep their own
+	// unless others are given.
+	if d := config.Default(); strings.Contains(strings.ToLower(c.Dataset), "mnist") &&
+		slices.Equal(c.Mean, d.Mean) && slices.Equal(c.Std, d.Std) {
+		c.Mean, c.Std = nil, nil
+	}
+	return data.Options{
+		Dataset: c.Dataset, DataDir: c.DataDir, Split: split, Train: train,
+		ImageSize: c.ImageResize, Scale: pair(c.Scale), Ratio: pair(c.Ratio), HFlip: c.Hflip,
+		ColorJitter: jitter(c.ColorJitter), Interpolation: c.Interpolation, CropPct: c.CropPct,
+		Mean: c.Mean, Std: c.Std, CropPadding: cropPadding(c), AutoAugment: c.AutoAugment, REProb: c.ReProb,
+	}
+}
+
+// jitter is the one colour-jitter factor of brightness, contrast and saturation (checkSupported
+// rejects separate factors and hue).
+func jitter(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return v[0]
+}
+
+// setCompute makes net compute in float16 (amp_level O2) where the backend's kernels do, and says
+// in the log that the CPU backend computes in float32.
+func setCompute(b ops.Backend, net *resnext.Model, log *zap.Logger) error {
+	if !ops.CanCompute(b, ops.Float16) {
+		log.Info("amp_level O2: this backend computes in float32 (float16 compute is Ascend's); the loss scale still applies", zap.String("backend", b.Name()))
+		return nil
+	}
+	if err := net.SetComputeType(ops.Float16); err != nil {
+		return err
+	}
+	log.Info("amp_level O2: float16 compute, float32 batch norm and master weights")
+	return nil
+}
+
+func pair(v []float64) [2]float64 {
+	if len(v) != 2 {
+		return [2]float64{}
+	}
+	return [2]float64{v[0], v[1]}
+}
+
+// cropPadding is the padding of the random crop of 28x28 sets: 2 pixels when training augments.
+func cropPadding(c config.Config) int {
+	if c.ImageResize <= 32 {
+		return 2
+	}
+	return 0
+}
+
+func (t *Trainer) openData() error {
+	c := t.cfg
+	var err error
+	if t.trainSet, err = data.Open(t.dataOptions(c.TrainSplit, true)); err != nil {
+		return err
+	}
+	t.classes = t.trainSet.Classes()
+	warn := func(name string, err error) {
+		t.log.Warn("unreadable image skipped", zap.String("file", name), zap.Error(err))
+		if t.prom != nil {
+			t.prom.Skipped(1)
+		}
+	}
+	t.trainLoader, err = data.NewLoader(t.trainSet, data.LoaderOptions{
+		BatchSize: c.BatchSize, Shuffle: c.Shuffle, DropRemainder: c.DropRemainder, Seed: uint64(c.Seed),
+		NumSamples: c.NumSamples, Workers: c.NumParallelWorkers, OnSkip: warn,
+	})
+	if err != nil {
+		return fmt.Errorf("training set: %w", err)
+	}
+	t.stepsPerEpoch = t.trainLoader.StepsPerEpoch()
+	if c.ValWhileTrain {
+		if t.valSet, err = data.Open(t.dataOptions(c.ValSplit, false)); err != nil {
+			return fmt.Errorf("val_while_train: %w (or set --val_while_train False)", err)
+		}
+		if t.valLoader, err = newEvalLoader(t.valSet, t.evalBatch(), c.NumParallelWorkers, warn); err != nil {
+			return fmt.Errorf("validation set: %w", err)
+		}
+	}
+	return nil
+}
+
+// evalBatch is the batch size of validation.
+func (t *Trainer) evalBatch() int {
+	if t.cfg.EvalBatchSize > 0 {
+		return t.cfg.EvalBatchSize
+	}
+	return t.cfg.BatchSize
+}
+
+// newEvalLoader is a loader that gives every image of ds once, in order.
+func newEvalLoader(ds data.Dataset, batch, workers int, onSkip func(string, error)) (*data.Loader, error) {
+	return data.NewLoader(ds, data.LoaderOptions{BatchSize: batch, Workers: workers, OnSkip: onSkip})
+}
+
+// numClasses is num_classes, or the data's when it is 0; data with more classes than the model
+// has outputs is an error.
+func numClasses(cfg config.Config, classes []string) (int, error) {
+	n := cfg.NumClasses
+	if n == 0 {
+		return len(classes), nil
+	}
+	if len(classes) > n {
+		return 0, fmt.Errorf("num_classes %d: the data has %d classes (%s, ...): give --num_classes %d",
+			n, len(classes), strings.Join(classes[:min(3, len(classes))], ", "), len(classes))
+	}
+	return n, nil
+}
+
+func (t *Trainer) buildModel() error {
+	c := t.cfg
+	mc, err := resnext.Variant(c.Model)
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	ch, _, _ := t.trainSet.Shape()
+	mc.InChannels = ch
+	if t.finetune {
+		// The classifier follows the data.
+		mc.NumClasses = len(t.classes)
+	} else if mc.NumClasses, err = numClasses(c, t.classes); err != nil {
+		return err
+	}
+	if mc.NumClasses != len(t.classes) {
+		t.log.Warn("num_classes differs from the data's classes", zap.Int("num_classes", mc.NumClasses), zap.Int("data_classes", len(t.classes)))
+	}
+	t.pool = mc.MaxPool
+	if c.PoolPadding != "" && c.PoolPadding != "auto" {
+		if t.pool, err = nn.ParsePoolPadding(c.PoolPadding); err != nil {
+			return fmt.Errorf("pool_padding: %w (or auto)", err)
+		}
+		mc.MaxPool = t.pool
+	}
+	if t.net, err = resnext.New(t.b, mc, uint64(c.Seed)); err != nil {
+		return err
+	}
+	if strings.EqualFold(c.AmpLevel, "O2") {
+		if err := setCompute(t.b, t.net, t.log); err != nil {
+			return err
+		}
+	}
+	trainable, total := t.net.NumParams()
+	t.log.Info("model", zap.String("model", mc.Name), zap.Int("classes", mc.NumClasses), zap.Int("in_channels", ch),
+		zap.Int("trainable_params", trainable), zap.Int("params", total))
+	if t.finetune {
+		return t.loadPretrained()
+	}
+	if c.Pretrained && c.CkptPath == "" {
+		return errors.New("pretrained True: weights are not downloaded; give the file with --ckpt_path (MindCV .ckpt, torchvision .pth or .safetensors)")
+	}
+	t.loss = nn.NewSoftmaxCrossEntropy(t.b, c.LabelSmoothing)
+	return nil
+}
+
+// loadPretrained loads the weights of ckpt_path into the model but for the classifier, which
+// stays new (initialised from the seed) for the data's classes, and freezes what
+// freeze_backbone and trainable_stages ask.
+func (t *Trainer) loadPretrained() error {
+	c := t.cfg
+	if c.CkptPath == "" {
+		return errors.New("finetune needs pretrained weights: give --ckpt_path (MindCV .ckpt, torchvision .pth or .safetensors)")
+	}
+	ck, err := ckpt.Read(c.CkptPath)
+	if err != nil {
+		return err
+	}
+	if c.PoolPadding == "" || c.PoolPadding == "auto" {
+		choice, err := ck.PoolPadding()
+		if err != nil {
+			return err
+		}
+		if t.net.Config().Stem == resnext.ImageNetStem {
+			if err := t.net.SetMaxPoolPadding(choice.Style); err != nil {
+				return err
+			}
+			t.pool = choice.Style
+			t.log.Info("max-pool padding", zap.String("padding", choice.Reason))
+		}
+	}
+	rep, err := ckpt.Load(t.net.Params(), t.b, ck, ckpt.LoadOptions{SkipPrefixes: []string{"classifier."}})
+	if err != nil {
+		return fmt.Errorf("--ckpt_path: %w", err)
+	}
+	t.log.Info("pretrained weights loaded; the classifier is new", zap.String("ckpt", c.CkptPath), zap.String("names", rep.Naming.String()),
+		zap.Int("tensors", len(rep.Loaded)), zap.Int("classes", len(t.classes)), zap.Strings("skipped", rep.Unused))
+	if c.FreezeBackbone {
+		if err := t.net.Freeze(c.TrainableStages); err != nil {
+			return err
+		}
+		trainable, _ := t.net.NumParams()
+		t.log.Info("backbone frozen (its batch norms in evaluation mode)", zap.Int("trainable_stages", c.TrainableStages),
+			zap.Int("trainable_params", trainable))
+	}
+	t.loss = nn.NewSoftmaxCrossEntropy(t.b, c.LabelSmoothing)
+	return nil
+}
+
+func (t *Trainer) buildOptimizer() error {
+	c := t.cfg
+	var err error
+	t.opt, err = optim.New(t.b, t.net.Params(), optim.Options{
+		Opt: c.Opt, Momentum: c.Momentum, WeightDecay: c.WeightDecay, Nesterov: c.UseNesterov, WeightDecayFilter: c.WeightDecayFilter,
+	})
+	if err != nil {
+		return err
+	}
+	if t.scaler, err = optim.NewLossScaler(c.LossScaleType, c.LossScale, c.DropOverflowUpdate); err != nil {
+		return err
+	}
+	t.lrs, err = lr.Build(lr.Schedule{
+		Scheduler: c.Scheduler, LR: c.LR, MinLR: c.MinLR, WarmupEpochs: c.WarmupEpochs, WarmupFactor: c.WarmupFactor,
+		DecayEpochs: c.DecayEpochs, DecayRate: c.DecayRate, Milestones: c.MultiStepDecayMilestones, NumEpochs: c.EpochSize,
+		LREpochStair: c.LREpochStair, NumCycles: c.NumCycles, CycleDecay: c.CycleDecay,
+	}, t.stepsPerEpoch)
+	if err != nil {
+		return err
+	}
+	if c.Ema {
+		t.ema = optim.NewEMA(t.b, t.net.Params(), c.EmaDecay)
+	}
+	if c.GradientAccumulationSteps > 1 {
+		t.accum = optim.NewAccumulator(t.b, t.net.Params())
+	}
+	t.lossSum = t.b.Alloc(ops.Float32, ops.Shape{})
+	t.b.Fill(t.lossSum, 0)
+	return nil
+}
+
+// Model returns the network being trained.
+func (t *Trainer) Model() *resnext.Model { return t.net }
+
+// Classes returns the class names of the training data.
+func (t *Trainer) Classes() []string { return t.classes }
+
+// Close releases everything the Trainer holds.
+func (t *Trainer) Close() {
+	if t.jsonl != nil {
+		t.jsonl.Close()
+	}
+	if t.accum != nil {
+		t.accum.Free()
+	}
+	if t.ema != nil {
+		t.ema.Free()
+	}
+	if t.opt != nil {
+		t.opt.Free()
+	}
+	if t.loss != nil {
+		t.loss.Free()
+	}
+	if t.lossSum != nil {
+		t.b.Free(t.lossSum)
+	}
+	if t.net != nil {
+		t.net.Free()
+	}
+	*t = Trainer{}
+}
+
+// checkpointName is MindCV's file name of a checkpoint: {model}-{epoch}_{batch}.ckpt, the epoch
+// 1-based and the batch the number of batches done in it.
+func checkpointName(model string, epoch, batch int) string {
+	return fmt.Sprintf("%s-%d_%d.ckpt", model, epoch, batch)
+}
+
+// classNamesJSON is the class names as the checkpoint metadata records them.
+func classNamesJSON(classes []string) string {
+	b, _ := json.Marshal(classes)
+	return string(b)
+}
+
+// finite reports whether v is neither NaN nor infinite.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// since is the seconds elapsed since start.
+func since(start time.Time) float64 { return time.Since(start).Seconds() }
