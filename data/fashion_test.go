@@ -1,27 +1,70 @@
 package data_test
 
 import (
+	"os"
 	"slices"
 	"testing"
 
 	"github.com/resnext/resnext/data"
-	"github.com/resnext/resnext/data/fashionmnist"
 )
 
-func TestFashionMNISTSampleThroughLoader(t *testing.T) {
-	if !slices.Equal(data.FashionMNISTClasses, fashionmnist.Classes) || data.FashionMNISTMean != fashionmnist.Mean || data.FashionMNISTStd != fashionmnist.Std {
-		t.Fatal("data's Fashion-MNIST classes or normalisation differ from package fashionmnist's")
+// sampleFromDisk reads a split of the embedded sample from its files, not from the binary.
+func sampleFromDisk(t *testing.T, split string) *data.Images {
+	t.Helper()
+	s, err := data.LoadMNIST("fashionmnist/sample", split, data.FashionMNISTClasses)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, split := range []string{"train", "val"} {
-		want, err := fashionmnist.Sample(split)
-		if err != nil {
-			t.Fatal(err)
+	return s
+}
+
+func TestFashionMNISTSample(t *testing.T) {
+	for split, n := range map[string]int{"train": 2000, "val": 500} {
+		s := sampleFromDisk(t, split)
+		if s.N != n || s.H != 28 || s.W != 28 || s.C != 1 {
+			t.Fatalf("%s: got %d images of %dx%dx%d", split, s.N, s.C, s.H, s.W)
 		}
+		var count [10]int
+		for _, l := range s.Labels {
+			count[l]++
+		}
+		for c, k := range count {
+			if k < n/20 {
+				t.Errorf("%s: class %s has only %d of %d images", split, data.FashionMNISTClasses[c], k, n)
+			}
+		}
+	}
+}
+
+// TestFashionMNISTSampleMatchesFullSet checks the sample against the full set where Debian's package
+// is installed.
+func TestFashionMNISTSampleMatchesFullSet(t *testing.T) {
+	if _, err := os.Stat(data.FashionMNISTDir); err != nil {
+		t.Skip("the full Fashion-MNIST set is not installed (apt-get install dataset-fashion-mnist)")
+	}
+	full, err := data.LoadMNIST(data.FashionMNISTDir, "val", data.FashionMNISTClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sampleFromDisk(t, "val")
+	if full.N != 10000 {
+		t.Fatalf("full test set has %d images", full.N)
+	}
+	for i := 0; i < s.N; i++ {
+		if s.Labels[i] != full.Labels[i] || string(s.Image(i)) != string(full.Image(i)) {
+			t.Fatalf("image %d differs from the full set", i)
+		}
+	}
+}
+
+func TestFashionMNISTSampleThroughLoader(t *testing.T) {
+	for _, split := range []string{"train", "val"} {
+		want := sampleFromDisk(t, split)
 		ds, err := data.Open(data.Options{Dataset: "Fashion_MNIST", Split: split})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, h, w := ds.Shape(); c != 1 || h != 28 || w != 28 || ds.Len() != want.N || !slices.Equal(ds.Classes(), fashionmnist.Classes) {
+		if c, h, w := ds.Shape(); c != 1 || h != 28 || w != 28 || ds.Len() != want.N || !slices.Equal(ds.Classes(), data.FashionMNISTClasses) {
 			t.Fatalf("%s: %d samples of %dx%dx%d", split, ds.Len(), c, h, w)
 		}
 		l, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: 64, Workers: 2})
@@ -37,7 +80,7 @@ func TestFashionMNISTSampleThroughLoader(t *testing.T) {
 			}
 			if b.Index == 0 {
 				for k, p := range want.Image(0) {
-					if v := (float32(p) - fashionmnist.Mean) / fashionmnist.Std; b.X[k] != v {
+					if v := (float32(p) - data.FashionMNISTMean) / data.FashionMNISTStd; b.X[k] != v {
 						t.Fatalf("%s: pixel %d of image 0 is %v, want %v", split, k, b.X[k], v)
 					}
 				}
@@ -47,7 +90,7 @@ func TestFashionMNISTSampleThroughLoader(t *testing.T) {
 		}
 		it.Close()
 		if !slices.Equal(labels, want.Labels) {
-			t.Errorf("%s: the loader's labels differ from fashionmnist.Sample's", split)
+			t.Errorf("%s: the loader's labels differ from the sample files' ones", split)
 		}
 	}
 	// The train transform with padding, flip and another size.
