@@ -13,7 +13,8 @@ import (
 // barProgress shows each epoch's steps as a progress bar on standard error, with the loss and the
 // learning rate.
 type barProgress struct {
-	bar *progressbar.ProgressBar
+	bar   *progressbar.ProgressBar
+	epoch string
 }
 
 // newProgress returns a progress bar when standard error is a terminal, else nil: then the engine
@@ -26,9 +27,10 @@ func newProgress() train.Progress {
 }
 
 func (p *barProgress) Start(epoch, epochs, steps, done int) {
+	p.epoch = fmt.Sprintf("epoch %d/%d", epoch, epochs)
 	p.bar = progressbar.NewOptions(steps,
 		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
+		progressbar.OptionSetDescription(p.epoch),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("step"),
@@ -44,7 +46,7 @@ func (p *barProgress) Start(epoch, epochs, steps, done int) {
 func (p *barProgress) Step(done int) { p.bar.Set(done) }
 
 func (p *barProgress) Report(loss, lr float64) {
-	p.bar.Describe(fmt.Sprintf("loss %.4f lr %.5f", loss, lr))
+	p.bar.Describe(fmt.Sprintf("%s  loss %.4f  lr %.5f", p.epoch, loss, lr))
 }
 
 func (p *barProgress) Done() {
