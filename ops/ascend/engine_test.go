@@ -53,6 +53,7 @@ func engineRun(t *testing.T, b ops.Backend, cfg config.Config, finetune bool) (*
 // TestEngineMatchesCPU runs train, validate and finetune on the test runtime and on the CPU
 // backend and compares what they compute.
 func TestEngineMatchesCPU(t *testing.T) {
+	skipUnderRace(t)
 	cfg := engineConfig(t)
 	got, gotParams := engineRun(t, open(t, Options{Device: 0}), cfg, false)
 	cpuCfg := cfg
@@ -106,6 +107,7 @@ func TestEngineMatchesCPU(t *testing.T) {
 // fixed and a dynamic loss scale, the dynamic one starting high enough to overflow float16 until
 // it has halved a few times.
 func TestEngineMixedPrecision(t *testing.T) {
+	skipUnderRace(t)
 	for _, c := range []struct {
 		kind         string
 		scale        float64
@@ -131,5 +133,13 @@ func TestEngineMixedPrecision(t *testing.T) {
 				t.Errorf("validation after %d float16 steps: %+v", sum.Steps, sum.Last)
 			}
 		})
+	}
+}
+
+// skipUnderRace skips a test of the engine's numbers under the race detector, where the test
+// runtime's loops take minutes; the engine's concurrency is raced in package train's tests.
+func skipUnderRace(t *testing.T) {
+	if testutil.Race {
+		t.Skip("numerical; the race detector makes the test runtime minutes slower")
 	}
 }
