@@ -18,7 +18,7 @@ import (
 
 // checkpointPolicy keeps the checkpoints of a run as MindCV's CheckpointManager does: latest_k
 // keeps the keep_checkpoint_max newest, top_k the keep_checkpoint_max with the best validation
-// top-1. It starts from the run's files already in ckpt_save_dir ({model}-{epoch}_{batch}.ckpt),
+// top-1, and no policy (an empty ckpt_save_policy, MindCV's None) keeps them all. It starts from the run's files already in ckpt_save_dir ({model}-{epoch}_{batch}.ckpt),
 // so a resumed run goes on counting them.
 type checkpointPolicy struct {
 	dir, model, policy string
@@ -84,11 +84,11 @@ func (p *checkpointPolicy) admit(metric float64, log *zap.Logger) bool {
 		for len(p.files) >= p.keep {
 			p.remove(len(p.files)-1, log)
 		}
-	default: // latest_k
+	case "latest_k":
 		for len(p.files) >= p.keep {
 			p.remove(0, log)
 		}
-	}
+	} // "" (MindCV's None): keep every checkpoint
 	return true
 }
 
@@ -148,16 +148,13 @@ func (t *Trainer) state() (*ckpt.Checkpoint, error) {
 	return c, nil
 }
 
-// write writes the training state to path atomically.
-func (t *Trainer) write(path string) error {
+// write writes the training state to path atomically and returns it.
+func (t *Trainer) write(path string) (*ckpt.Checkpoint, error) {
 	c, err := t.state()
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	if err := c.Write(path); err != nil {
-		return err
-	}
-	return nil
+	return c, c.Write(path)
 }
 
 // saveEpoch writes the end-of-epoch checkpoint {model}-{epoch}_{steps}.ckpt as the policy allows,
@@ -169,26 +166,29 @@ func (t *Trainer) saveEpoch(metric float64) (string, error) {
 		t.log.Info("checkpoint not kept: top_k holds better ones", zap.Float64("val_top1", metric))
 		return "", nil
 	}
-	if err := t.write(path); err != nil {
+	full, err := t.write(path)
+	if err != nil {
 		return "", err
 	}
 	t.ckpts.added(savedCkpt{path: path, epoch: t.epoch, batch: t.stepsPerEpoch, metric: metric})
-	if err := t.writeOptim(); err != nil {
+	if err := t.writeOptim(full); err != nil {
 		return "", err
 	}
 	t.log.Info("checkpoint saved", zap.String("checkpoint", path))
 	return path, nil
 }
 
-// writeOptim writes optim_{model}.ckpt: the optimizer's entries as MindSpore saves an optimizer.
-func (t *Trainer) writeOptim() error {
-	full, err := t.state()
-	if err != nil {
-		return err
-	}
+// writeOptim writes optim_{model}.ckpt: the optimizer's entries of the training state full, as
+// MindSpore saves an optimizer.
+func (t *Trainer) writeOptim(full *ckpt.Checkpoint) error {
 	c := ckpt.New()
+	names, _ := t.opt.Moments() // moments.<param>, or accum.<param> for sgd
+	keep := map[string]bool{keyMomentum: true, keyLearningRate: true, keyGlobalStep: true}
+	for _, n := range names {
+		keep[n] = true
+	}
 	for _, e := range full.Extra {
-		if strings.HasPrefix(e.Name, momentsPrefix) || e.Name == keyMomentum || e.Name == keyLearningRate || e.Name == keyGlobalStep {
+		if keep[e.Name] {
 			c.Extra = append(c.Extra, e)
 		}
 	}
@@ -197,7 +197,8 @@ func (t *Trainer) writeOptim() error {
 
 // saveBest writes {model}_best.ckpt, the weights with the best validation top-1 so far.
 func (t *Trainer) saveBest() error {
-	return t.write(filepath.Join(t.cfg.CkptSaveDir, t.cfg.Model+"_best.ckpt"))
+	_, err := t.write(filepath.Join(t.cfg.CkptSaveDir, t.cfg.Model+"_best.ckpt"))
+	return err
 }
 
 // saveNow writes a checkpoint of the current position, mid-epoch or not.
@@ -207,7 +208,7 @@ func (t *Trainer) saveNow() (string, error) {
 		epoch, batch = t.epoch, t.stepsPerEpoch
 	}
 	path := filepath.Join(t.cfg.CkptSaveDir, checkpointName(t.cfg.Model, epoch, batch))
-	if err := t.write(path); err != nil {
+	if _, err := t.write(path); err != nil {
 		return "", err
 	}
 	t.ckpts.added(savedCkpt{path: path, epoch: epoch, batch: batch, metric: -1})

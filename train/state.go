@@ -18,20 +18,17 @@ import (
 // last_overflow_iterator_step those of its DynamicLossScaleUpdateCell, ema.<param> and updates
 // MindCV's TrainStep with ema, epoch_num and step_num what MindSpore's ModelCheckpoint appends.
 const (
-	keyMomentum      = "momentum"
-	keyLearningRate  = "learning_rate"
-	keyGlobalStep    = "global_step"
-	keyScaleSense    = "scale_sense"
-	keyIterStep      = "current_iterator_step"
-	keyOverflowStep  = "last_overflow_iterator_step"
-	keyEMAUpdates    = "updates"
-	keyEpochNum      = "epoch_num"
-	keyStepNum       = "step_num"
-	momentsPrefix    = "moments."
-	emaPrefix        = "ema."
-	metaClassNames   = "class_names"
-	metaModel        = "model"
-	metaDataPosition = "data_position"
+	keyMomentum     = "momentum"
+	keyLearningRate = "learning_rate"
+	keyGlobalStep   = "global_step"
+	keyScaleSense   = "scale_sense"
+	keyIterStep     = "current_iterator_step"
+	keyOverflowStep = "last_overflow_iterator_step"
+	keyEMAUpdates   = "updates"
+	keyEpochNum     = "epoch_num"
+	keyStepNum      = "step_num"
+	metaClassNames  = "class_names"
+	metaModel       = "model"
 )
 
 // scalarF32 is a float32 entry of shape [].
