@@ -190,9 +190,18 @@ func checkSupported(cfg config.Config) error {
 		errs = append(errs, fmt.Sprintf("loss %q: only CE (cross-entropy with label_smoothing) is implemented", cfg.Loss))
 	}
 	switch strings.ToLower(cfg.Opt) {
-	case "momentum", "sgd":
+	case "momentum", "sgd", "nesterov":
 	default:
-		errs = append(errs, fmt.Sprintf("opt %q: only momentum and sgd are implemented", cfg.Opt))
+		errs = append(errs, fmt.Sprintf("opt %q: only momentum (or nesterov) and sgd are implemented", cfg.Opt))
+	}
+	if cfg.LayerDecay > 0 {
+		errs = append(errs, fmt.Sprintf("layer_decay %v: layer-wise learning-rate decay is not implemented; set 0", cfg.LayerDecay))
+	}
+	if cfg.DropRate > 0 || cfg.DropPathRate > 0 {
+		errs = append(errs, fmt.Sprintf("drop_rate %v, drop_path_rate %v: ResNeXt has neither dropout nor drop path (MindCV's ResNet takes neither); set 0", cfg.DropRate, cfg.DropPathRate))
+	}
+	if cfg.DatasetDownload {
+		errs = append(errs, "dataset_download True: nothing is downloaded; put the data in --data_dir (Debian's dataset-fashion-mnist has Fashion-MNIST) and set dataset_download False")
 	}
 	if cfg.Mixup > 0 || cfg.Cutmix > 0 {
 		errs = append(errs, fmt.Sprintf("mixup %v, cutmix %v: mixing images is not implemented; set both to 0", cfg.Mixup, cfg.Cutmix))
