@@ -180,12 +180,12 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		sum.ImagesPerSecond = float64(trainImages) / s
 		sum.StepsPerSecond = float64(trainSteps) / s
 	}
+	fields := []zap.Field{zap.String("checkpoint", sum.Checkpoint), zap.Float64("img_per_s", round1(sum.ImagesPerSecond)),
+		zap.Float64("steps_per_s", roundTo(sum.StepsPerSecond, 1e3))}
 	if sum.BestEpoch > 0 {
-		t.log.Info("training done", zap.Float64("best_val_top1", round4(sum.Best.Top1)), zap.Int("best_epoch", sum.BestEpoch),
-			zap.String("checkpoint", sum.Checkpoint))
-	} else {
-		t.log.Info("training done", zap.String("checkpoint", sum.Checkpoint))
+		fields = append(fields, zap.Float64("best_val_top1", round4(sum.Best.Top1)), zap.Int("best_epoch", sum.BestEpoch))
 	}
+	t.log.Info("training done", fields...)
 	return sum, nil
 }
 
@@ -321,6 +321,9 @@ func (t *Trainer) interrupted(sum *Summary) (*Summary, error) {
 	return sum, fmt.Errorf("%w at epoch %d step %d: resume with --ckpt_path %s --resume_opt True", ErrInterrupted, t.epoch+1, t.batch, path)
 }
 
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
-func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }
+func round1(v float64) float64 { return roundTo(v, 10) }
+func round4(v float64) float64 { return roundTo(v, 1e4) }
+func round6(v float64) float64 { return roundTo(v, 1e6) }
+
+// roundTo rounds v to the nearest multiple of 1/k, for log lines.
+func roundTo(v, k float64) float64 { return math.Round(v*k) / k }
