@@ -241,7 +241,7 @@ func (t *Trainer) dataOptions(split string, train bool) data.Options {
 		Dataset: c.Dataset, DataDir: c.DataDir, Split: split, Train: train,
 		ImageSize: c.ImageResize, Scale: pair(c.Scale), Ratio: pair(c.Ratio), HFlip: c.Hflip,
 		ColorJitter: jitter(c.ColorJitter), Interpolation: c.Interpolation, CropPct: c.CropPct,
-		Mean: c.Mean, Std: c.Std, CropPadding: cropPadding(c), AutoAugment: c.AutoAugment, REProb: c.ReProb,
+		Mean: c.Mean, Std: c.Std, AutoAugment: c.AutoAugment, REProb: c.ReProb,
 	}
 }
 
@@ -273,14 +273,6 @@ func pair(v []float64) [2]float64 {
 		return [2]float64{}
 	}
 	return [2]float64{v[0], v[1]}
-}
-
-// cropPadding is the padding of the random crop of 28x28 sets: 2 pixels when training augments.
-func cropPadding(c config.Config) int {
-	if c.ImageResize <= 32 {
-		return 2
-	}
-	return 0
 }
 
 func (t *Trainer) openData() error {
