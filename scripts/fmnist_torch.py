@@ -17,8 +17,8 @@ what `resnext train` does with it:
     momentum 0.1 (MindSpore's 0.9); MindCV's init: convolutions N(0, 2/(out*k*k)), batch norm 1
     and 0, classifier U(-sqrt(3/fan_in), sqrt(3/fan_in)) and bias 0;
   - the data of data/idxset.go: the MNIST-format files of --data_dir (the sample in
-    data/fashionmnist/sample when it is empty, as the Go side), training images zero padded by 2
-    pixels, randomly cropped back to 28x28 and flipped with probability hflip, all on whole batches
+    data/fashionmnist/sample when it is empty, as the Go side), training images flipped with
+    probability hflip (the Go engine adds no padded random crop to MNIST-format sets), on whole batches
     with torch ops, then normalised (mean 0.2860, std 0.3530 on the 0-1 scale unless the YAML gives
     mean and std on the 0-255 scale); shuffled every epoch, drop_remainder as the YAML says;
   - cross-entropy with label_smoothing, MindCV's momentum SGD (torch.optim.SGD, dampening 0, weight
@@ -349,22 +349,15 @@ def run(a):
     if xtr.shape[1:] != (28, 28) or xte.shape[1:] != (28, 28):
         raise UserError(f"{data_dir}: images of {list(xtr.shape[1:])}, want 28x28")
     classes = int(cfg["num_classes"]) or int(max(ytr.max(), yte.max())) + 1
-    pad = 2 if cfg["image_resize"] <= 32 else 0  # train/engine.go cropPadding
     hflip = float(cfg["hflip"])
-    # The training images zero padded once on the 0-255 scale (pixels of the pad normalise to -mean/std).
-    xtr_pad = F.pad(xtr, (pad, pad, pad, pad))
     xte_n = ((xte.float() - mean) / std).unsqueeze(1)
-    ar = torch.arange(28)
 
     def augment(idx):
-        """Random 28x28 crop of the padded images and a flip with probability hflip, then normalise."""
-        n = idx.shape[0]
-        dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-        dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-        flip = torch.rand(n, generator=gen) < hflip
-        rows = dy[:, None] + ar
-        cols = torch.where(flip[:, None], 27 - ar, ar) + dx[:, None]
-        img = xtr_pad[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
+        """A horizontal flip with probability hflip (the Go engine's transform for MNIST-format
+        training sets), then normalise."""
+        img = xtr[idx]
+        flip = torch.rand(idx.shape[0], generator=gen) < hflip
+        img = torch.where(flip[:, None, None], img.flip(-1), img)
         return ((img.float() - mean) / std).unsqueeze(1)
 
     blocks, planes, groups, base_width = VARIANTS[cfg["model"]]
