@@ -68,3 +68,20 @@ func (c *Checkpoint) SetPoolPadding(style nn.PoolPadding) {
 	}
 	c.Metadata[MetaPoolPadding] = string(style)
 }
+
+// FromSetting is the source of a style a setting (a flag or a configuration key) chose.
+const FromSetting PoolPaddingSource = "setting"
+
+// ChoosePoolPadding is the padding style a setting called name (a flag such as --pool_padding, or
+// a configuration key) asks for: "auto" or "" follows the checkpoint (PoolPadding); "same" or
+// "symmetric" overrides it. An invalid setting is an error naming it.
+func (c *Checkpoint) ChoosePoolPadding(setting, name string) (PoolPaddingChoice, error) {
+	if setting == "" || setting == "auto" {
+		return c.PoolPadding()
+	}
+	style, err := nn.ParsePoolPadding(setting)
+	if err != nil {
+		return PoolPaddingChoice{}, fmt.Errorf("%s: %w (or auto)", name, err)
+	}
+	return PoolPaddingChoice{style, FromSetting, fmt.Sprintf("max-pool padding %q from %s", style, name)}, nil
+}

@@ -148,30 +148,37 @@ func (t *Trainer) state() (*ckpt.Checkpoint, error) {
 	return c, nil
 }
 
-// write writes the training state to path atomically and returns it.
-func (t *Trainer) write(path string) (*ckpt.Checkpoint, error) {
-	c, err := t.state()
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+// saveEpoch writes the checkpoints of an epoch's end from one read of the training state:
+// {model}_best.ckpt when best (the best validation top-1 so far), and when periodic (every
+// ckpt_save_interval epochs, and the last) {model}-{epoch}_{steps}.ckpt as the policy allows, with
+// MindCV's optim_{model}.ckpt (the optimizer's state alone, which MindCV's train.py reads to
+// resume). It returns the path of the epoch's checkpoint ("" when none was written).
+func (t *Trainer) saveEpoch(metric float64, best, periodic bool) (string, error) {
+	if !best && !periodic {
+		return "", nil
 	}
-	return c, c.Write(path)
-}
-
-// saveEpoch writes the end-of-epoch checkpoint {model}-{epoch}_{steps}.ckpt as the policy allows,
-// and MindCV's optim_{model}.ckpt (the optimizer's state alone, which MindCV's train.py reads to
-// resume).
-func (t *Trainer) saveEpoch(metric float64) (string, error) {
-	path := filepath.Join(t.cfg.CkptSaveDir, checkpointName(t.cfg.Model, t.epoch, t.stepsPerEpoch))
+	st, err := t.state()
+	if err != nil {
+		return "", fmt.Errorf("checkpoint of epoch %d: %w", t.epoch, err)
+	}
+	if best {
+		if err := st.Write(filepath.Join(t.cfg.CkptSaveDir, t.cfg.Model+"_best.ckpt")); err != nil {
+			return "", err
+		}
+	}
+	if !periodic {
+		return "", nil
+	}
 	if !t.ckpts.admit(metric, t.log) {
 		t.log.Info("checkpoint not kept: top_k holds better ones", zap.Float64("val_top1", metric))
 		return "", nil
 	}
-	full, err := t.write(path)
-	if err != nil {
+	path := filepath.Join(t.cfg.CkptSaveDir, checkpointName(t.cfg.Model, t.epoch, t.stepsPerEpoch))
+	if err := st.Write(path); err != nil {
 		return "", err
 	}
 	t.ckpts.added(savedCkpt{path: path, epoch: t.epoch, batch: t.stepsPerEpoch, metric: metric})
-	if err := t.writeOptim(full); err != nil {
+	if err := t.writeOptim(st); err != nil {
 		return "", err
 	}
 	t.log.Info("checkpoint saved", zap.String("checkpoint", path))
@@ -195,12 +202,6 @@ func (t *Trainer) writeOptim(full *ckpt.Checkpoint) error {
 	return c.Write(filepath.Join(t.cfg.CkptSaveDir, "optim_"+t.cfg.Model+".ckpt"))
 }
 
-// saveBest writes {model}_best.ckpt, the weights with the best validation top-1 so far.
-func (t *Trainer) saveBest() error {
-	_, err := t.write(filepath.Join(t.cfg.CkptSaveDir, t.cfg.Model+"_best.ckpt"))
-	return err
-}
-
 // saveNow writes a checkpoint of the current position, mid-epoch or not.
 func (t *Trainer) saveNow() (string, error) {
 	epoch, batch := t.epoch+1, t.batch
@@ -208,7 +209,11 @@ func (t *Trainer) saveNow() (string, error) {
 		epoch, batch = t.epoch, t.stepsPerEpoch
 	}
 	path := filepath.Join(t.cfg.CkptSaveDir, checkpointName(t.cfg.Model, epoch, batch))
-	if _, err := t.write(path); err != nil {
+	st, err := t.state()
+	if err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := st.Write(path); err != nil {
 		return "", err
 	}
 	t.ckpts.added(savedCkpt{path: path, epoch: epoch, batch: batch, metric: -1})
@@ -224,6 +229,9 @@ func (t *Trainer) restore() error {
 	}
 	ck, err := ckpt.Read(c.CkptPath)
 	if err != nil {
+		return err
+	}
+	if err := t.setPoolPadding(ck); err != nil {
 		return err
 	}
 	if _, err := ckpt.Load(t.net.Params(), t.b, ck, ckpt.LoadOptions{}); err != nil {

@@ -229,8 +229,9 @@ func checkSupported(cfg config.Config) error {
 	return nil
 }
 
-func (t *Trainer) dataOptions(split string, train bool) data.Options {
-	c := t.cfg
+// dataOptions are the data set options of split, with the train or the eval transform, from the
+// configuration's keys.
+func dataOptions(c config.Config, split string, train bool) data.Options {
 	// MindCV's default mean and std are ImageNet's, for RGB; the grey MNIST-format sets keep their own
 	// unless others are given.
 	if d := config.Default(); strings.Contains(strings.ToLower(c.Dataset), "mnist") &&
@@ -278,16 +279,11 @@ func pair(v []float64) [2]float64 {
 func (t *Trainer) openData() error {
 	c := t.cfg
 	var err error
-	if t.trainSet, err = data.Open(t.dataOptions(c.TrainSplit, true)); err != nil {
+	if t.trainSet, err = data.Open(dataOptions(c, c.TrainSplit, true)); err != nil {
 		return err
 	}
 	t.classes = t.trainSet.Classes()
-	warn := func(name string, err error) {
-		t.log.Warn("unreadable image skipped", zap.String("file", name), zap.Error(err))
-		if t.prom != nil {
-			t.prom.Skipped(1)
-		}
-	}
+	warn := skipWarner(t.log, t.prom)
 	t.trainLoader, err = data.NewLoader(t.trainSet, data.LoaderOptions{
 		BatchSize: c.BatchSize, Shuffle: c.Shuffle, DropRemainder: c.DropRemainder, Seed: uint64(c.Seed),
 		NumSamples: c.NumSamples, Workers: c.NumParallelWorkers, OnSkip: warn,
@@ -297,7 +293,7 @@ func (t *Trainer) openData() error {
 	}
 	t.stepsPerEpoch = t.trainLoader.StepsPerEpoch()
 	if c.ValWhileTrain {
-		if t.valSet, err = data.Open(t.dataOptions(c.ValSplit, false)); err != nil {
+		if t.valSet, err = data.Open(dataOptions(c, c.ValSplit, false)); err != nil {
 			return fmt.Errorf("val_while_train: %w (or set --val_while_train False)", err)
 		}
 		if t.valLoader, err = newEvalLoader(t.valSet, t.evalBatch(), c.NumParallelWorkers, warn); err != nil {
@@ -313,6 +309,17 @@ func (t *Trainer) evalBatch() int {
 		return t.cfg.EvalBatchSize
 	}
 	return t.cfg.BatchSize
+}
+
+// skipWarner is the loaders' OnSkip: a warning naming the unreadable image, and the Prometheus
+// count when prom is set.
+func skipWarner(log *zap.Logger, prom *metrics.Prom) func(string, error) {
+	return func(name string, err error) {
+		log.Warn("unreadable image skipped", zap.String("file", name), zap.Error(err))
+		if prom != nil {
+			prom.Skipped(1)
+		}
+	}
 }
 
 // newEvalLoader is a loader that gives every image of ds once, in order.
@@ -334,31 +341,36 @@ func numClasses(cfg config.Config, classes []string) (int, error) {
 	return n, nil
 }
 
+// modelConfig is the configuration of model for the data set ds: its channels, and num_classes
+// outputs (the data's classes when 0).
+func modelConfig(cfg config.Config, ds data.Dataset) (resnext.Config, error) {
+	mc, err := resnext.Variant(cfg.Model)
+	if err != nil {
+		return mc, fmt.Errorf("model: %w", err)
+	}
+	mc.InChannels, _, _ = ds.Shape()
+	mc.NumClasses, err = numClasses(cfg, ds.Classes())
+	return mc, err
+}
+
 func (t *Trainer) buildModel() error {
 	c := t.cfg
-	mc, err := resnext.Variant(c.Model)
-	if err != nil {
-		return fmt.Errorf("model: %w", err)
-	}
-	ch, _, _ := t.trainSet.Shape()
-	mc.InChannels = ch
 	if t.finetune {
-		// The classifier follows the data.
-		mc.NumClasses = len(t.classes)
-	} else if mc.NumClasses, err = numClasses(c, t.classes); err != nil {
+		c.NumClasses = 0 // the classifier follows the data
+	}
+	mc, err := modelConfig(c, t.trainSet)
+	if err != nil {
 		return err
 	}
 	if mc.NumClasses != len(t.classes) {
 		t.log.Warn("num_classes differs from the data's classes", zap.Int("num_classes", mc.NumClasses), zap.Int("data_classes", len(t.classes)))
 	}
-	t.pool = mc.MaxPool
-	if c.PoolPadding != "" && c.PoolPadding != "auto" {
-		if t.pool, err = nn.ParsePoolPadding(c.PoolPadding); err != nil {
-			return fmt.Errorf("pool_padding: %w (or auto)", err)
-		}
-		mc.MaxPool = t.pool
-	}
 	if t.net, err = resnext.New(t.b, mc, uint64(c.Seed)); err != nil {
+		return err
+	}
+	// Without a checkpoint (yet: restore and loadPretrained follow theirs), MindCV's padding unless
+	// pool_padding says otherwise.
+	if err := t.setPoolPadding(ckpt.New()); err != nil {
 		return err
 	}
 	if strings.EqualFold(c.AmpLevel, "O2") {
@@ -367,7 +379,7 @@ func (t *Trainer) buildModel() error {
 		}
 	}
 	trainable, total := t.net.NumParams()
-	t.log.Info("model", zap.String("model", mc.Name), zap.Int("classes", mc.NumClasses), zap.Int("in_channels", ch),
+	t.log.Info("model", zap.String("model", mc.Name), zap.Int("classes", mc.NumClasses), zap.Int("in_channels", mc.InChannels),
 		zap.Int("trainable_params", trainable), zap.Int("params", total))
 	if t.finetune {
 		return t.loadPretrained()
@@ -391,18 +403,8 @@ func (t *Trainer) loadPretrained() error {
 	if err != nil {
 		return err
 	}
-	if c.PoolPadding == "" || c.PoolPadding == "auto" {
-		choice, err := ck.PoolPadding()
-		if err != nil {
-			return err
-		}
-		if t.net.Config().Stem == resnext.ImageNetStem {
-			if err := t.net.SetMaxPoolPadding(choice.Style); err != nil {
-				return err
-			}
-			t.pool = choice.Style
-			t.log.Info("max-pool padding", zap.String("padding", choice.Reason))
-		}
+	if err := t.setPoolPadding(ck); err != nil {
+		return err
 	}
 	rep, err := ckpt.Load(t.net.Params(), t.b, ck, ckpt.LoadOptions{SkipPrefixes: []string{"classifier."}})
 	if err != nil {
@@ -419,6 +421,26 @@ func (t *Trainer) loadPretrained() error {
 			zap.Int("trainable_params", trainable))
 	}
 	t.loss = nn.NewSoftmaxCrossEntropy(t.b, c.LabelSmoothing)
+	return nil
+}
+
+// setPoolPadding sets the ImageNet stem's max-pool padding as pool_padding says, following the
+// checkpoint ck's weights when it says auto (ckpt.Checkpoint.ChoosePoolPadding).
+func (t *Trainer) setPoolPadding(ck *ckpt.Checkpoint) error {
+	if t.net.Config().Stem != resnext.ImageNetStem {
+		return nil
+	}
+	choice, err := ck.ChoosePoolPadding(t.cfg.PoolPadding, "pool_padding")
+	if err != nil {
+		return err
+	}
+	if err := t.net.SetMaxPoolPadding(choice.Style); err != nil {
+		return err
+	}
+	t.pool = choice.Style
+	if choice.Source != ckpt.FromDefault {
+		t.log.Info("max-pool padding", zap.String("padding", choice.Reason))
+	}
 	return nil
 }
 

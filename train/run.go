@@ -131,8 +131,10 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		if err := t.jsonl.Write(rec); err != nil {
 			return sum, err
 		}
+		last := t.epoch == c.EpochSize
 		var res *EvalResult
-		if t.valLoader != nil && t.epoch%max(c.ValInterval, 1) == 0 || t.valLoader != nil && t.epoch == c.EpochSize {
+		best := false
+		if t.valLoader != nil && (t.epoch%max(c.ValInterval, 1) == 0 || last) {
 			r, err := t.validate(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -143,10 +145,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			res = &r
 			sum.Last = r
 			if r.Top1 > sum.Best.Top1 || sum.BestEpoch == 0 {
-				sum.Best, sum.BestEpoch = r, t.epoch
-				if err := t.saveBest(); err != nil {
-					return sum, err
-				}
+				sum.Best, sum.BestEpoch, best = r, t.epoch, true
 			}
 		}
 		fields := []zap.Field{zap.Int("epoch", t.epoch), zap.Int("epochs", c.EpochSize), zap.Int("global_step", t.globalStep),
@@ -161,15 +160,15 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			fields = append(fields, zap.Int64("skipped_images", n))
 		}
 		t.log.Info("epoch done", fields...)
-		if t.epoch%max(c.CkptSaveInterval, 1) == 0 || t.epoch == c.EpochSize {
-			metric := 0.0
-			if res != nil {
-				metric = res.Top1
-			}
-			path, err := t.saveEpoch(metric)
-			if err != nil {
-				return sum, err
-			}
+		metric := 0.0
+		if res != nil {
+			metric = res.Top1
+		}
+		path, err := t.saveEpoch(metric, best, t.epoch%max(c.CkptSaveInterval, 1) == 0 || last)
+		if err != nil {
+			return sum, err
+		}
+		if path != "" {
 			sum.Checkpoint = path
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/resnext/resnext/ckpt"
 	"github.com/resnext/resnext/data"
-	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/resnext"
 )
 
@@ -21,8 +20,7 @@ func Validate(ctx context.Context, o Options) (EvalResult, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	t := &Trainer{cfg: cfg}
-	ds, err := data.Open(t.dataOptions(cfg.ValSplit, false))
+	ds, err := data.Open(dataOptions(cfg, cfg.ValSplit, false))
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -30,9 +28,7 @@ func Validate(ctx context.Context, o Options) (EvalResult, error) {
 	if batch != cfg.BatchSize {
 		log.Info("batch size lowered to divide the number of images", zap.Int("batch_size", batch), zap.Int("images", ds.Len()))
 	}
-	loader, err := newEvalLoader(ds, batch, cfg.NumParallelWorkers, func(name string, err error) {
-		log.Warn("unreadable image skipped", zap.String("file", name), zap.Error(err))
-	})
+	loader, err := newEvalLoader(ds, batch, cfg.NumParallelWorkers, skipWarner(log, nil))
 	if err != nil {
 		return EvalResult{}, err
 	}
@@ -40,25 +36,15 @@ func Validate(ctx context.Context, o Options) (EvalResult, error) {
 	if err != nil {
 		return EvalResult{}, err
 	}
-	mc, err := resnext.Variant(cfg.Model)
+	mc, err := modelConfig(cfg, ds)
 	if err != nil {
-		return EvalResult{}, fmt.Errorf("model: %w", err)
-	}
-	c, _, _ := ds.Shape()
-	mc.InChannels = c
-	if mc.NumClasses, err = numClasses(cfg, ds.Classes()); err != nil {
 		return EvalResult{}, err
 	}
-	choice, err := ck.PoolPadding()
+	choice, err := ck.ChoosePoolPadding(cfg.PoolPadding, "pool_padding")
 	if err != nil {
 		return EvalResult{}, err
 	}
 	mc.MaxPool = choice.Style
-	if cfg.PoolPadding != "" && cfg.PoolPadding != "auto" {
-		if mc.MaxPool, err = nn.ParsePoolPadding(cfg.PoolPadding); err != nil {
-			return EvalResult{}, fmt.Errorf("pool_padding: %w (or auto)", err)
-		}
-	}
 	net, err := resnext.Build(b, mc)
 	if err != nil {
 		return EvalResult{}, err

@@ -38,16 +38,9 @@ func loadModel(b ops.Backend, log *zap.Logger, model, path string, numClasses in
 		}
 	}
 	cfg.NumClasses = numClasses
-	choice, err := c.PoolPadding()
+	choice, err := c.ChoosePoolPadding(poolFlag, "--pool_padding")
 	if err != nil {
 		return nil, err
-	}
-	if poolFlag != "auto" {
-		style, err := nn.ParsePoolPadding(poolFlag)
-		if err != nil {
-			return nil, fmt.Errorf("--pool_padding: %w (or auto)", err)
-		}
-		choice = ckpt.PoolPaddingChoice{Style: style, Reason: fmt.Sprintf("max-pool padding %q from --pool_padding", style)}
 	}
 	cfg.MaxPool = choice.Style
 	m, err := resnext.Build(b, cfg)
