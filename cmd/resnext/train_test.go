@@ -64,11 +64,11 @@ func TestTrainDefaultJob(t *testing.T) {
 	if !strings.Contains(out, "test top-1") {
 		t.Errorf("train printed %q: want the test accuracy", out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ckpt", "resnext14_small-1_16.ckpt")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "runs", "fashion_mnist", "resnext14_small-1_16.ckpt")); err != nil {
 		t.Error(err)
 	}
 	// validate with the run's checkpoint, as JSON.
-	out, err = run(t, "validate", "--ckpt_path", "ckpt/resnext14_small-1_16.ckpt", "--json")
+	out, err = run(t, "validate", "--ckpt_path", "runs/fashion_mnist/resnext14_small-1_16.ckpt", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestInterruptWritesCheckpoint(t *testing.T) {
 	if !ok || ee.ExitCode() != 130 {
 		t.Fatalf("exit %v, want status 130\n%s", err, strings.Join(log, "\n"))
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "ckpt", "resnext14_small-1_*.ckpt"))
+	files, _ := filepath.Glob(filepath.Join(dir, "runs", "fashion_mnist", "resnext14_small-1_*.ckpt"))
 	if len(files) != 1 {
 		t.Fatalf("checkpoints after SIGTERM: %v", files)
 	}

@@ -27,7 +27,7 @@ MindCV's configs and flags, as train does. As MindCV's validate.py, when the num
 a multiple of batch_size, the batch size is lowered to the largest divisor, so every batch is full.
 With no --config, the Fashion-MNIST recipe's data and model apply (configs/cpu/fashion_mnist.yaml).`,
 		Example: `  resnext validate -c configs/resnext/resnext50_32x4d_ascend.yaml --data_dir /path/to/imagenet --ckpt_path resnext50_32x4d.ckpt
-  resnext validate -c configs/cpu/fashion_mnist.yaml --data_dir /usr/share/datasets/fashion-mnist --ckpt_path ckpt/resnext14_small-10_937.ckpt --json`,
+  resnext validate -c configs/cpu/fashion_mnist.yaml --data_dir /usr/share/datasets/fashion-mnist --ckpt_path runs/fashion_mnist/resnext14_small-10_937.ckpt --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, rep, err := resolveConfig(cmd, "cpu/fashion_mnist.yaml")
