@@ -415,16 +415,14 @@ func (t *raLUT) same(f func(v int) uint8) {
 	t[1], t[2] = t[0], t[0]
 }
 
-// raHistogram counts the values of each channel.
-func raHistogram(img *RGB) *[3][256]int {
-	var h [3][256]int
+// raHistogram counts the values of each channel into h.
+func raHistogram(img *RGB, h *[3][256]int) {
 	p := img.Pix[:len(img.Pix)/3*3]
 	for i := 0; i < len(p); i += 3 {
 		h[0][p[i]]++
 		h[1][p[i+1]]++
 		h[2][p[i+2]]++
 	}
-	return &h
 }
 
 // pilPosterize keeps the top bits of every value, as ImageOps.posterize.
@@ -448,23 +446,28 @@ func pilSolarize(img *RGB, threshold int) {
 	t.apply(img)
 }
 
-// histogramLUT maps each channel of img through the table that lut builds from the channel's
-// histogram.
-func histogramLUT(img *RGB, lut func(h *[256]int, t *[256]uint8)) {
-	h := raHistogram(img)
+// histogramLUT maps each channel of img through the table built from the channel's histogram:
+// equalize's, or else autocontrast's.
+func histogramLUT(img *RGB, equalize bool) {
+	var h [3][256]int
+	raHistogram(img, &h)
 	var t raLUT
 	for c := range 3 {
 		for v := range 256 {
 			t[c][v] = uint8(v)
 		}
-		lut(&h[c], &t[c])
+		if equalize {
+			equalizeLUT(&h[c], &t[c])
+		} else {
+			autoContrastLUT(&h[c], &t[c])
+		}
 	}
 	t.apply(img)
 }
 
 // pilAutoContrast stretches each channel so that its lowest value becomes 0 and its highest 255,
 // as ImageOps.autocontrast with no cutoff.
-func pilAutoContrast(img *RGB) { histogramLUT(img, autoContrastLUT) }
+func pilAutoContrast(img *RGB) { histogramLUT(img, false) }
 
 // autoContrastLUT is autocontrast's table for one channel: lut[v] = int(v*scale - lo*scale),
 // clamped, scale = 255/(hi-lo); the identity when the channel holds one value.
@@ -487,7 +490,7 @@ func autoContrastLUT(h *[256]int, t *[256]uint8) {
 }
 
 // pilEqualize flattens each channel's histogram, as ImageOps.equalize.
-func pilEqualize(img *RGB) { histogramLUT(img, equalizeLUT) }
+func pilEqualize(img *RGB) { histogramLUT(img, true) }
 
 // equalizeLUT is equalize's table for one channel: with step the pixel count less the last
 // occupied bin's, over 255, lut[v] = (step/2 + pixels below v) / step; the identity when step

@@ -401,10 +401,19 @@ func raWarp(img *RGB, m [6]float64) *RGB {
 	return dst
 }
 
+// Apply allocates nothing once tmp is grown, whatever the operation and filter.
 func TestRandAugmentNoAllocs(t *testing.T) {
 	r, _ := NewRandAugment("randaug-m9-mstd0.5", RandAugmentParams{Filter: AffineRandom})
 	img, tmp := raTestImage(32, 32, 1), NewRGB(32, 32)
 	rng := rand.New(rand.NewPCG(5, 6))
+	one := *r
+	one.prob, one.layers = 1, 1
+	for op := range raOp(len(raOpNames)) {
+		one.table = []raOp{op}
+		if n := testing.AllocsPerRun(20, func() { one.Apply(img, tmp, rng) }); n != 0 {
+			t.Errorf("%v allocates %v times per call", op, n)
+		}
+	}
 	if n := testing.AllocsPerRun(200, func() { r.Apply(img, tmp, rng) }); n != 0 {
 		t.Errorf("Apply allocates %v times per call", n)
 	}
