@@ -640,10 +640,21 @@ var raPi = math.Pi
 // pyRadians is Python's math.radians: deg * (π/180), the factor rounded to float64 first.
 func pyRadians(deg float64) float64 { return deg * (raPi / 180) }
 
-// pyRound15 rounds v to 15 decimals, correctly rounded as Python's round(v, 15).
+// pyRound15 rounds v (|v| <= 1) to 15 decimals as Python's round(v, 15): the exact v*10^15
+// (the product plus its FMA residual) rounded half to even, then divided back, which IEEE
+// division rounds correctly, as Python's decimal-string round trip does.
 func pyRound15(v float64) float64 {
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 15, 64), 64)
-	return r
+	const scale = 1e15
+	p := v * scale
+	e := math.FMA(v, scale, -p) // v*scale == p + e exactly
+	n := math.RoundToEven(p)
+	switch f := p - n; {
+	case f == 0.5 && e > 0:
+		n++
+	case f == -0.5 && e < 0:
+		n--
+	}
+	return n / scale
 }
 
 // raShearXMatrix shears along x by deg degrees about the centre row: x_in = x + tan(deg)(y - h/2).

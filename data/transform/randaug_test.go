@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -133,6 +134,23 @@ func TestRandAugmentOpsAgainstPillow(t *testing.T) {
 				t.Logf("%d values differ, largest by %d", n, maxDiff)
 			}
 		})
+	}
+}
+
+// pyRound15 agrees with the correctly rounded decimal string (what Python's round does) on the
+// sines and cosines rotations use and on ties.
+func TestPyRound15(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	vals := []float64{0, 1, -1, 0.5, 1.0 / 65536, 3.0 / 65536, -5.0 / 131072, 0.1, 0.7071067811865476}
+	for range 100000 {
+		a := rng.Float64() * 720
+		vals = append(vals, math.Cos(pyRadians(a)), math.Sin(-pyRadians(a)), rng.Float64()*2-1)
+	}
+	for _, v := range vals {
+		want, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 15, 64), 64)
+		if got := pyRound15(v); got != want {
+			t.Fatalf("pyRound15(%v) = %v, want %v", v, got, want)
+		}
 	}
 }
 
