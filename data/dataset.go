@@ -25,6 +25,21 @@ type Dataset interface {
 	Load(i int, rng *rand.Rand, dst []float32) error
 }
 
+// Worker loads the samples of a Dataset on one goroutine, keeping its decoders and buffers from
+// sample to sample. Close releases them.
+type Worker interface {
+	// Load is Dataset.Load.
+	Load(i int, rng *rand.Rand, dst []float32) error
+	// Close releases the worker; it is not used after.
+	Close()
+}
+
+// WorkerSource is a Dataset whose loading keeps per-goroutine state: a Loader gives each of its
+// goroutines a Worker of its own.
+type WorkerSource interface {
+	NewWorker() (Worker, error)
+}
+
 // Options choose and configure a data set; the fields follow MindCV's config keys.
 //
 // A zero ImageSize, Scale, Ratio or CropPct and an empty Interpolation take MindCV's defaults (the
@@ -52,9 +67,16 @@ type Options struct {
 	Scale, Ratio [2]float64
 	// HFlip is the probability of a horizontal flip (0.5).
 	HFlip float64
-	// ColorJitter is the strength of the brightness, contrast and saturation jitter (0.4), each
-	// by a factor in [max(0, 1-j), 1+j]; hue is not changed. Image folders only.
-	ColorJitter float64
+	// ColorJitter is MindCV's color_jitter: one strength for brightness, contrast and saturation
+	// (0.4), each by a factor in [max(0, 1-j), 1+j], or three, or four with the hue's (a turn of
+	// at most j, j <= 0.5); empty turns the jitter off. Image folders only.
+	ColorJitter []float64
+	// JPEGDecoder chooses the image folders' JPEG decoder: "auto" (or ""), "libjpeg-turbo" or
+	// "go" (see DecoderAuto).
+	JPEGDecoder string
+	// ExifOrientation turns JPEGs upright by their EXIF orientation tag before the transform.
+	// MindSpore's decoder, and torchvision's ImageFolder, ignore the tag.
+	ExifOrientation bool
 	// Interpolation is the resize's: "bilinear" (OpenCV's INTER_LINEAR) is the one supported.
 	Interpolation string
 	// CropPct is the eval transform's crop fraction (0.875): resize the shorter side to
@@ -66,10 +88,16 @@ type Options struct {
 	// CropPadding is the MNIST-format train transform's zero padding on each side before a
 	// random crop back to the original size (0: no crop).
 	CropPadding int
-	// AutoAugment must be "" (auto_augment is not supported yet).
+	// AutoAugment is MindCV's auto_augment: "" for none, or a RandAugment policy such as
+	// "randaug-m9-mstd0.5" (image folders; it replaces the colour jitter, as in MindCV).
 	AutoAugment string
-	// REProb must be 0 (random erasing, re_prob, is not supported yet).
-	REProb float64
+	// REProb is the probability of random erasing on the normalised image (re_prob; 0: none),
+	// with REScale, RERatio, REValue and REMaxAttempts (re_scale, re_ratio, re_value,
+	// re_max_attempts; zero values take MindCV's defaults). Image folders only.
+	REProb           float64
+	REScale, RERatio [2]float64
+	REValue          string
+	REMaxAttempts    int
 }
 
 // DefaultOptions returns MindCV's defaults: ImageNet, training split, image_resize 224, scale
@@ -78,7 +106,7 @@ func DefaultOptions() Options {
 	return Options{
 		Dataset: "imagenet", Split: "train", Train: true,
 		ImageSize: 224, Scale: [2]float64{0.08, 1}, Ratio: [2]float64{0.75, 1.333},
-		HFlip: 0.5, ColorJitter: 0.4, Interpolation: "bilinear", CropPct: 0.875,
+		HFlip: 0.5, ColorJitter: []float64{0.4}, Interpolation: "bilinear", CropPct: 0.875,
 	}
 }
 
@@ -137,12 +165,6 @@ func Open(o Options) (Dataset, error) {
 // values. defaultSize is the set's ImageSize default.
 func (o *Options) checkCommon(defaultSize int) error {
 	name := setName(*o)
-	if o.AutoAugment != "" {
-		return fmt.Errorf("%s: auto_augment %q is not supported yet: leave auto_augment empty", name, o.AutoAugment)
-	}
-	if o.REProb != 0 {
-		return fmt.Errorf("%s: re_prob %v: random erasing is not supported yet: set re_prob to 0", name, o.REProb)
-	}
 	switch strings.ToLower(o.Interpolation) {
 	case "", "bilinear":
 		o.Interpolation = "bilinear"

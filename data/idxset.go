@@ -51,6 +51,9 @@ type idxSet struct {
 // openIDX reads split o.Split of an MNIST-format set (kind mnist or fashion_mnist).
 func openIDX(kind string, o Options) (*idxSet, error) {
 	name := setName(o)
+	if o.AutoAugment != "" || o.REProb != 0 {
+		return nil, fmt.Errorf("%s: auto_augment %q and re_prob %v: RandAugment and random erasing apply to image folders; leave auto_augment empty and re_prob 0 for MNIST-format sets", setName(o), o.AutoAugment, o.REProb)
+	}
 	if err := o.checkCommon(28); err != nil {
 		return nil, err
 	}

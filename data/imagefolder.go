@@ -1,22 +1,20 @@
 package data
 
 import (
-	"bufio"
 	"fmt"
-	"image"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/resnext/resnext/data/imagenet"
 	"github.com/resnext/resnext/data/transform"
 )
 
 // imageExts are the file extensions (lower case) an ImageFolder reads: JPEG and PNG, and the
-// other formats transform.DecodeFile decodes.
+// other formats Go's image decoders read.
 var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".gif": true, ".webp": true}
 
 // maxPixels bounds the images an ImageFolder decodes (a 16384 x 16384 image), so one odd file
@@ -39,6 +37,9 @@ type ImageFolder struct {
 	trainT  transform.Train
 	evalT   transform.Eval
 	size    int
+	jpeg    jpegBackend
+	orient  bool
+	pool    sync.Pool // *folderWorker, for Load
 }
 
 // NewImageFolder reads the file list of split o.Split of the image folder at root (the images are
@@ -53,18 +54,32 @@ func NewImageFolder(root string, o Options) (*ImageFolder, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &ImageFolder{root: filepath.Join(root, o.Split), train: o.Train, size: o.ImageSize}
+	f := &ImageFolder{root: filepath.Join(root, o.Split), train: o.Train, size: o.ImageSize, orient: o.ExifOrientation}
 	var m, s [3]float32
 	for c := range 3 {
 		m[c], s[c] = float32(mean[c]), float32(std[c])
 	}
+	jitter, err := transform.JitterOf(o.ColorJitter)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	f.trainT = transform.Train{ImageSize: o.ImageSize, Scale: o.Scale, Ratio: o.Ratio, HFlip: o.HFlip,
-		ColorJitter: o.ColorJitter, Mean: m, Std: s}
-	f.evalT = transform.Eval{ImageSize: o.ImageSize, CropPct: o.CropPct, Mean: m, Std: s}
+		Jitter: jitter, Mean: m, Std: s}
 	if o.Train {
-		if err := f.trainT.Validate(); err != nil {
+		if err := o.augmentations(&f.trainT); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+	}
+	f.evalT = transform.Eval{ImageSize: o.ImageSize, CropPct: o.CropPct, Mean: m, Std: s}
+	check := f.evalT.Validate
+	if o.Train {
+		check = f.trainT.Validate
+	}
+	if err := check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if f.jpeg, err = chooseJPEG(o.JPEGDecoder); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 
 	layout := "MindCV's layout is data_dir/train/<class>/<image> and data_dir/val/<class>/<image>"
@@ -99,6 +114,59 @@ func NewImageFolder(root string, o Options) (*ImageFolder, error) {
 		}
 	}
 	return f, nil
+}
+
+// augmentations sets up the train transform's RandAugment (auto_augment) and random erasing
+// (re_*), as MindCV's transforms_imagenet_train.
+func (o Options) augmentations(t *transform.Train) error {
+	if a := strings.TrimSpace(o.AutoAugment); a != "" {
+		if !strings.HasPrefix(strings.ToLower(a), "randaug") {
+			return fmt.Errorf("auto_augment %q: RandAugment (randaug-m9-mstd0.5 and the like) is the policy implemented; autoaug, trivialaugwide and augmix are not", a)
+		}
+		filter, err := transform.ParseAffineFilter(o.Interpolation)
+		if err != nil {
+			return err
+		}
+		ra, err := transform.NewRandAugment(a, transform.RandAugmentParams{ImgMean: transform.FillFromMean(t.Mean), Filter: filter})
+		if err != nil {
+			return err
+		}
+		t.RandAugment = ra
+	}
+	if o.REProb == 0 {
+		return nil
+	}
+	e := transform.DefaultRandomErasing()
+	e.Prob = o.REProb
+	if o.REScale != [2]float64{} {
+		e.Scale = o.REScale
+	}
+	if o.RERatio != [2]float64{} {
+		e.Ratio = o.RERatio
+	}
+	if o.REMaxAttempts != 0 {
+		e.MaxAttempts = o.REMaxAttempts
+	}
+	if v := strings.TrimSpace(o.REValue); v != "" {
+		var raw any = v
+		if parts := strings.Split(v, ","); len(parts) > 1 {
+			list := make([]any, len(parts))
+			for i, p := range parts {
+				list[i] = strings.TrimSpace(p)
+			}
+			raw = list
+		}
+		val, err := transform.ParseErasingValue(raw)
+		if err != nil {
+			return err
+		}
+		e.Value = val
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	t.Erasing = e
+	return nil
 }
 
 func f64(v []float32) []float64 {
@@ -178,9 +246,54 @@ func (f *ImageFolder) Label(i int) int { return int(f.labels[i]) }
 // Name is the path of image i.
 func (f *ImageFolder) Name(i int) string { return f.paths[i] }
 
+// JPEGDecoder says which JPEG decoder the set uses, and why.
+func (f *ImageFolder) JPEGDecoder() string { return f.jpeg.desc }
+
 // Load decodes image i and writes it, transformed, into dst; the train transform draws from rng
-// (which the eval transform does not need).
+// (which the eval transform does not need). Load may be called from several goroutines; a
+// Loader uses NewWorker instead, which keeps one decoder per goroutine.
 func (f *ImageFolder) Load(i int, rng *rand.Rand, dst []float32) error {
+	w, _ := f.pool.Get().(*folderWorker)
+	if w == nil {
+		nw, err := f.NewWorker()
+		if err != nil {
+			return err
+		}
+		w = nw.(*folderWorker)
+	}
+	defer f.pool.Put(w)
+	return w.Load(i, rng, dst)
+}
+
+// NewWorker returns a loader of the set's samples for one goroutine: its decoder, buffers and
+// transform scratch are reused from sample to sample.
+func (f *ImageFolder) NewWorker() (Worker, error) {
+	d, err := newPictureDecoder(f.jpeg, f.orient)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.root, err)
+	}
+	return &folderWorker{f: f, dec: d}, nil
+}
+
+// folderWorker loads an ImageFolder's samples on one goroutine.
+type folderWorker struct {
+	f       *ImageFolder
+	dec     *pictureDecoder
+	scratch transform.Scratch
+	rng     *rand.Rand // the generator of the sample being loaded, for plan
+}
+
+// plan draws the train transform's crop and flip, or makes the eval transform's plan.
+func (w *folderWorker) plan(width, height int) (transform.Plan, error) {
+	if w.f.train {
+		return w.f.trainT.Plan(width, height, w.rng), nil
+	}
+	return w.f.evalT.Plan(width, height)
+}
+
+// Load is ImageFolder.Load on the worker's goroutine.
+func (w *folderWorker) Load(i int, rng *rand.Rand, dst []float32) error {
+	f := w.f
 	if i < 0 || i >= len(f.paths) {
 		return errIndex(f.root, i, len(f.paths))
 	}
@@ -190,14 +303,16 @@ func (f *ImageFolder) Load(i int, rng *rand.Rand, dst []float32) error {
 	if f.train && rng == nil {
 		return fmt.Errorf("%s: the train transform needs a random generator", f.root)
 	}
-	img, err := decode(f.paths[i])
+	w.rng = rng
+	win, p, err := w.dec.decode(f.paths[i], w)
+	w.rng = nil
 	if err != nil {
 		return err
 	}
 	if f.train {
-		err = f.trainT.Apply(img, rng, dst)
+		err = f.trainT.Finish(win, p, rng, &w.scratch, dst)
 	} else {
-		err = f.evalT.Apply(img, dst)
+		err = f.evalT.Finish(win, p, &w.scratch, dst)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.paths[i], err)
@@ -205,27 +320,60 @@ func (f *ImageFolder) Load(i int, rng *rand.Rand, dst []float32) error {
 	return nil
 }
 
-// decode reads an image file as RGB, refusing images of more than maxPixels pixels before
-// decoding them.
-func decode(path string) (*transform.RGB, error) {
-	file, err := os.Open(path)
+// Close releases the worker's decoder.
+func (w *folderWorker) Close() { w.dec.close() }
+
+// FileLoader makes eval samples of image files named one by one (predict's), with the decoders
+// and the eval transform of an image folder.
+type FileLoader struct {
+	w folderWorker
+}
+
+// NewFileLoader returns a loader of o's eval transform (o.ImageSize, CropPct, Mean, Std,
+// JPEGDecoder, ExifOrientation). Close it when done.
+func NewFileLoader(o Options) (*FileLoader, error) {
+	if err := o.checkCommon(224); err != nil {
+		return nil, err
+	}
+	mean, std, err := o.normalisation(3, f64(imagenet.Mean[:]), f64(imagenet.Std[:]))
 	if err != nil {
 		return nil, err
 	}
-	defer file.Close()
-	cfg, format, err := image.DecodeConfig(bufio.NewReader(file))
+	f := &ImageFolder{size: o.ImageSize, orient: o.ExifOrientation}
+	for c := range 3 {
+		f.evalT.Mean[c], f.evalT.Std[c] = float32(mean[c]), float32(std[c])
+	}
+	f.evalT.ImageSize, f.evalT.CropPct = o.ImageSize, o.CropPct
+	if err := f.evalT.Validate(); err != nil {
+		return nil, err
+	}
+	if f.jpeg, err = chooseJPEG(o.JPEGDecoder); err != nil {
+		return nil, err
+	}
+	d, err := newPictureDecoder(f.jpeg, f.orient)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot decode the image (%s): %w", path, extList(), err)
+		return nil, err
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, fmt.Errorf("%s: the %s image is %dx%d: want between 1 and %d pixels", path, format, cfg.Width, cfg.Height, maxPixels)
-	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	img, format, err := image.Decode(bufio.NewReader(file))
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot decode the %s image: %w", path, format, err)
-	}
-	return transform.ToRGB(img), nil
+	return &FileLoader{w: folderWorker{f: f, dec: d}}, nil
 }
+
+// JPEGDecoder says which JPEG decoder the loader uses, and why.
+func (l *FileLoader) JPEGDecoder() string { return l.w.f.jpeg.desc }
+
+// Load writes the eval sample of the image file at path into dst (3*ImageSize*ImageSize values).
+func (l *FileLoader) Load(path string, dst []float32) error {
+	if len(dst) != 3*l.w.f.size*l.w.f.size {
+		return errDst(path, len(dst), 3, l.w.f.size, l.w.f.size)
+	}
+	win, p, err := l.w.dec.decode(path, &l.w)
+	if err != nil {
+		return err
+	}
+	if err := l.w.f.evalT.Finish(win, p, &l.w.scratch, dst); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Close releases the loader's decoder.
+func (l *FileLoader) Close() { l.w.Close() }

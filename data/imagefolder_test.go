@@ -109,10 +109,16 @@ func TestImageFolder(t *testing.T) {
 			t.Errorf("channel %d: %v is not a normalised pixel", c, v)
 		}
 	}
-	img, err := transform.DecodeFile(f.Name(2))
+	file, err := os.Open(f.Name(2))
 	if err != nil {
 		t.Fatal(err)
 	}
+	decoded, err := png.Decode(file)
+	file.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := transform.ToRGB(decoded)
 	ref := make([]float32, len(dst))
 	if err := (transform.Eval{ImageSize: 16, CropPct: 0.875, Mean: imagenet.Mean, Std: imagenet.Std}).Apply(img, ref); err != nil {
 		t.Fatal(err)
@@ -171,8 +177,11 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{func(o *Options) { o.DataDir = "" }, "--data_dir"},
 		{func(o *Options) { o.Interpolation = "bicubic" }, `interpolation "bicubic"`},
-		{func(o *Options) { o.AutoAugment = "randaug-m9" }, "auto_augment"},
-		{func(o *Options) { o.REProb = 0.25 }, "re_prob"},
+		{func(o *Options) { o.AutoAugment = "augmix" }, "auto_augment"},
+		{func(o *Options) { o.REProb = -0.25 }, "re_prob"},
+		{func(o *Options) { o.ColorJitter = []float64{0.4, 0.4} }, "color_jitter"},
+		{func(o *Options) { o.ColorJitter = []float64{0.4, 0.4, 0.4, 0.7} }, "hue"},
+		{func(o *Options) { o.JPEGDecoder = "pil" }, "jpeg_decoder"},
 		{func(o *Options) { o.Mean = []float64{1, 2} }, "mean"},
 		{func(o *Options) { o.Std = []float64{1, 0, 1} }, "std"},
 		{func(o *Options) { o.ImageSize = -3 }, "image_resize"},

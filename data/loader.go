@@ -62,6 +62,7 @@ type Loader struct {
 	skipped  atomic.Int64
 	skipMu   sync.Mutex
 	reported map[int]bool
+	idle     chan Worker // workers of finished epochs, for the next
 }
 
 // Batch is a batch of samples, CHW each, with their labels.
@@ -141,7 +142,58 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 	}
 	l.inFlight = workers + prefetch
 	l.pool = make(chan *Batch, l.inFlight+2)
+	l.idle = make(chan Worker, workers)
 	return l, nil
+}
+
+// sampleLoader loads samples: a Dataset, or one goroutine's Worker of it.
+type sampleLoader interface {
+	Load(i int, rng *rand.Rand, dst []float32) error
+}
+
+// worker returns a loader of samples for one goroutine: an idle Worker, a new one when the set
+// is a WorkerSource, else the set itself.
+func (l *Loader) worker() sampleLoader {
+	ws, ok := l.ds.(WorkerSource)
+	if !ok {
+		return l.ds
+	}
+	select {
+	case w := <-l.idle:
+		return w
+	default:
+	}
+	w, err := ws.NewWorker()
+	if err != nil {
+		return l.ds // each sample then reports the error, or loads by the set's own path
+	}
+	return w
+}
+
+// putWorker keeps a goroutine's Worker for the next epoch.
+func (l *Loader) putWorker(s sampleLoader) {
+	w, ok := s.(Worker)
+	if !ok {
+		return
+	}
+	select {
+	case l.idle <- w:
+	default:
+		w.Close()
+	}
+}
+
+// Close releases the workers the loader keeps between epochs (their decoders). Call it when the
+// loader is no longer used, after closing its iterators.
+func (l *Loader) Close() {
+	for {
+		select {
+		case w := <-l.idle:
+			w.Close()
+		default:
+			return
+		}
+	}
 }
 
 // StepsPerEpoch is the number of batches in an epoch.
@@ -279,6 +331,8 @@ func (l *Loader) Epoch(epoch, skip int) *Iter {
 // inFlight: batch k always has slot k % inFlight to itself.
 func (it *Iter) work() {
 	defer it.wg.Done()
+	ld := it.l.worker()
+	defer it.l.putWorker(ld)
 	pcg := rand.NewPCG(0, 0)
 	rng := rand.New(pcg)
 	for {
@@ -293,7 +347,7 @@ func (it *Iter) work() {
 			return
 		}
 		b := it.l.newBatch()
-		err := it.fill(b, k, pcg, rng)
+		err := it.fill(ld, b, k, pcg, rng)
 		if err == errStopped {
 			it.l.Release(b)
 			return
@@ -303,7 +357,7 @@ func (it *Iter) work() {
 }
 
 // fill makes batch k into b.
-func (it *Iter) fill(b *Batch, k int, pcg *rand.PCG, rng *rand.Rand) error {
+func (it *Iter) fill(ld sampleLoader, b *Batch, k int, pcg *rand.PCG, rng *rand.Rand) error {
 	l := it.l
 	bs := l.o.BatchSize
 	n := min(bs, l.perRank-k*bs)
@@ -315,7 +369,7 @@ func (it *Iter) fill(b *Batch, k int, pcg *rand.PCG, rng *rand.Rand) error {
 			return errStopped
 		default:
 		}
-		i, err := it.load(k*bs+j, b.X[j*l.chw:(j+1)*l.chw], pcg, rng)
+		i, err := it.load(ld, k*bs+j, b.X[j*l.chw:(j+1)*l.chw], pcg, rng)
 		if err != nil {
 			return err
 		}
@@ -328,7 +382,7 @@ func (it *Iter) fill(b *Batch, k int, pcg *rand.PCG, rng *rand.Rand) error {
 // the next readable one (wrapping). Each attempt draws its augmentation from the generator of
 // position p, so the result does not depend on which worker makes it. It returns the index of
 // the sample it loaded.
-func (it *Iter) load(p int, dst []float32, pcg *rand.PCG, rng *rand.Rand) (int, error) {
+func (it *Iter) load(ld sampleLoader, p int, dst []float32, pcg *rand.PCG, rng *rand.Rand) (int, error) {
 	l := it.l
 	pos := p // the position in the epoch's padded order, before sharding
 	if l.shards > 1 {
@@ -339,7 +393,7 @@ func (it *Iter) load(p int, dst []float32, pcg *rand.PCG, rng *rand.Rand) (int, 
 	for a := range tries {
 		i := int(it.order[(p+a)%len(it.order)])
 		pcg.Seed(l.sampleSeeds(it.epoch, pos))
-		err := safeLoad(l.ds, i, rng, dst)
+		err := safeLoad(ld, l.ds, i, rng, dst)
 		if err == nil {
 			return i, nil
 		}
@@ -349,14 +403,14 @@ func (it *Iter) load(p int, dst []float32, pcg *rand.PCG, rng *rand.Rand) (int, 
 	return 0, fmt.Errorf("data loader: epoch %d: %d samples in a row from position %d could not be read (the last: %v): check data_dir", it.epoch, tries, p, last)
 }
 
-// safeLoad is ds.Load with a panic (a decoder's, say) turned into an error.
-func safeLoad(ds Dataset, i int, rng *rand.Rand, dst []float32) (err error) {
+// safeLoad is ld.Load with a panic (a decoder's, say) turned into an error naming the sample.
+func safeLoad(ld sampleLoader, ds Dataset, i int, rng *rand.Rand, dst []float32) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: loading failed: %v", ds.Name(i), r)
 		}
 	}()
-	return ds.Load(i, rng, dst)
+	return ld.Load(i, rng, dst)
 }
 
 // Next blocks until the next batch of the epoch is ready and returns it; false at the end of the

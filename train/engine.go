@@ -211,9 +211,6 @@ func checkSupported(cfg config.Config) error {
 	default:
 		errs = append(errs, fmt.Sprintf("amp_level %q: O0 (float32) and O2 (float16 but batch norm) are implemented", cfg.AmpLevel))
 	}
-	if j := cfg.ColorJitter; len(j) > 1 && (len(j) < 3 || j[1] != j[0] || j[2] != j[0] || len(j) > 3 && j[3] != 0) {
-		errs = append(errs, fmt.Sprintf("color_jitter %v: separate brightness, contrast and saturation factors and hue are not implemented; give one factor", j))
-	}
 	if cfg.Vflip > 0 {
 		errs = append(errs, fmt.Sprintf("vflip %v: vertical flips are not implemented; set 0", cfg.Vflip))
 	}
@@ -241,18 +238,11 @@ func dataOptions(c config.Config, split string, train bool) data.Options {
 	return data.Options{
 		Dataset: c.Dataset, DataDir: c.DataDir, Split: split, Train: train,
 		ImageSize: c.ImageResize, Scale: pair(c.Scale), Ratio: pair(c.Ratio), HFlip: c.Hflip,
-		ColorJitter: jitter(c.ColorJitter), Interpolation: c.Interpolation, CropPct: c.CropPct,
+		ColorJitter: c.ColorJitter, Interpolation: c.Interpolation, CropPct: c.CropPct,
 		Mean: c.Mean, Std: c.Std, AutoAugment: c.AutoAugment, REProb: c.ReProb,
+		REScale: pair(c.ReScale), RERatio: pair(c.ReRatio), REValue: c.ReValue, REMaxAttempts: c.ReMaxAttempts,
+		JPEGDecoder: c.JPEGDecoder, ExifOrientation: c.ExifOrientation,
 	}
-}
-
-// jitter is the one colour-jitter factor of brightness, contrast and saturation (checkSupported
-// rejects separate factors and hue).
-func jitter(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	return v[0]
 }
 
 // setCompute makes net compute in float16 (amp_level O2) where the backend's kernels do, and says
@@ -283,6 +273,7 @@ func (t *Trainer) openData() error {
 		return err
 	}
 	t.classes = t.trainSet.Classes()
+	logDecoder(t.log, t.trainSet)
 	warn := skipWarner(t.log, t.prom)
 	t.trainLoader, err = data.NewLoader(t.trainSet, data.LoaderOptions{
 		BatchSize: c.BatchSize, Shuffle: c.Shuffle, DropRemainder: c.DropRemainder, Seed: uint64(c.Seed),
@@ -309,6 +300,13 @@ func (t *Trainer) evalBatch() int {
 		return t.cfg.EvalBatchSize
 	}
 	return t.cfg.BatchSize
+}
+
+// logDecoder says which JPEG decoder an image folder uses.
+func logDecoder(log *zap.Logger, ds data.Dataset) {
+	if f, ok := ds.(interface{ JPEGDecoder() string }); ok {
+		log.Info("JPEG decoding", zap.String("decoder", f.JPEGDecoder()))
+	}
 }
 
 // skipWarner is the loaders' OnSkip: a warning naming the unreadable image, and the Prometheus
@@ -485,6 +483,11 @@ func (t *Trainer) Classes() []string { return t.classes }
 func (t *Trainer) Close() {
 	if t.jsonl != nil {
 		t.jsonl.Close()
+	}
+	for _, l := range []*data.Loader{t.trainLoader, t.valLoader} {
+		if l != nil {
+			l.Close()
+		}
 	}
 	if t.accum != nil {
 		t.accum.Free()

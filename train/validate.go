@@ -28,10 +28,12 @@ func Validate(ctx context.Context, o Options) (EvalResult, error) {
 	if batch != cfg.BatchSize {
 		log.Info("batch size lowered to divide the number of images", zap.Int("batch_size", batch), zap.Int("images", ds.Len()))
 	}
+	logDecoder(log, ds)
 	loader, err := newEvalLoader(ds, batch, cfg.NumParallelWorkers, skipWarner(log, nil))
 	if err != nil {
 		return EvalResult{}, err
 	}
+	defer loader.Close()
 	ck, err := ckpt.Read(cfg.CkptPath)
 	if err != nil {
 		return EvalResult{}, err

@@ -32,6 +32,7 @@ type benchOptions struct {
 	json                                bool
 	cpuProfile                          string
 	device                              deviceOptions
+	data                                dataBenchOptions
 	progressEvery                       time.Duration // 0: benchProgressEvery
 }
 
@@ -50,8 +51,8 @@ const (
 func newBenchCmd() *cobra.Command {
 	o := benchOptions{}
 	cmd := &cobra.Command{
-		Use:   "bench --model NAME --batch_size N --mode infer|train --steps K",
-		Short: "Measure images per second, time per step and peak memory of a model",
+		Use:   "bench --model NAME --batch_size N --mode infer|train|data --steps K",
+		Short: "Measure images per second, time per step and peak memory of a model or of the input pipeline",
 		Long: `bench times a model on random input: a freshly initialised network (a fixed seed, no
 checkpoint), a batch of standard-normal images [batch_size, channels, image_size, image_size] and
 random labels.
@@ -69,9 +70,17 @@ backend's device, as lines or, with --json, as one JSON object on standard outpu
 On Ascend it also reports the host time per step: the time the calls that queue a step take, from
 the step's start to just before the final synchronisation. It is what the host spends per step,
 which the device has to hide. Against acl/testruntime, whose kernels run only at synchronisation,
-it measures the binding's own overhead.`,
+it measures the binding's own overhead.
+
+--mode data times the input pipeline instead of a model: the images of --data_dir/--split through
+MindCV's train transform (split train: random resized crop, flip, colour jitter 0.4, normalise) or
+eval transform (any other split: resize to 256, centre crop 224, normalise), decoded and batched
+by --num_parallel_workers goroutines, --steps batches after --warmup, epochs repeated as needed.
+It reports images per second, the time per batch, peak resident memory, host allocations per batch
+and which JPEG decoder ran (--jpeg_decoder auto, libjpeg-turbo or go).`,
 		Example: `  resnext bench --model resnext50_32x4d --batch_size 16 --mode infer --steps 10
-  resnext bench --model resnext50_32x4d --batch_size 32 --mode train --steps 20 --device_target Ascend --json`,
+  resnext bench --model resnext50_32x4d --batch_size 32 --mode train --steps 20 --device_target Ascend --json
+  resnext bench --mode data --data_dir /path/to/imagenet --batch_size 64 --num_parallel_workers 8 --steps 50 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return logged(o.logFormat, func(log *zap.Logger) error { return runBench(o, cmd.OutOrStdout(), log) })
@@ -80,23 +89,34 @@ it measures the binding's own overhead.`,
 	f := cmd.Flags()
 	f.StringVar(&o.model, "model", "resnext50_32x4d", "model to time: "+strings.Join(resnext.Variants(), ", "))
 	f.IntVar(&o.batchSize, "batch_size", 16, "images per step")
-	f.StringVar(&o.mode, "mode", "infer", "what a step is: infer (evaluation-mode forward) or train (forward, loss, backward, SGD)")
+	f.StringVar(&o.mode, "mode", "infer", "what a step is: infer (evaluation-mode forward), train (forward, loss, backward, SGD) or data (one batch of the input pipeline)")
 	f.IntVar(&o.steps, "steps", 10, "timed steps")
 	f.IntVar(&o.warmup, "warmup", 2, "untimed steps before the timed ones")
 	f.IntVar(&o.imageSize, "image_size", 224, "height and width of the images")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of lines")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (read it with go tool pprof)")
 	o.device.register(f)
+	f.StringVar(&o.data.dataDir, "data_dir", "", "--mode data: the image folder (data_dir/<split>/<class>/<image>)")
+	f.StringVar(&o.data.split, "split", "train", "--mode data: the sub-folder of --data_dir; train times MindCV's train transform, any other the eval transform")
+	f.IntVar(&o.data.workers, "num_parallel_workers", runtime.NumCPU(), "--mode data: decoding goroutines")
+	f.IntVar(&o.data.prefetch, "prefetch", 0, "--mode data: batches made ready ahead (0: the loader's default, 2)")
+	f.StringVar(&o.data.jpegDecoder, "jpeg_decoder", "auto", "--mode data: auto, libjpeg-turbo or go")
 	f.StringVar(&o.logFormat, "log_format", "console", "log format: console or json")
 	return cmd
 }
 
 // benchResult is what a benchmark run measured. Times are in milliseconds.
 type benchResult struct {
-	Model     string `json:"model"`
-	Mode      string `json:"mode"`
-	Backend   string `json:"backend"`
-	Device    string `json:"device"`
+	Model string `json:"model,omitempty"`
+	Mode  string `json:"mode"`
+	// Split, Workers, Decoder, Images and Skipped describe a data-mode run.
+	Split     string `json:"split,omitempty"`
+	Workers   int    `json:"num_parallel_workers,omitempty"`
+	Decoder   string `json:"decoder,omitempty"`
+	Images    int    `json:"images,omitempty"`
+	Skipped   int    `json:"skipped,omitempty"`
+	Backend   string `json:"backend,omitempty"`
+	Device    string `json:"device,omitempty"`
 	BatchSize int    `json:"batch_size"`
 	ImageSize int    `json:"image_size"`
 	Warmup    int    `json:"warmup"`
@@ -133,7 +153,7 @@ func (o benchOptions) validate() (resnext.Config, error) {
 	}
 	switch {
 	case o.mode != "infer" && o.mode != "train":
-		return cfg, fmt.Errorf("--mode %q: want infer or train", o.mode)
+		return cfg, fmt.Errorf("--mode %q: want infer, train or data", o.mode)
 	case o.batchSize <= 0:
 		return cfg, fmt.Errorf("--batch_size %d: want a positive number of images", o.batchSize)
 	case o.steps <= 0:
@@ -147,6 +167,16 @@ func (o benchOptions) validate() (resnext.Config, error) {
 }
 
 func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
+	if o.mode == "data" {
+		res, err := benchData(o, log)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			return json.NewEncoder(out).Encode(res)
+		}
+		return printDataBench(out, res)
+	}
 	if _, err := o.validate(); err != nil {
 		return err
 	}
@@ -235,14 +265,11 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	var before runtime.MemStats
 	for i := range o.warmup + o.steps {
 		if i == o.warmup {
-			runtime.ReadMemStats(&before)
-			if o.cpuProfile != "" {
-				stop, err := startCPUProfile(o.cpuProfile)
-				if err != nil {
-					return res, err
-				}
-				defer stop()
+			stop, err := o.startTimed(&before)
+			if err != nil {
+				return res, err
 			}
+			defer stop()
 		}
 		start := time.Now()
 		step()
@@ -278,15 +305,7 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 		res.Loss = &l
 	}
 
-	var total time.Duration
-	for _, d := range stepTimes {
-		total += d
-	}
-	res.ImgPerS = sig6(float64(o.batchSize*o.steps) / total.Seconds())
-	res.MsPerStep = ms(total / time.Duration(o.steps))
-	res.MsPerStepMedian = ms(median(stepTimes))
-	res.MsPerStepMin = ms(slices.Min(stepTimes))
-	res.MsPerStepMax = ms(slices.Max(stepTimes))
+	res.setTimes(stepTimes, o.batchSize*o.steps)
 	if b.Name() == "ascend" {
 		var hostTotal time.Duration
 		for _, d := range hostTimes {
@@ -304,6 +323,30 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	}
 	log.Info("done", fields...)
 	return res, nil
+}
+
+// setTimes fills in the throughput of images over the timed steps and the statistics of the
+// step times.
+func (res *benchResult) setTimes(times []time.Duration, images int) {
+	var total time.Duration
+	for _, d := range times {
+		total += d
+	}
+	res.ImgPerS = sig6(float64(images) / total.Seconds())
+	res.MsPerStep = ms(total / time.Duration(len(times)))
+	res.MsPerStepMedian = ms(median(times))
+	res.MsPerStepMin = ms(slices.Min(times))
+	res.MsPerStepMax = ms(slices.Max(times))
+}
+
+// startTimed starts the timed part of a benchmark: it reads the memory statistics the heap figures
+// count from, and starts the CPU profile --cpuprofile asks for; stop ends the profile.
+func (o benchOptions) startTimed(before *runtime.MemStats) (stop func(), err error) {
+	runtime.ReadMemStats(before)
+	if o.cpuProfile == "" {
+		return func() {}, nil
+	}
+	return startCPUProfile(o.cpuProfile)
 }
 
 // startCPUProfile starts a CPU profile into path and returns the function that stops it and

@@ -102,7 +102,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--steps", "-1"}, "--steps -1"},
 		{[]string{"--warmup", "-1"}, "--warmup -1"},
 		{[]string{"--image_size", "0"}, "--image_size 0"},
-		{[]string{"--mode", "eval"}, `--mode "eval": want infer or train`},
+		{[]string{"--mode", "eval"}, `--mode "eval": want infer, train or data`},
 		{[]string{"--device_target", "GPU"}, "want Ascend, CPU or auto"},
 	} {
 		_, err := run(t, append([]string{"bench", "--model", "resnext14_small", "--image_size", "28", "--steps", "1"}, c.args...)...)

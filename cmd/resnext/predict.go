@@ -15,15 +15,16 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resnext/resnext/data"
 	"github.com/resnext/resnext/data/imagenet"
 	"github.com/resnext/resnext/data/npy"
-	"github.com/resnext/resnext/data/transform"
 	"github.com/resnext/resnext/ops"
 )
 
 // predictOptions are the flags of `resnext predict`.
 type predictOptions struct {
 	model, ckptPath, poolPadding, input, output, classesFile, logFormat string
+	jpegDecoder                                                         string
 	numClasses, batchSize, imageSize, topK                              int
 	cropPct                                                             float64
 	json                                                                bool
@@ -67,6 +68,7 @@ overrides it.`,
 	f.IntVar(&o.batchSize, "batch_size", 16, "images per forward pass")
 	f.IntVar(&o.imageSize, "image_size", 224, "crop size of the evaluation transform")
 	f.Float64Var(&o.cropPct, "crop_pct", 0.875, "the crop's share of the resized image (256 = 224/0.875)")
+	f.StringVar(&o.jpegDecoder, "jpeg_decoder", "auto", "JPEG decoder: auto (libjpeg-turbo when installed, else Go), libjpeg-turbo or go")
 	f.IntVar(&o.topK, "topk", 5, "classes to show per image")
 	f.StringVar(&o.classesFile, "classes", "", "file of class names, one per line, in label order")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per image instead of a table")
@@ -227,19 +229,22 @@ func predictImages(b ops.Backend, m *loadedModel, o predictOptions, args []strin
 	if err != nil {
 		return err
 	}
-	tr := transform.Eval{ImageSize: o.imageSize, CropPct: o.cropPct, Mean: imagenet.Mean, Std: imagenet.Std}
+	opt := data.DefaultOptions()
+	opt.Train, opt.ImageSize, opt.CropPct, opt.JPEGDecoder = false, o.imageSize, o.cropPct, o.jpegDecoder
+	files, err := data.NewFileLoader(opt)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	log.Info("JPEG decoding", zap.String("decoder", files.JPEGDecoder()))
 	per := 3 * o.imageSize * o.imageSize
 	var preds []prediction
 	for lo := 0; lo < len(paths); lo += o.batchSize {
 		batch := paths[lo:min(lo+o.batchSize, len(paths))]
 		x := make([]float32, len(batch)*per)
 		for i, p := range batch {
-			img, err := transform.DecodeFile(p)
-			if err != nil {
+			if err := files.Load(p, x[i*per:(i+1)*per]); err != nil {
 				return err
-			}
-			if err := tr.Apply(img, x[i*per:(i+1)*per]); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
 			}
 		}
 		logits, err := forward(b, m, ops.Shape{len(batch), 3, o.imageSize, o.imageSize}, x)

@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -101,66 +102,11 @@ func rgbImage(w, h int, px ...[3]uint8) *RGB {
 	return img
 }
 
-func TestFlipHorizontal(t *testing.T) {
-	img := rgbImage(3, 2, [3]uint8{1, 2, 3}, [3]uint8{4, 5, 6}, [3]uint8{7, 8, 9},
-		[3]uint8{10, 11, 12}, [3]uint8{13, 14, 15}, [3]uint8{16, 17, 18})
-	FlipHorizontal(img)
-	want := [][3]uint8{{7, 8, 9}, {4, 5, 6}, {1, 2, 3}, {16, 17, 18}, {13, 14, 15}, {10, 11, 12}}
-	if got := pixels(img); !equalPixels(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-}
-
-func equalPixels(a, b [][3]uint8) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// The expected values are worked out by hand: luma of (255,0,0) is 76.245 -> 76, of (0,0,255)
-// 29.07 -> 29, of (100,50,200) 82.05 -> 82, of (10,20,30) 18.15 -> 18.
-func TestColourAdjustments(t *testing.T) {
-	cases := []struct {
-		name  string
-		apply func(*RGB)
-		in    [][3]uint8
-		want  [][3]uint8
-	}{
-		{"brightness 1.5", func(m *RGB) { AdjustBrightness(m, 1.5) },
-			[][3]uint8{{100, 50, 200}, {1, 0, 3}}, [][3]uint8{{150, 75, 255}, {2, 0, 5}}},
-		{"brightness 0", func(m *RGB) { AdjustBrightness(m, 0) },
-			[][3]uint8{{100, 50, 200}}, [][3]uint8{{0, 0, 0}}},
-		{"saturation 0", func(m *RGB) { AdjustSaturation(m, 0) },
-			[][3]uint8{{255, 0, 0}, {0, 0, 255}, {100, 50, 200}}, [][3]uint8{{76, 76, 76}, {29, 29, 29}, {82, 82, 82}}},
-		{"saturation 2", func(m *RGB) { AdjustSaturation(m, 2) },
-			[][3]uint8{{100, 50, 200}}, [][3]uint8{{118, 18, 255}}},
-		{"contrast 0", func(m *RGB) { AdjustContrast(m, 0) },
-			[][3]uint8{{255, 0, 0}, {0, 0, 255}}, [][3]uint8{{53, 53, 53}, {53, 53, 53}}}, // mean 52.5
-		{"contrast 2", func(m *RGB) { AdjustContrast(m, 2) },
-			[][3]uint8{{10, 20, 30}, {10, 20, 30}}, [][3]uint8{{2, 22, 42}, {2, 22, 42}}}, // mean 18
-		{"identity", func(m *RGB) { AdjustContrast(m, 1); AdjustSaturation(m, 1); AdjustBrightness(m, 1) },
-			[][3]uint8{{1, 2, 3}, {250, 128, 0}}, [][3]uint8{{1, 2, 3}, {250, 128, 0}}},
-	}
-	for _, c := range cases {
-		img := rgbImage(len(c.in), 1, c.in...)
-		c.apply(img)
-		if got := pixels(img); !equalPixels(got, c.want) {
-			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 func TestJitter(t *testing.T) {
 	img := rgbImage(2, 1, [3]uint8{100, 50, 200}, [3]uint8{20, 40, 60})
 	rng := newRand(3)
 	Jitter{}.Apply(img, rng)
-	if got := pixels(img); !equalPixels(got, [][3]uint8{{100, 50, 200}, {20, 40, 60}}) {
+	if got := pixels(img); !slices.Equal(got, [][3]uint8{{100, 50, 200}, {20, 40, 60}}) {
 		t.Errorf("zero jitter changed the image: %v", got)
 	}
 	if got, want := rng.Uint64(), newRand(3).Uint64(); got != want {
@@ -175,23 +121,24 @@ func TestJitter(t *testing.T) {
 			t.Fatalf("seed %d: brightness 0.4 gave %v from (100, 150, 50)", seed, img.Pix)
 		}
 	}
-	// The draws: a permutation, then the three factors, applied in the permuted order.
+	// The draws: a permutation of the four, then the factors, applied in the permuted order.
 	src := rgbImage(3, 1, [3]uint8{250, 10, 128}, [3]uint8{0, 255, 90}, [3]uint8{30, 60, 240})
 	for seed := range uint64(30) {
 		got := rgbImage(3, 1, pixels(src)...)
-		Jitter{0.4, 0.4, 0.4}.Apply(got, newRand(seed))
+		Jitter{0.4, 0.4, 0.4, 0.2}.Apply(got, newRand(seed))
 		rng := newRand(seed)
-		order := [3]int{0, 1, 2}
-		rng.Shuffle(3, func(a, b int) { order[a], order[b] = order[b], order[a] })
-		var f [3]float64
-		for k := range f {
+		order := [4]int{0, 1, 2, 3}
+		rng.Shuffle(4, func(a, b int) { order[a], order[b] = order[b], order[a] })
+		var f [4]float64
+		for k := range 3 {
 			f[k] = 0.6 + 0.8*rng.Float64()
 		}
+		f[3] = -0.2 + 0.4*rng.Float64()
 		want := rgbImage(3, 1, pixels(src)...)
 		for _, k := range order {
-			[]func(*RGB, float64){AdjustBrightness, AdjustContrast, AdjustSaturation}[k](want, f[k])
+			[]func(*RGB, float64){AdjustBrightness, AdjustContrast, AdjustSaturation, AdjustHue}[k](want, f[k])
 		}
-		if !equalPixels(pixels(got), pixels(want)) {
+		if !slices.Equal(pixels(got), pixels(want)) {
 			t.Fatalf("seed %d: got %v, want %v (order %v, factors %v)", seed, pixels(got), pixels(want), order, f)
 		}
 	}
@@ -208,7 +155,7 @@ func gradient(w, h int) *RGB {
 }
 
 func TestTrainApply(t *testing.T) {
-	tr := Train{ImageSize: 16, Scale: defScale, Ratio: defRatio, HFlip: 0.5, ColorJitter: 0.4,
+	tr := Train{ImageSize: 16, Scale: defScale, Ratio: defRatio, HFlip: 0.5, Jitter: Jitter{0.4, 0.4, 0.4, 0.1},
 		Mean: [3]float32{10, 20, 30}, Std: [3]float32{2, 4, 5}}
 	flat := NewRGB(50, 40)
 	for i := range flat.Pix {
@@ -233,13 +180,13 @@ func TestTrainApply(t *testing.T) {
 	if err := tr.Apply(img, newRand(5), b); err != nil {
 		t.Fatal(err)
 	}
-	if !equalFloats(a, b) {
+	if !slices.Equal(a, b) {
 		t.Error("the same seed gave different outputs")
 	}
 	if err := tr.Apply(img, newRand(6), b); err != nil {
 		t.Fatal(err)
 	}
-	if equalFloats(a, b) {
+	if slices.Equal(a, b) {
 		t.Error("different seeds gave the same output")
 	}
 	// Without jitter and flip, the output is the crop box resized and normalised.
@@ -248,8 +195,15 @@ func TestTrainApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	x, y, w, h := RandomResizedCropBox(64, 48, defScale, defRatio, newRand(9))
-	Normalize(CropResize(img, x, y, w, h, 16, 16), plain.Mean, plain.Std, b)
-	if !equalFloats(a, b) {
+	crop := NewRGB(w, h)
+	for r := range h {
+		copy(crop.Pix[3*r*w:][:3*w], img.Pix[3*((y+r)*img.W+x):])
+	}
+	resized := resizeWhole(crop, 16, 16)
+	for i, v := range resized.Pix {
+		b[(i%3)*256+i/3] = float32(v)
+	}
+	if !slices.Equal(a, b) {
 		t.Error("train transform without flip and jitter differs from crop, resize, normalise")
 	}
 	if err := tr.Apply(img, newRand(1), dst[:5]); err == nil {
@@ -257,20 +211,8 @@ func TestTrainApply(t *testing.T) {
 	}
 }
 
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestTrainValidate(t *testing.T) {
-	good := Train{ImageSize: 224, Scale: defScale, Ratio: defRatio, HFlip: 0.5, ColorJitter: 0.4, Std: [3]float32{1, 1, 1}}
+	good := Train{ImageSize: 224, Scale: defScale, Ratio: defRatio, HFlip: 0.5, Jitter: Jitter{0.4, 0.4, 0.4, 0}, Std: [3]float32{1, 1, 1}}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +221,8 @@ func TestTrainValidate(t *testing.T) {
 		"scale":        func(t *Train) { t.Scale = [2]float64{0.5, 0.1} },
 		"ratio":        func(t *Train) { t.Ratio = [2]float64{0, 1} },
 		"hflip":        func(t *Train) { t.HFlip = 1.5 },
-		"color_jitter": func(t *Train) { t.ColorJitter = -1 },
+		"color_jitter": func(t *Train) { t.Jitter.Contrast = -1 },
+		"hue":          func(t *Train) { t.Jitter.Hue = 0.6 },
 		"std":          func(t *Train) { t.Std[1] = 0 },
 	}
 	for key, mod := range cases {
@@ -291,21 +234,47 @@ func TestTrainValidate(t *testing.T) {
 	}
 }
 
-func TestCropResize(t *testing.T) {
-	img := gradient(20, 10)
-	c, _ := CenterCrop(img, 8, 6)
-	want := ResizeBilinear(c, 5, 9)
-	if got := CropResize(img, 6, 2, 8, 6, 5, 9); string(got.Pix) != string(want.Pix) {
-		t.Error("CropResize differs from CenterCrop then ResizeBilinear")
+// resizeWhole resizes the whole of img to w x h.
+func resizeWhole(img *RGB, w, h int) *RGB {
+	out := NewRGB(w, h)
+	var r Resampler
+	r.Resize(WindowOf(img), BoxOf(image.Rect(0, 0, img.W, img.H)), image.Rect(0, 0, img.W, img.H), out, false)
+	return out
+}
+
+// A window holding a plan's Need gives the same pixels as the whole picture.
+func TestResizeWindow(t *testing.T) {
+	img := gradient(61, 37)
+	rng := newRand(4)
+	tr := Train{ImageSize: 13, Scale: defScale, Ratio: defRatio, HFlip: 0.5}
+	ev := Eval{ImageSize: 20, CropPct: 0.875}
+	for k := range 40 {
+		p := tr.Plan(img.W, img.H, rng)
+		if k%2 == 1 {
+			var err error
+			if p, err = ev.Plan(img.W, img.H); err != nil {
+				t.Fatal(err)
+			}
+		}
+		whole, part := NewRGB(p.Out.X, p.Out.Y), NewRGB(p.Out.X, p.Out.Y)
+		var r Resampler
+		r.Resize(WindowOf(img), p.Box, p.Clip, whole, p.Flip)
+		need := p.Need()
+		w := Window{Pix: img.Pix[3*(need.Min.Y*img.W+need.Min.X):], Stride: 3 * img.W, Rect: need}
+		r.Resize(w, p.Box, p.Clip, part, p.Flip)
+		if string(whole.Pix) != string(part.Pix) {
+			t.Fatalf("plan %d %+v: the window %v gives other pixels than the whole picture", k, p, need)
+		}
 	}
 	g := make([]uint8, 20*10)
+	src := gradient(20, 10)
 	for i := range g {
-		g[i] = img.Pix[3*i]
+		g[i] = src.Pix[3*i]
 	}
-	r := ResizeBilinear(img, 7, 13)
+	r := resizeWhole(src, 7, 13)
 	for i, v := range ResizeGrey(g, 20, 10, 7, 13) {
 		if v != r.Pix[3*i] {
-			t.Fatalf("ResizeGrey value %d is %d, the red channel of ResizeBilinear %d", i, v, r.Pix[3*i])
+			t.Fatalf("ResizeGrey value %d is %d, the red channel of the RGB resize %d", i, v, r.Pix[3*i])
 		}
 	}
 }
@@ -374,27 +343,24 @@ func TestToRGBFastPaths(t *testing.T) {
 	}
 }
 
-func TestResizeShorterCenterCrop(t *testing.T) {
-	for _, size := range [][2]int{{64, 48}, {48, 64}, {30, 30}, {9, 200}, {301, 7}} {
-		img := gradient(size[0], size[1])
-		want, err := CenterCrop(ResizeShorter(img, 40), 35, 35)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ResizeShorterCenterCrop(img, 40, 35, 35)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got.Pix) != string(want.Pix) {
-			t.Errorf("%v: the windowed resize differs from resizing then cropping", size)
-		}
+func TestEvalPlan(t *testing.T) {
+	e := Eval{ImageSize: 224, CropPct: 0.875}
+	p, err := e.Plan(500, 375) // resized to 341x256, crop offsets 58 and 16
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := ResizeShorterCenterCrop(gradient(10, 10), 20, 21, 5); err == nil || !strings.Contains(err.Error(), "smaller") {
-		t.Errorf("an oversized crop: got %v", err)
+	sx, sy := 500.0/341, 375.0/256
+	want := Box{58 * sx, 16 * sy, 224 * sx, 224 * sy}
+	if math.Abs(p.Box.X-want.X)+math.Abs(p.Box.Y-want.Y)+math.Abs(p.Box.W-want.W)+math.Abs(p.Box.H-want.H) > 1e-9 ||
+		p.Clip != image.Rect(0, 0, 500, 375) || p.Out != image.Pt(224, 224) || p.Flip {
+		t.Errorf("500x375: plan %+v, want box %+v over the whole picture", p, want)
 	}
-	// A 1 x 100000 image would resize to 40 x 4,000,000; the window costs only the crop.
-	long := NewRGB(1, 100000)
-	if got, err := ResizeShorterCenterCrop(long, 40, 35, 35); err != nil || got.W != 35 || got.H != 35 {
-		t.Errorf("long image: %v", err)
+	if _, err := e.Plan(0, 20); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("a 0x20 picture: got %v", err)
+	}
+	// A 1 x 100000 picture would resize to 40 x 4,000,000; the plan reads only the crop's rows.
+	long, err := (Eval{ImageSize: 35, CropPct: 0.875}).Plan(1, 100000)
+	if err != nil || long.Need().Dy() > 4 {
+		t.Errorf("a 1 x 100000 picture: need %v (%v)", long.Need(), err)
 	}
 }

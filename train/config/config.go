@@ -275,6 +275,12 @@ type Config struct {
 	PoolPadding string `key:"pool_padding" help:"stem max-pool padding: auto, same (MindCV) or symmetric (torchvision)"`
 	// EvalBatchSize is the evaluation batch size per device; 0 uses BatchSize.
 	EvalBatchSize int `key:"eval_batch_size" help:"evaluation batch size per device (0: batch_size)"`
+	// JPEGDecoder chooses the image folders' JPEG decoder: auto (libjpeg-turbo when installed,
+	// else the Go decoder), libjpeg-turbo (required) or go.
+	JPEGDecoder string `key:"jpeg_decoder" help:"JPEG decoder: auto (libjpeg-turbo when installed, else Go), libjpeg-turbo or go"`
+	// ExifOrientation turns JPEGs upright by their EXIF orientation tag (MindSpore's decoder
+	// ignores the tag, so MindCV's recipe does).
+	ExifOrientation bool `key:"exif_orientation" help:"turn JPEGs upright by their EXIF orientation tag (MindCV ignores it)"`
 }
 
 // Default returns MindCV's defaults (config.py's create_parser) and this project's.
@@ -388,6 +394,7 @@ func Default() Config {
 		TrainableStages: 0,
 		PoolPadding:     "auto",
 		EvalBatchSize:   0,
+		JPEGDecoder:     "auto",
 	}
 }
 

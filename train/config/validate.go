@@ -35,6 +35,7 @@ var (
 	reductions         = []string{"mean", "sum", "none"}
 	logFormats         = []string{"console", "json"}
 	poolPaddings       = []string{"auto", "same", "symmetric"}
+	jpegDecoders       = []string{"auto", "libjpeg-turbo", "go"}
 )
 
 // Validate checks every key's range: counts and sizes positive, probabilities in [0, 1], every
@@ -297,6 +298,7 @@ func (c Config) problems() []problem {
 	}
 	ch.oneOf("pool_padding", c.PoolPadding, poolPaddings, false)
 	ch.intMin("eval_batch_size", c.EvalBatchSize, 0)
+	ch.oneOf("jpeg_decoder", c.JPEGDecoder, jpegDecoders, true)
 
 	return ch.probs
 }

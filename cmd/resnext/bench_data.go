@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/resnext/resnext/data"
+)
+
+// dataBenchOptions are the flags of `resnext bench --mode data`.
+type dataBenchOptions struct {
+	dataDir, split, jpegDecoder string
+	workers, prefetch           int
+}
+
+// validateData checks the flags of the data mode.
+func (o benchOptions) validateData() error {
+	switch {
+	case o.data.dataDir == "":
+		return fmt.Errorf("--mode data: give --data_dir, an image folder laid out as data_dir/<split>/<class>/<image>")
+	case o.data.split == "":
+		return fmt.Errorf("--split: give train or val (the sub-folder of --data_dir, and the transform)")
+	case o.batchSize <= 0:
+		return fmt.Errorf("--batch_size %d: want a positive number of images", o.batchSize)
+	case o.steps <= 0:
+		return fmt.Errorf("--steps %d: want at least one timed batch", o.steps)
+	case o.warmup < 0:
+		return fmt.Errorf("--warmup %d: want 0 or more batches", o.warmup)
+	case o.imageSize <= 0:
+		return fmt.Errorf("--image_size %d: want a positive size", o.imageSize)
+	case o.data.workers < 1:
+		return fmt.Errorf("--num_parallel_workers %d: want at least 1", o.data.workers)
+	case o.data.prefetch < 0:
+		return fmt.Errorf("--prefetch %d: want 0 (the default depth) or more batches", o.data.prefetch)
+	}
+	return nil
+}
+
+// benchData times the input pipeline: batches of the folder's split through MindCV's train (split
+// train) or eval transform, made by the parallel loader, consumed as fast as they come.
+func benchData(o benchOptions, log *zap.Logger) (benchResult, error) {
+	if err := o.validateData(); err != nil {
+		return benchResult{}, err
+	}
+	train := o.data.split == "train"
+	opt := data.DefaultOptions()
+	opt.DataDir, opt.Split, opt.Train, opt.ImageSize, opt.JPEGDecoder = o.data.dataDir, o.data.split, train, o.imageSize, o.data.jpegDecoder
+	ds, err := data.Open(opt)
+	if err != nil {
+		return benchResult{}, err
+	}
+	decoder := ""
+	if f, ok := ds.(interface{ JPEGDecoder() string }); ok {
+		decoder = f.JPEGDecoder()
+	}
+	var skipped int
+	loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: o.batchSize, Shuffle: train, DropRemainder: train,
+		Seed: benchSeed, Workers: o.data.workers, Prefetch: o.data.prefetch,
+		OnSkip: func(name string, err error) {
+			skipped++
+			log.Warn("unreadable image skipped", zap.String("file", name), zap.Error(err))
+		}})
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer loader.Close()
+	res := benchResult{Mode: "data", Split: o.data.split, Workers: o.data.workers, Decoder: decoder, BatchSize: o.batchSize,
+		ImageSize: o.imageSize, Warmup: o.warmup, Steps: o.steps, Images: ds.Len()}
+	log.Info("bench", zap.String("mode", "data"), zap.String("data_dir", o.data.dataDir), zap.String("split", o.data.split),
+		zap.Int("images", ds.Len()), zap.Int("batch_size", o.batchSize), zap.Int("num_parallel_workers", o.data.workers),
+		zap.String("decoder", decoder), zap.Int("warmup", o.warmup), zap.Int("steps", o.steps))
+
+	var (
+		times  = make([]time.Duration, 0, o.steps)
+		images int
+		before runtime.MemStats
+		epoch  int
+		timing bool
+		it     = loader.Epoch(0, 0)
+	)
+	defer func() { it.Close() }()
+	start := time.Now()
+	for i := 0; i < o.warmup+o.steps; {
+		if i == o.warmup && !timing {
+			timing = true
+			stop, err := o.startTimed(&before)
+			if err != nil {
+				return res, err
+			}
+			defer stop()
+			start = time.Now()
+		}
+		b, ok := it.Next()
+		if !ok {
+			if err := it.Err(); err != nil {
+				return res, err
+			}
+			it.Close()
+			epoch++
+			it = loader.Epoch(epoch, 0)
+			continue
+		}
+		now := time.Now()
+		if i >= o.warmup {
+			times = append(times, now.Sub(start))
+			images += b.N
+		}
+		start = now
+		loader.Release(b)
+		i++
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	res.setTimes(times, images)
+	res.HeapAllocsPerStep = sig6(float64(after.Mallocs-before.Mallocs) / float64(o.steps))
+	res.HeapBytesPerStep = sig6(float64(after.TotalAlloc-before.TotalAlloc) / float64(o.steps))
+	res.PeakRSSBytes = peakRSS()
+	res.Skipped = skipped
+	log.Info("done", zap.Float64("img_per_s", res.ImgPerS), zap.Float64("ms_per_batch", res.MsPerStep),
+		zap.Int64("peak_rss_bytes", res.PeakRSSBytes), zap.Int("skipped", skipped))
+	return res, nil
+}
+
+// printDataBench writes a data-mode result as aligned lines.
+func printDataBench(out io.Writer, r benchResult) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "mode\tdata (%s split, %d images)\n", r.Split, r.Images)
+	fmt.Fprintf(tw, "decoder\t%s\n", r.Decoder)
+	fmt.Fprintf(tw, "batch\t%d x 3x%dx%d, %d workers\n", r.BatchSize, r.ImageSize, r.ImageSize, r.Workers)
+	fmt.Fprintf(tw, "batches\t%d timed after %d warm-up\n", r.Steps, r.Warmup)
+	fmt.Fprintf(tw, "throughput\t%.2f img/s\n", r.ImgPerS)
+	fmt.Fprintf(tw, "ms/batch\tmedian %.3f, mean %.3f, min %.3f, max %.3f\n", r.MsPerStepMedian, r.MsPerStep, r.MsPerStepMin, r.MsPerStepMax)
+	fmt.Fprintf(tw, "peak RSS\t%.1f MiB (%d bytes)\n", float64(r.PeakRSSBytes)/(1<<20), r.PeakRSSBytes)
+	fmt.Fprintf(tw, "heap/batch\t%.0f allocations, %.0f bytes\n", r.HeapAllocsPerStep, r.HeapBytesPerStep)
+	if r.Skipped > 0 {
+		fmt.Fprintf(tw, "skipped\t%d unreadable images\n", r.Skipped)
+	}
+	return tw.Flush()
+}
