@@ -24,7 +24,9 @@ func sat8(v float32) uint8 {
 	case v >= 255:
 		return 255
 	}
-	return uint8(math.RoundToEven(float64(v)))
+	// Adding and taking away 1.5 * 2^23 rounds a float32 below 2^22 to an integer, half to even
+	// (the conversion keeps the sum rounded to float32).
+	return uint8(float32(v+0x1.8p23) - 0x1.8p23)
 }
 
 // applyLUT maps every value of img through lut.
@@ -37,10 +39,8 @@ func applyLUT(img *RGB, lut *[256]uint8) {
 // AdjustBrightness multiplies every value of img by f in place (f = 0 gives black, 1 the image),
 // as MindSpore's AdjustBrightness (img * f).
 func AdjustBrightness(img *RGB, f float64) {
-	var lut [256]uint8
-	for v := range lut {
-		lut[v] = sat8(float32(float64(v) * f))
-	}
+	lut := identity
+	brightness(&lut, f)
 	applyLUT(img, &lut)
 }
 
@@ -48,33 +48,57 @@ func AdjustBrightness(img *RGB, f float64) {
 // integer): f = 0 gives that level everywhere, 1 the image, more stretches the values away from
 // it. As MindSpore's AdjustContrast.
 func AdjustContrast(img *RGB, f float64) {
+	lut := identity
+	contrast(&lut, img, f)
+	applyLUT(img, &lut)
+}
+
+// identity is the table that maps every value to itself.
+var identity = func() (t [256]uint8) {
+	for v := range t {
+		t[v] = uint8(v)
+	}
+	return
+}()
+
+// brightness follows the value table lut by the brightness adjustment by f.
+func brightness(lut *[256]uint8, f float64) {
+	for v, x := range lut {
+		lut[v] = sat8(float32(float64(x) * f))
+	}
+}
+
+// contrast follows the value table lut by the contrast adjustment by f of img seen through lut
+// (its mean grey level is that of the image lut makes of img).
+func contrast(lut *[256]uint8, img *RGB, f float64) {
 	var sum uint64
 	p := img.Pix
 	for i := 0; i+2 < len(p); i += 3 {
-		sum += uint64(grayCV(p[i], p[i+1], p[i+2]))
+		sum += uint64(grayCV(lut[p[i]], lut[p[i+1]], lut[p[i+2]]))
 	}
 	n := max(len(p)/3, 1)
 	mean := float32(int(float64(sum)/float64(n) + 0.5))
 	a, b := float32(1-f), float32(f)
-	var lut [256]uint8
-	for v := range lut {
-		lut[v] = sat8(float32(mean*a) + float32(float32(v)*b))
+	for v, x := range lut {
+		lut[v] = sat8(float32(mean*a) + float32(float32(x)*b))
 	}
-	applyLUT(img, &lut)
 }
 
 // AdjustSaturation blends every pixel of img in place with its own grey level: f = 0 gives the
 // grey image, 1 the image, more saturates. As MindSpore's AdjustSaturation.
-func AdjustSaturation(img *RGB, f float64) {
+func AdjustSaturation(img *RGB, f float64) { saturation(img, &identity, f) }
+
+// saturation writes the saturation adjustment by f of img seen through the value table lut.
+func saturation(img *RGB, lut *[256]uint8, f float64) {
 	var ga, vb [256]float32 // the two products of the blend, rounded to float32 as OpenCV's
 	a, b := float32(1-f), float32(f)
 	for v := range ga {
-		ga[v], vb[v] = float32(v)*a, float32(v)*b
+		ga[v], vb[v] = float32(v)*a, float32(lut[v])*b
 	}
 	p := img.Pix
 	for i := 0; i+2 < len(p); i += 3 {
 		q := p[i : i+3 : i+3]
-		g := ga[grayCV(q[0], q[1], q[2])]
+		g := ga[grayCV(lut[q[0]], lut[q[1]], lut[q[2]])]
 		q[0], q[1], q[2] = sat8(g+vb[q[0]]), sat8(g+vb[q[1]]), sat8(g+vb[q[2]])
 	}
 }
@@ -202,6 +226,19 @@ func (j Jitter) Off() bool { return j == Jitter{} }
 // factors of those with a non-zero strength (brightness, contrast, saturation, hue), and applies
 // them in the permuted order. With all strengths zero it draws nothing.
 func (j Jitter) Apply(img *RGB, rng *rand.Rand) {
+	lut := identity
+	j.applyTo(img, rng, &lut)
+	if lut != identity {
+		applyLUT(img, &lut)
+	}
+}
+
+// applyTo is Apply that leaves the adjustments after the last saturation or hue, which map each
+// value alone, as a value table in lut (which must come in as the identity): the caller applies it,
+// or folds it into the normalisation. Brightness and contrast before a saturation or hue are read
+// through the table on the way, not written: one pass over the pixels at most per saturation or
+// hue, and none for the others.
+func (j Jitter) applyTo(img *RGB, rng *rand.Rand, lut *[256]uint8) {
 	if j.Off() {
 		return
 	}
@@ -224,12 +261,17 @@ func (j Jitter) Apply(img *RGB, rng *rand.Rand) {
 		}
 		switch k {
 		case 0:
-			AdjustBrightness(img, factor[k])
+			brightness(lut, factor[k])
 		case 1:
-			AdjustContrast(img, factor[k])
+			contrast(lut, img, factor[k])
 		case 2:
-			AdjustSaturation(img, factor[k])
+			saturation(img, lut, factor[k])
+			*lut = identity
 		case 3:
+			if *lut != identity {
+				applyLUT(img, lut)
+				*lut = identity
+			}
 			AdjustHue(img, factor[k])
 		}
 	}

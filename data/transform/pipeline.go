@@ -56,6 +56,8 @@ type Scratch struct {
 	lut     [3][256]float32
 	lutMean [3]float32
 	lutStd  [3]float32
+	// jittered is lut after the jitter's last point adjustments.
+	jittered [3][256]float32
 }
 
 // normaliser returns the table of (v - mean)/std per channel and value.
@@ -164,12 +166,23 @@ func (t Train) Finish(src Window, p Plan, rng *rand.Rand, s *Scratch, dst []floa
 		return err
 	}
 	img := s.resized(src, p)
+	norm := s.normaliser(t.Mean, t.Std)
 	if t.RandAugment != nil {
 		img = t.RandAugment.Apply(img, &s.tmp, rng)
 	} else {
-		t.Jitter.Apply(img, rng)
+		lut := identity
+		t.Jitter.applyTo(img, rng, &lut)
+		if lut != identity {
+			// The jitter's last point adjustments go into the normalisation table.
+			for c := range 3 {
+				for v, x := range lut {
+					s.jittered[c][v] = norm[c][x]
+				}
+			}
+			norm = &s.jittered
+		}
 	}
-	normaliseInto(img, s.normaliser(t.Mean, t.Std), dst)
+	normaliseInto(img, norm, dst)
 	if t.Erasing.Prob > 0 {
 		t.Erasing.Apply(dst, 3, t.ImageSize, t.ImageSize, rng)
 	}

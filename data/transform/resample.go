@@ -84,6 +84,7 @@ func (r *Resampler) Resize(src Window, box Box, clip image.Rectangle, out *RGB, 
 		a := r.row(src, ty.i0)
 		b := r.row(src, ty.i1)
 		o := out.Pix[y*n:][:n]
+		a, b = a[:len(o)], b[:len(o)]
 		w0, w1 := ty.w0, ty.w1
 		for i := range o {
 			o[i] = uint8((a[i]*w0 + b[i]*w1 + resizeRound) >> (2 * resizeBits))
@@ -107,13 +108,16 @@ func (r *Resampler) row(src Window, i int32) []int32 {
 	r.rowOf[k] = i
 	dst := r.rows[k]
 	line := src.Pix[int(i)*src.Stride:]
+	dst = dst[:3*len(r.xs)]
 	for o, t := range r.xs {
-		p := line[3*t.i0 : 3*t.i0+3 : 3*t.i0+3]
-		q := line[3*t.i1 : 3*t.i1+3 : 3*t.i1+3]
+		a, b := 3*int(t.i0), 3*int(t.i1)
+		p := line[a : a+3 : a+3]
+		q := line[b : b+3 : b+3]
 		d := dst[3*o : 3*o+3 : 3*o+3]
-		d[0] = int32(p[0])*t.w0 + int32(q[0])*t.w1
-		d[1] = int32(p[1])*t.w0 + int32(q[1])*t.w1
-		d[2] = int32(p[2])*t.w0 + int32(q[2])*t.w1
+		w0, w1 := t.w0, t.w1
+		d[0] = int32(p[0])*w0 + int32(q[0])*w1
+		d[1] = int32(p[1])*w0 + int32(q[1])*w1
+		d[2] = int32(p[2])*w0 + int32(q[2])*w1
 	}
 	return dst
 }
