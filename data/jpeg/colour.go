@@ -2,25 +2,41 @@ package jpeg
 
 // Colour conversion with libjpeg's fixed-point tables (16 fraction bits):
 // R = Y + 1.40200 Cr, G = Y - 0.34414 Cb - 0.71414 Cr, B = Y + 1.77200 Cb, for Cb, Cr centred on 0.
+// Each chroma value's two terms share one table entry: crTab[cr] holds libjpeg's rounded R
+// offset in its low 32 bits and its scaled G term in the high 32 bits; cbTab[cb] likewise the B
+// offset and the G term (with the rounding half included).
 var (
-	crR, cbB, crG, cbG [256]int32
+	cbTab, crTab [256]int64
 	// clamp maps v in -256..767 through clamp[(v+256)&1023] to 0..255.
 	clamp [1024]uint8
 )
 
 func init() {
 	const one = 1 << 16
-	fix := func(x float64) int32 { return int32(x*one + 0.5) }
+	fix := func(x float64) int64 { return int64(x*one + 0.5) }
 	for i := range 256 {
-		x := int32(i - 128)
-		crR[i] = (fix(1.40200)*x + one/2) >> 16
-		cbB[i] = (fix(1.77200)*x + one/2) >> 16
-		crG[i] = -fix(0.71414) * x
-		cbG[i] = -fix(0.34414)*x + one/2
+		x := int64(i - 128)
+		r, gr := (fix(1.40200)*x+one/2)>>16, -fix(0.71414)*x
+		b, gb := (fix(1.77200)*x+one/2)>>16, -fix(0.34414)*x+one/2
+		crTab[i] = gr<<32 | int64(uint32(r))
+		cbTab[i] = gb<<32 | int64(uint32(b))
 	}
 	for i := range clamp {
 		clamp[i] = uint8(min(max(i-256, 0), 255))
 	}
+}
+
+// yccToRGB converts one pixel to unclamped R, G and B, offset by 256 for clamp.
+func yccToRGB(y, cb, cr uint8) (r, g, b int32) {
+	yy := int32(y) + 256
+	tb, tr := cbTab[cb], crTab[cr]
+	return yy + int32(tr), yy + int32((tb>>32+tr>>32)>>16), yy + int32(tb)
+}
+
+// yccPixel converts one pixel into p.
+func yccPixel(p *[3]uint8, y, cb, cr uint8) {
+	r, g, b := yccToRGB(y, cb, cr)
+	p[0], p[1], p[2] = clamp[r&1023], clamp[g&1023], clamp[b&1023]
 }
 
 // convertRows converts the window rows from d.done up to y (exclusive) to RGB.
@@ -173,12 +189,7 @@ func yccRow(dst, y, cb, cr []uint8) {
 	dst = dst[:3*len(y)]
 	cb, cr = cb[:len(y)], cr[:len(y)]
 	for i, v := range y {
-		yy := int32(v) + 256
-		b, r := cb[i], cr[i]
-		p := dst[3*i : 3*i+3 : 3*i+3]
-		p[0] = clamp[(yy+crR[r])&1023]
-		p[1] = clamp[(yy+(cbG[b]+crG[r])>>16)&1023]
-		p[2] = clamp[(yy+cbB[b])&1023]
+		yccPixel((*[3]uint8)(dst[3*i:]), v, cb[i], cr[i])
 	}
 }
 
@@ -212,13 +223,12 @@ func ycckRow(dst, y, cb, cr, k []uint8) {
 	dst = dst[:3*len(y)]
 	cb, cr, k = cb[:len(y)], cr[:len(y)], k[:len(y)]
 	for i, v := range y {
-		yy := int32(v) + 256
-		b, r := cb[i], cr[i]
+		r, g, b := yccToRGB(v, cb[i], cr[i])
 		nk := int32(k[i])
 		p := dst[3*i : 3*i+3 : 3*i+3]
-		p[0] = inkToRGB(int32(clamp[(yy+crR[r])&1023]), nk)
-		p[1] = inkToRGB(int32(clamp[(yy+(cbG[b]+crG[r])>>16)&1023]), nk)
-		p[2] = inkToRGB(int32(clamp[(yy+cbB[b])&1023]), nk)
+		p[0] = inkToRGB(int32(clamp[r&1023]), nk)
+		p[1] = inkToRGB(int32(clamp[g&1023]), nk)
+		p[2] = inkToRGB(int32(clamp[b&1023]), nk)
 	}
 }
 
@@ -230,75 +240,43 @@ func inkToRGB(ink, nk int32) uint8 {
 }
 
 // ycc420Row converts output row y of a YCbCr picture with both chroma components upsampled 2:1
-// both ways by the triangle filter, fusing the upsampling into the colour conversion: each pair
-// of output pixels shares the vertically filtered chroma column sums of its input column and
-// its neighbours.
+// both ways by the triangle filter, fusing the upsampling into the colour conversion.
 func (d *Decoder) ycc420Row(dst []uint8, y int) {
 	lum, cb, cr := &d.comps[0], &d.comps[1], &d.comps[2]
 	x0, x1 := d.win.Min.X, d.win.Max.X
-	yrow := lum.plane[y*lum.stride:][:x1]
 	bn, bf, _ := cb.rowPair(y)
 	rn, rf, _ := cr.rowPair(y)
-	dw := cb.dw
-	x := x0
-	// Pairs (2c, 2c+1) whose columns c-1 and c+1 both lie inside the chroma row.
-	end := min(x1&^1, 2*(dw-1))
-	if x&1 == 1 || x == 0 {
-		d.ycc420Pixels(dst, yrow, bn, bf, rn, rf, x, min(x+2-x&1, x1))
-		x += 2 - x&1
+	// Vertically filtered column sums 3*near+far, Cb and Cr interleaved, for the chroma columns
+	// lo-1 .. hi+1 (replicated beyond the picture's edges).
+	lo, hi := max(x0>>1-1, 0), min((x1-1)>>1+1, cb.dw-1)
+	sums := d.sums[:2*(hi-lo+3)]
+	bn, bf, rn, rf = bn[lo:hi+1], bf[lo:hi+1], rn[lo:hi+1], rf[lo:hi+1]
+	in := sums[2 : 2+2*len(bn)]
+	for c := range bn {
+		in[2*c] = 3*int32(bn[c]) + int32(bf[c])
+		in[2*c+1] = 3*int32(rn[c]) + int32(rf[c])
 	}
-	if x < end {
-		c := x >> 1
-		n := end/2 - c
-		bpn, bpf := bn[c-1:c+n], bf[c-1:c+n]
-		rpn, rpf := rn[c-1:c+n], rf[c-1:c+n]
-		bnn, bnf := bn[c+1:c+1+n], bf[c+1:c+1+n]
-		rnn, rnf := rn[c+1:c+1+n], rf[c+1:c+1+n]
-		ys := yrow[x : x+2*n]
-		out := dst[3*(x-x0) : 3*(x-x0)+6*n]
-		bPrev, bCur := 3*int32(bpn[0])+int32(bpf[0]), 3*int32(bpn[1])+int32(bpf[1])
-		rPrev, rCur := 3*int32(rpn[0])+int32(rpf[0]), 3*int32(rpn[1])+int32(rpf[1])
-		for j := 0; j < n; j++ {
-			bNext := 3*int32(bnn[j]) + int32(bnf[j])
-			rNext := 3*int32(rnn[j]) + int32(rnf[j])
-			b3, r3 := 3*bCur, 3*rCur
-			p := out[6*j : 6*j+6 : 6*j+6]
-			yccPixel(p[0:3], ys[2*j], uint8((b3+bPrev+8)>>4), uint8((r3+rPrev+8)>>4))
-			yccPixel(p[3:6], ys[2*j+1], uint8((b3+bNext+7)>>4), uint8((r3+rNext+7)>>4))
-			bPrev, bCur, rPrev, rCur = bCur, bNext, rCur, rNext
-		}
-		x = end
-	}
-	if x < x1 {
-		d.ycc420Pixels(dst, yrow, bn, bf, rn, rf, x, x1)
-	}
-}
+	n := len(sums)
+	sums[0], sums[1], sums[n-2], sums[n-1] = sums[2], sums[3], sums[n-4], sums[n-3]
 
-// ycc420Pixels converts the output pixels [xa, xb) of a row for ycc420Row one at a time, with
-// the chroma columns clamped at the picture's edges.
-func (d *Decoder) ycc420Pixels(dst, yrow, bn, bf, rn, rf []uint8, xa, xb int) {
-	dw := len(bn)
-	x0 := d.win.Min.X
-	sum := func(near, far []uint8, c int) int32 {
-		c = min(max(c, 0), dw-1)
-		return 3*int32(near[c]) + int32(far[c])
+	// s[0:2], s[2:4], s[4:6] are the sums of chroma columns c-1, c, c+1 for c = x>>1.
+	s := sums[2*(x0>>1-lo):]
+	ys := lum.plane[y*lum.stride+x0 : y*lum.stride+x1]
+	out := dst[:3*len(ys)]
+	if x0&1 == 1 {
+		yccPixel((*[3]uint8)(out), ys[0], uint8((3*s[2]+s[4]+7)>>4), uint8((3*s[3]+s[5]+7)>>4))
+		out, ys, s = out[3:], ys[1:], s[2:]
 	}
-	for x := xa; x < xb; x++ {
-		c, o, bias := x>>1, -1, int32(8)
-		if x&1 == 1 {
-			o, bias = 1, 7
-		}
-		b := (3*sum(bn, bf, c) + sum(bn, bf, c+o) + bias) >> 4
-		r := (3*sum(rn, rf, c) + sum(rn, rf, c+o) + bias) >> 4
-		yccPixel(dst[3*(x-x0):3*(x-x0)+3], yrow[x], uint8(b), uint8(r))
+	for len(ys) >= 2 && len(s) >= 6 && len(out) >= 6 {
+		b3, r3 := 3*s[2], 3*s[3]
+		p := (*[6]uint8)(out)
+		r, g, b := yccToRGB(ys[0], uint8((b3+s[0]+8)>>4), uint8((r3+s[1]+8)>>4))
+		p[0], p[1], p[2] = clamp[r&1023], clamp[g&1023], clamp[b&1023]
+		r, g, b = yccToRGB(ys[1], uint8((b3+s[4]+7)>>4), uint8((r3+s[5]+7)>>4))
+		p[3], p[4], p[5] = clamp[r&1023], clamp[g&1023], clamp[b&1023]
+		out, ys, s = out[6:], ys[2:], s[2:]
 	}
-}
-
-// yccPixel converts one pixel.
-func yccPixel(p []uint8, y, cb, cr uint8) {
-	yy := int32(y) + 256
-	p = p[:3]
-	p[0] = clamp[(yy+crR[cr])&1023]
-	p[1] = clamp[(yy+(cbG[cb]+crG[cr])>>16)&1023]
-	p[2] = clamp[(yy+cbB[cb])&1023]
+	if len(ys) == 1 {
+		yccPixel((*[3]uint8)(out), ys[0], uint8((3*s[2]+s[0]+8)>>4), uint8((3*s[3]+s[1]+8)>>4))
+	}
 }

@@ -414,7 +414,7 @@ func (d *Decoder) allocate() {
 	for i := range d.rows {
 		d.rows[i] = grow(d.rows[i], w)
 	}
-	d.sums = grow(d.sums, w+4)
+	d.sums = grow(d.sums, w+16)
 }
 
 // grow returns b resliced to n elements, reallocated only when its capacity is short.

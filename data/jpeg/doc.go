@@ -13,11 +13,19 @@
 // and mixed sampling, greyscale, progressive, restart intervals, non-interleaved scans, RGB
 // (Adobe transform 0 or component ids 'R','G','B'), CMYK and YCCK, at every scale. The tests pin
 // this on fixtures made by scripts/gen_jpeg_fixtures.py, and TestReferenceFolder checks whole
-// folders (JPEG_REF_DIR). DCT-domain scaling differs from a full decode followed by an s x s box
+// folders (JPEG_REF_DIR): 300 photographic 500x375 q90 4:2:0 files of scripts/make_jpeg_folder.py
+// decode bit-exact at all four scales. DCT-domain scaling differs from a full decode followed by an s x s box
 // filter by a mean absolute difference of about 1.3 to 2 levels (TestScaledVersusBoxFilter logs
 // it).
 //
 // A window (crop) decode gives exactly the same pixels as the same window of a full decode.
+//
+// # Speed
+//
+// On the 2-core development machine (bench_test.go, 500x375 q90 4:2:0 files), a full decode to
+// RGB takes about 2.0 ms against 5.6 ms for image/jpeg plus its conversion to RGB; a centred
+// window of half the area about 1.4 ms (entropy decoding still runs down to the window's last
+// row); 1/2, 1/4 and 1/8 scale about 1.3, 1.05 and 0.95 ms, where entropy decoding dominates.
 //
 // # Not supported
 //

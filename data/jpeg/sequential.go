@@ -168,7 +168,7 @@ func (br *bitReader) decodeBlock(blk *[64]int32, dc, ac *huffTable, q *[64]int32
 	// DC: a difference of size s, then s bits.
 	var diff int32
 	if e := dc.fast[acc>>(64-lutBits)]; e != 0 {
-		l := uint(e & 0xFF)
+		l := uint(e) & 63
 		acc <<= l
 		n -= l
 		diff = e >> 16
@@ -193,7 +193,7 @@ func (br *bitReader) decodeBlock(blk *[64]int32, dc, ac *huffTable, q *[64]int32
 		peek := acc >> (64 - lutBits)
 		if e := ac.fast[peek]; e != 0 {
 			// Code and value in one lookup (or an end of block).
-			l := uint(e & 0xFF)
+			l := uint(e) & 63 // total length; the mask spares the compiler's check for shifts >= 64
 			acc <<= l
 			n -= l
 			k += int(e>>8) & 0xFF
@@ -203,14 +203,14 @@ func (br *bitReader) decodeBlock(blk *[64]int32, dc, ac *huffTable, q *[64]int32
 				}
 				return -1
 			}
-			blk[zigzag[k]&63] = (e >> 16) * q[k]
+			blk[zigzag[k&63]&63] = (e >> 16) * q[k&63]
 			last = k
 			k++
 			continue
 		}
 		var sym int
 		if e := ac.lut[peek]; e != 0 {
-			l := uint(e >> 8)
+			l := uint(e>>8) & 63
 			acc <<= l
 			n -= l
 			sym = int(e & 0xFF)
@@ -238,7 +238,7 @@ func (br *bitReader) decodeBlock(blk *[64]int32, dc, ac *huffTable, q *[64]int32
 		raw := int32(acc >> (64 - s))
 		acc <<= s
 		n -= s
-		blk[zigzag[k]&63] = extend(raw, s) * q[k]
+		blk[zigzag[k&63]&63] = extend(raw, s) * q[k&63]
 		last = k
 		k++
 	}
