@@ -22,10 +22,11 @@
 //
 // # Speed
 //
-// On the 2-core development machine (bench_test.go, 500x375 q90 4:2:0 files), a full decode to
-// RGB takes about 2.0 ms against 5.6 ms for image/jpeg plus its conversion to RGB; a centred
-// window of half the area about 1.4 ms (entropy decoding still runs down to the window's last
-// row); 1/2, 1/4 and 1/8 scale about 1.3, 1.05 and 0.95 ms, where entropy decoding dominates.
+// On the 2-core development machine (bench_test.go, 200 files of 500x375 q90 4:2:0, quiet
+// machine), a full decode to RGB takes 1.9-2.0 ms, against 4.8-4.9 ms for image/jpeg plus its
+// conversion to RGB (3.4-3.6 ms for its decode alone); a centred window of half the area takes
+// 1.2-1.3 ms (entropy decoding still runs down to the window's last row); 1/2, 1/4 and 1/8 scale
+// take about 1.25, 0.97 and 0.84 ms, where entropy decoding dominates.
 //
 // # Not supported
 //
