@@ -19,6 +19,7 @@ import (
 	"github.com/resnext/resnext/data/npy"
 	"github.com/resnext/resnext/data/transform"
 	"github.com/resnext/resnext/data/turbojpeg"
+	"github.com/resnext/resnext/internal/testutil"
 )
 
 // decoders are the jpeg_decoder settings to test: go always, libjpeg-turbo where it is installed.
@@ -398,6 +399,41 @@ func TestOrientations(t *testing.T) {
 		}
 		if o == 6 && win.Pix[3*(uw-1)] != 0 {
 			t.Error("orientation 6: the stored top-left pixel is not at the upright top-right")
+		}
+	}
+}
+
+// An image folder's epoch, augmentation included, is the same on any number of workers and with
+// either decoder (both decode as libjpeg does).
+func TestImageFolderEpochDeterministic(t *testing.T) {
+	root := t.TempDir()
+	testutil.WriteImageFolder(t, root, []string{"a", "b", "c"}, 7, 24)
+	var first []float32
+	for _, dec := range decoders(t) {
+		for _, workers := range []int{1, 3} {
+			o := DefaultOptions()
+			o.DataDir, o.ImageSize, o.JPEGDecoder, o.ColorJitter = root, 20, dec, []float64{0.4, 0.4, 0.4, 0.1}
+			ds, err := Open(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := NewLoader(ds, LoaderOptions{BatchSize: 4, Shuffle: true, Seed: 5, Workers: workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []float32
+			it := l.Epoch(1, 0)
+			for b, ok := it.Next(); ok; b, ok = it.Next() {
+				all = append(all, b.X...)
+				l.Release(b)
+			}
+			it.Close()
+			l.Close()
+			if first == nil {
+				first = all
+			} else if !slices.Equal(all, first) {
+				t.Errorf("%s decoder, %d workers: the epoch differs", dec, workers)
+			}
 		}
 	}
 }

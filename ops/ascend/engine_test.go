@@ -62,8 +62,11 @@ func TestEngineMatchesCPU(t *testing.T) {
 	if got.Steps != want.Steps || got.Last.Images != 32 {
 		t.Fatalf("Ascend: %d steps, %d images evaluated; CPU: %d steps", got.Steps, got.Last.Images, want.Steps)
 	}
+	// Four momentum steps at lr 0.05 on batches of 8 images amplify the two backends' float32
+	// rounding (batch norm over 8 small images most): the weights agree to about 1e-3 of their
+	// scale, which a wrong kernel would miss by orders of magnitude.
 	for name, w := range wantParams {
-		testutil.AssertClose(t, name, gotParams[name], w, 1e-3)
+		testutil.AssertClose(t, name, gotParams[name], w, 2e-3)
 	}
 	if d := got.Last.Loss - want.Last.Loss; d > 1e-3 || d < -1e-3 {
 		t.Errorf("validation loss: Ascend %v, CPU %v", got.Last.Loss, want.Last.Loss)
