@@ -58,11 +58,9 @@ func benchData(o benchOptions, log *zap.Logger) (benchResult, error) {
 	if f, ok := ds.(interface{ JPEGDecoder() string }); ok {
 		decoder = f.JPEGDecoder()
 	}
-	var skipped int
 	loader, err := data.NewLoader(ds, data.LoaderOptions{BatchSize: o.batchSize, Shuffle: train, DropRemainder: train,
 		Seed: benchSeed, Workers: o.data.workers, Prefetch: o.data.prefetch,
 		OnSkip: func(name string, err error) {
-			skipped++
 			log.Warn("unreadable image skipped", zap.String("file", name), zap.Error(err))
 		}})
 	if err != nil {
@@ -116,13 +114,14 @@ func benchData(o benchOptions, log *zap.Logger) (benchResult, error) {
 	}
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
+	it.Close() // the batches in flight finish: their skips are counted too
 	res.setTimes(times, images)
 	res.HeapAllocsPerStep = sig6(float64(after.Mallocs-before.Mallocs) / float64(o.steps))
 	res.HeapBytesPerStep = sig6(float64(after.TotalAlloc-before.TotalAlloc) / float64(o.steps))
 	res.PeakRSSBytes = peakRSS()
-	res.Skipped = skipped
+	res.Skipped = int(loader.Skipped())
 	log.Info("done", zap.Float64("img_per_s", res.ImgPerS), zap.Float64("ms_per_batch", res.MsPerStep),
-		zap.Int64("peak_rss_bytes", res.PeakRSSBytes), zap.Int("skipped", skipped))
+		zap.Int64("peak_rss_bytes", res.PeakRSSBytes), zap.Int("skipped", res.Skipped))
 	return res, nil
 }
 
