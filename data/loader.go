@@ -33,6 +33,21 @@ type LoaderOptions struct {
 	// OnSkip is called once for each unreadable sample (the first time it fails), with its name
 	// and the error. Calls come from the loader's goroutines, one at a time.
 	OnSkip func(name string, err error)
+	// Buffers supplies the batches' sample buffers (pinned host memory for a device backend);
+	// nil allocates them on the Go heap.
+	Buffers Buffers
+}
+
+// Buffers supplies batch buffers from memory of the caller's choosing: pinned host memory, from
+// which a device backend copies without staging.
+type Buffers interface {
+	// Alloc returns a buffer of n values.
+	Alloc(n int) ([]float32, error)
+	// Reuse waits until buf, handed back by Release, may be written again (a copy out of it may
+	// still be queued). It is called from the loader's goroutines.
+	Reuse(buf []float32) error
+	// Free releases buf; the loader no longer uses it.
+	Free(buf []float32)
 }
 
 // errStopped tells a worker that its iterator was closed.
@@ -183,13 +198,16 @@ func (l *Loader) putWorker(s sampleLoader) {
 	}
 }
 
-// Close releases the workers the loader keeps between epochs (their decoders). Call it when the
-// loader is no longer used, after closing its iterators.
+// Close releases the workers the loader keeps between epochs (their decoders) and the batch
+// buffers it holds (to Buffers). Call it when the loader is no longer used, after closing its
+// iterators and releasing its batches.
 func (l *Loader) Close() {
 	for {
 		select {
 		case w := <-l.idle:
 			w.Close()
+		case b := <-l.pool:
+			l.freeBatch(b)
 		default:
 			return
 		}
@@ -216,16 +234,40 @@ func (l *Loader) Release(b *Batch) {
 	select {
 	case l.pool <- b:
 	default:
+		l.freeBatch(b)
 	}
 }
 
-// newBatch returns a free batch buffer.
-func (l *Loader) newBatch() *Batch {
+// newBatch returns a free batch buffer: a released one, once Buffers says it may be written, or a
+// new one.
+func (l *Loader) newBatch() (*Batch, error) {
 	select {
 	case b := <-l.pool:
-		return b
+		if l.o.Buffers != nil {
+			if err := l.o.Buffers.Reuse(b.X); err != nil {
+				l.freeBatch(b)
+				return nil, fmt.Errorf("data loader: batch buffer: %w", err)
+			}
+		}
+		return b, nil
 	default:
-		return &Batch{X: make([]float32, l.o.BatchSize*l.chw), Labels: make([]int32, l.o.BatchSize)}
+	}
+	n := l.o.BatchSize * l.chw
+	if l.o.Buffers == nil {
+		return &Batch{X: make([]float32, n), Labels: make([]int32, l.o.BatchSize)}, nil
+	}
+	x, err := l.o.Buffers.Alloc(n)
+	if err != nil {
+		return nil, fmt.Errorf("data loader: batch buffer of %d values: %w", n, err)
+	}
+	return &Batch{X: x, Labels: make([]int32, l.o.BatchSize)}, nil
+}
+
+// freeBatch gives b's sample buffer back to Buffers.
+func (l *Loader) freeBatch(b *Batch) {
+	if l.o.Buffers != nil && b.X != nil {
+		l.o.Buffers.Free(b.X[:cap(b.X)])
+		b.X = nil
 	}
 }
 
@@ -346,8 +388,10 @@ func (it *Iter) work() {
 			<-it.tokens
 			return
 		}
-		b := it.l.newBatch()
-		err := it.fill(ld, b, k, pcg, rng)
+		b, err := it.l.newBatch()
+		if err == nil {
+			err = it.fill(ld, b, k, pcg, rng)
+		}
 		if err == errStopped {
 			it.l.Release(b)
 			return

@@ -377,3 +377,76 @@ func TestLoaderReusesBuffers(t *testing.T) {
 		t.Errorf("%d distinct buffers for 10 batches", len(seen))
 	}
 }
+
+// countingBuffers is a Buffers that counts its calls and checks that the loader writes a buffer
+// only after Reuse.
+type countingBuffers struct {
+	mu                   sync.Mutex
+	allocs, reuses, free int
+	live                 map[*float32]bool
+}
+
+func (c *countingBuffers) Alloc(n int) ([]float32, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.allocs++
+	x := make([]float32, n)
+	c.live[&x[0]] = true
+	return x, nil
+}
+
+func (c *countingBuffers) Reuse(buf []float32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reuses++
+	if !c.live[&buf[0]] {
+		return fmt.Errorf("Reuse of a buffer not from Alloc")
+	}
+	return nil
+}
+
+func (c *countingBuffers) Free(buf []float32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.free++
+	delete(c.live, &buf[0])
+}
+
+// Batch buffers come from Buffers, are waited on before reuse, and all go back at Close.
+func TestLoaderBuffers(t *testing.T) {
+	bufs := &countingBuffers{live: map[*float32]bool{}}
+	l, err := NewLoader(&fakeSet{n: 40}, LoaderOptions{BatchSize: 4, Workers: 2, Prefetch: 1, Buffers: bufs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for epoch := range 2 {
+		it := l.Epoch(epoch, 0)
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			l.Release(b)
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+		it.Close()
+	}
+	l.Close()
+	if bufs.allocs > 2+1+2 || bufs.allocs+bufs.reuses != 20 || bufs.free != bufs.allocs || len(bufs.live) != 0 {
+		t.Errorf("%d allocations, %d reuses, %d frees for 20 batches (%d still live)", bufs.allocs, bufs.reuses, bufs.free, len(bufs.live))
+	}
+	failing := &failingBuffers{}
+	l, err = NewLoader(&fakeSet{n: 8}, LoaderOptions{BatchSize: 4, Buffers: failing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := l.Epoch(0, 0)
+	if _, ok := it.Next(); ok || it.Err() == nil || !strings.Contains(it.Err().Error(), "no pinned memory") {
+		t.Errorf("a failing Alloc: %v", it.Err())
+	}
+	it.Close()
+}
+
+type failingBuffers struct{}
+
+func (failingBuffers) Alloc(int) ([]float32, error) { return nil, fmt.Errorf("no pinned memory left") }
+func (failingBuffers) Reuse([]float32) error        { return nil }
+func (failingBuffers) Free([]float32)               {}

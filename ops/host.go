@@ -102,3 +102,16 @@ func ToBool(b Backend, t Tensor) ([]bool, error) {
 	}
 	return out, nil
 }
+
+// PinnedHost is implemented by backends that copy to the device straight from host memory they
+// allocate (page-locked memory on Ascend), without the staging copy Write otherwise makes. Write
+// from such memory queues the copy and returns at once: the memory must not change until
+// WaitPinned says the copy has read it. The input pipeline builds its batches there.
+type PinnedHost interface {
+	// AllocPinned returns n bytes of pinned host memory and the function that frees it (after
+	// any copy out of it has finished).
+	AllocPinned(n int) (buf []byte, free func(), err error)
+	// WaitPinned waits until every copy queued from buf (memory of AllocPinned) has read it. It
+	// may be called from any goroutine.
+	WaitPinned(buf []byte) error
+}

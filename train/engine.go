@@ -277,7 +277,7 @@ func (t *Trainer) openData() error {
 	warn := skipWarner(t.log, t.prom)
 	t.trainLoader, err = data.NewLoader(t.trainSet, data.LoaderOptions{
 		BatchSize: c.BatchSize, Shuffle: c.Shuffle, DropRemainder: c.DropRemainder, Seed: uint64(c.Seed),
-		NumSamples: c.NumSamples, Workers: c.NumParallelWorkers, OnSkip: warn,
+		NumSamples: c.NumSamples, Workers: c.NumParallelWorkers, OnSkip: warn, Buffers: batchBuffers(t.b),
 	})
 	if err != nil {
 		return fmt.Errorf("training set: %w", err)
@@ -287,7 +287,7 @@ func (t *Trainer) openData() error {
 		if t.valSet, err = data.Open(dataOptions(c, c.ValSplit, false)); err != nil {
 			return fmt.Errorf("val_while_train: %w (or set --val_while_train False)", err)
 		}
-		if t.valLoader, err = newEvalLoader(t.valSet, t.evalBatch(), c.NumParallelWorkers, warn); err != nil {
+		if t.valLoader, err = newEvalLoader(t.valSet, t.evalBatch(), c.NumParallelWorkers, warn, batchBuffers(t.b)); err != nil {
 			return fmt.Errorf("validation set: %w", err)
 		}
 	}
@@ -320,9 +320,10 @@ func skipWarner(log *zap.Logger, prom *metrics.Prom) func(string, error) {
 	}
 }
 
-// newEvalLoader is a loader that gives every image of ds once, in order.
-func newEvalLoader(ds data.Dataset, batch, workers int, onSkip func(string, error)) (*data.Loader, error) {
-	return data.NewLoader(ds, data.LoaderOptions{BatchSize: batch, Workers: workers, OnSkip: onSkip})
+// newEvalLoader is a loader that gives every image of ds once, in order, its batches in bufs
+// (nil: the Go heap).
+func newEvalLoader(ds data.Dataset, batch, workers int, onSkip func(string, error), bufs data.Buffers) (*data.Loader, error) {
+	return data.NewLoader(ds, data.LoaderOptions{BatchSize: batch, Workers: workers, OnSkip: onSkip, Buffers: bufs})
 }
 
 // numClasses is num_classes, or the data's when it is 0; data with more classes than the model

@@ -32,14 +32,16 @@ type Backend struct {
 	cube   int8
 	reuse  bool // executors can be made repeatable (for the record in Device)
 
-	mu       sync.Mutex
-	err      error                          // the first failure, sticky
-	pending  []interface{ Destroy() error } // host objects a queued kernel may still use
-	staged   []devmem.Block                 // pinned blocks a queued copy may still use
-	stagedB  uint64
-	consts   map[constKey]*tensor
-	closed   bool
-	finiteAc *tensor // AllFinite's accumulator
+	mu      sync.Mutex
+	err     error                          // the first failure, sticky
+	pending []interface{ Destroy() error } // host objects a queued kernel may still use
+	staged  []devmem.Block                 // pinned blocks a queued copy may still use
+	stagedB uint64
+	consts  map[constKey]*tensor
+	closed  bool
+	// pinnedBufs are the pinned host buffers of AllocPinned, by address.
+	pinnedBufs map[uintptr]*pinnedBuf
+	finiteAc   *tensor // AllFinite's accumulator
 }
 
 // Pending host objects and staging bytes beyond which the backend drains the stream to release them.
@@ -340,13 +342,19 @@ func (b *Backend) stage(n int) (devmem.Block, error) {
 	return blk, nil
 }
 
-// Write queues a copy of src into dst behind the kernels already queued.
+// Write queues a copy of src into dst behind the kernels already queued. src is staged in pinned
+// memory first, so the caller may change it at once, unless src is memory of AllocPinned: then
+// the copy reads it in place, and the caller waits with WaitPinned before changing it.
 func (b *Backend) Write(dst ops.Tensor, src []byte) {
 	d := get("Write", dst)
 	if len(src) != d.bytes() {
 		ops.Misuse("Write", "%d bytes for a %v %v tensor (%d bytes)", len(src), d.shape, d.dtype, d.bytes())
 	}
 	if len(src) == 0 || b.failed() {
+		return
+	}
+	if p := b.pinnedOf(src); p != nil {
+		b.writePinned(d.ptr(), src, p)
 		return
 	}
 	blk, err := b.stage(len(src))
@@ -464,6 +472,11 @@ func (b *Backend) Close() error {
 	}
 	keep(b.stream.Synchronize())
 	keep(b.releaseHeld())
+	for ptr, p := range b.pinnedBufs { // buffers of AllocPinned never freed
+		keep(p.event.Destroy())
+		b.pinned.Free(p.blk)
+		delete(b.pinnedBufs, ptr)
+	}
 	keep(b.pinned.Release())
 	keep(b.mem.Release())
 	keep(b.stream.Destroy())

@@ -6,8 +6,9 @@
 // Every kernel is queued on one compute stream and returns at once; a failure is kept (the first
 // one, naming the kernel and its shapes) and returned by Sync and Read, and the kernels after it are
 // skipped. Write stages the host bytes in pinned memory and queues the copy on the same stream, so a
-// Write never overtakes a queued kernel that still reads the tensor; Read queues the copy back and
-// waits for it. The host objects a queued kernel refers to (aclnn descriptors, scalars, arrays,
+// Write never overtakes a queued kernel that still reads the tensor; from memory of AllocPinned
+// (ops.PinnedHost) it copies in place instead, and WaitPinned says when the memory may change. Read
+// queues the copy back and waits for it. The host objects a queued kernel refers to (aclnn descriptors, scalars, arrays,
 // staging buffers) are released at the next synchronisation.
 //
 // # Memory
