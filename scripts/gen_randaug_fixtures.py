@@ -3,9 +3,11 @@
 
     /usr/bin/python3 scripts/gen_randaug_fixtures.py      (Debian's python3-pil 9.4 and python3-numpy)
 
-Each operation of MindCV's RandAugment table runs through Pillow at fixed arguments (the argument
-an operation receives after MindCV's level function, signs included) on a fixed 37x29 textured RGB
-image. Written under data/transform/testdata/randaug/:
+Each operation of MindCV's RandAugment table runs at fixed arguments (the argument an operation
+receives after MindCV's level function, signs included) on a fixed 37x29 textured RGB image: through
+Pillow, but for Brightness, Contrast and Color, which MindCV runs as MindSpore's RandomColorAdjust
+and RandomColor, i.e. OpenCV's arithmetic, and which run through the cv2 calls of
+scripts/gen_colour_fixtures.py (needs python3-opencv). Written under data/transform/testdata/randaug/:
     input.rgb        the image, raw 8-bit HWC RGB, 37 wide, 29 high
     <name>.rgb       each operation's output, same layout
     manifest.json    one entry per output: file, op, arg, resample (for the geometric ops)
@@ -15,8 +17,13 @@ import json
 import math
 import os
 
+import sys
+
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps, __version__
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_colour_fixtures as cv  # noqa: E402  MindSpore's colour adjustments through cv2
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "transform", "testdata", "randaug")
 W, H = 37, 29
@@ -70,9 +77,9 @@ POINT = {
     "invert": lambda img, _: ImageOps.invert(img),
     "posterize": lambda img, bits: ImageOps.posterize(img, bits),
     "solarize": lambda img, t: ImageOps.solarize(img, t),
-    "color": lambda img, f: ImageEnhance.Color(img).enhance(f),
-    "contrast": lambda img, f: ImageEnhance.Contrast(img).enhance(f),
-    "brightness": lambda img, f: ImageEnhance.Brightness(img).enhance(f),
+    "color": lambda img, f: cv.saturation(np.asarray(img), f),
+    "contrast": lambda img, f: cv.contrast(np.asarray(img), f),
+    "brightness": lambda img, f: cv.scale(np.asarray(img), f),
     "sharpness": lambda img, f: ImageEnhance.Sharpness(img).enhance(f),
 }
 GEOMETRIC = {"rotate": rotate, "shearx": shear_x, "sheary": shear_y, "translatex": translate_x, "translatey": translate_y}

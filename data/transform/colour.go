@@ -9,7 +9,8 @@ import (
 // The colour adjustments follow MindSpore's RandomColorAdjust, which MindCV's recipe runs: the
 // arithmetic of the OpenCV calls it makes (cv::cvtColor RGB2GRAY with 14-bit fixed-point
 // weights, cv::addWeighted in float32, cvRound, i.e. round half to even, and saturation to
-// 0..255; RGB2HSV_FULL and back for hue).
+// 0..255, the blends' multiply-add fused as OpenCV's vector path does; RGB2HSV_FULL and back for
+// hue).
 
 // grayCV is OpenCV's 8-bit RGB2GRAY: (9798 R + 19235 G + 3735 B + 2^14) >> 15.
 func grayCV(r, g, b uint8) uint8 {
@@ -80,8 +81,15 @@ func contrast(lut *[256]uint8, img *RGB, f float64) {
 	mean := float32(int(float64(sum)/float64(n) + 0.5))
 	a, b := float32(1-f), float32(f)
 	for v, x := range lut {
-		lut[v] = sat8(float32(mean*a) + float32(float32(x)*b))
+		lut[v] = sat8(blend(mean, a, float32(x)*b))
 	}
+}
+
+// blend is OpenCV's addWeighted of one value: the grey value g times a, fused with the image's
+// product vb, rounded once to float32 (OpenCV's vector path multiplies and adds in one step; the
+// float64 sum of the exact product and vb is that step's result before its rounding).
+func blend(g, a, vb float32) float32 {
+	return float32(float64(g)*float64(a) + float64(vb))
 }
 
 // AdjustSaturation blends every pixel of img in place with its own grey level: f = 0 gives the
@@ -90,16 +98,16 @@ func AdjustSaturation(img *RGB, f float64) { saturation(img, &identity, f) }
 
 // saturation writes the saturation adjustment by f of img seen through the value table lut.
 func saturation(img *RGB, lut *[256]uint8, f float64) {
-	var ga, vb [256]float32 // the two products of the blend, rounded to float32 as OpenCV's
+	var vb [256]float32 // the image's products of the blend, rounded to float32 as OpenCV's
 	a, b := float32(1-f), float32(f)
-	for v := range ga {
-		ga[v], vb[v] = float32(v)*a, float32(lut[v])*b
+	for v := range vb {
+		vb[v] = float32(lut[v]) * b
 	}
 	p := img.Pix
 	for i := 0; i+2 < len(p); i += 3 {
 		q := p[i : i+3 : i+3]
-		g := ga[grayCV(lut[q[0]], lut[q[1]], lut[q[2]])]
-		q[0], q[1], q[2] = sat8(g+vb[q[0]]), sat8(g+vb[q[1]]), sat8(g+vb[q[2]])
+		g := float32(grayCV(lut[q[0]], lut[q[1]], lut[q[2]]))
+		q[0], q[1], q[2] = sat8(blend(g, a, vb[q[0]])), sat8(blend(g, a, vb[q[1]])), sat8(blend(g, a, vb[q[2]]))
 	}
 }
 

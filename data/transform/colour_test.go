@@ -23,8 +23,9 @@ func readImage(t *testing.T, path string) *RGB {
 
 // The references are OpenCV 4.6's results for the calls MindSpore's AdjustBrightness,
 // AdjustContrast, AdjustSaturation and AdjustHue make (scripts/gen_colour_fixtures.py).
-// Brightness and contrast match exactly. Saturation matches but for a few values (0.2%) one level
-// off: OpenCV's vector path fuses a multiply-add its scalar path rounds twice. Hue is within one
+// Brightness, contrast and saturation match exactly (the blends' multiply-add fused as OpenCV's
+// vector path computes it; its scalar path, for the last values of a row, may round once more and
+// land one level off, which these 48-pixel rows do not meet). Hue is within one
 // level, on up to 15% of the values: OpenCV's 8-bit HSV to RGB truncates in its vector path and
 // rounds in the scalar tail of each row, so no one rule reproduces it; this one truncates.
 func TestColourAgainstOpenCV(t *testing.T) {
@@ -39,7 +40,7 @@ func TestColourAgainstOpenCV(t *testing.T) {
 	}{
 		{"brightness", AdjustBrightness, []float64{0, 0.6, 1.37}, 0, 0},
 		{"contrast", AdjustContrast, []float64{0, 0.55, 1.4}, 0, 0},
-		{"saturation", AdjustSaturation, []float64{0, 0.7, 1.33}, 1, 0.002},
+		{"saturation", AdjustSaturation, []float64{0, 0.7, 1.33}, 0, 0},
 		{"hue", AdjustHue, []float64{-0.5, -0.21, 0.1, 0.37}, 1, 0.15},
 	}
 	for _, op := range ops {

@@ -10,9 +10,12 @@ import (
 
 // RandAugment follows MindCV's rand_augment_transform (mindcv/data/auto_augment.py, itself timm's):
 // for every image it picks N operations from a table of 14, and applies each with probability 0.5
-// at a magnitude drawn around M. Operations and their magnitude-to-argument functions are MindCV's;
-// the pixel arithmetic of each operation is Pillow 9.4's (ImageOps, ImageEnhance, Image.rotate and
-// Image.transform with AFFINE), integer rounding included.
+// at a magnitude drawn around M. Operations and their magnitude-to-argument functions are MindCV's.
+// Brightness, Contrast and Color are MindSpore's RandomColorAdjust and RandomColor, as MindCV runs
+// them: the colour jitter's OpenCV arithmetic (AdjustBrightness, AdjustContrast, AdjustSaturation).
+// The other operations' pixel arithmetic is Pillow 9.4's (ImageOps, ImageEnhance.Sharpness,
+// Image.rotate and Image.transform with AFFINE), integer rounding included; MindSpore's own
+// versions of those may round a level differently.
 //
 // Where MindCV's arguments carry a meaning of their own, this follows MindCV, not timm:
 //   - Posterize keeps max(8-k, 1) bits for the level's k (MindCV's pilPosterize), capped at 8;
@@ -360,15 +363,17 @@ func (r *RandAugment) applyOp(op raOp, level float64, src, dst *RGB, rng *rand.R
 	return false
 }
 
-// raEnhance runs one of the colour enhancements in place.
+// raEnhance runs one of the colour enhancements in place. MindCV runs them as MindSpore's
+// RandomColor (a blend with the grey image) and RandomColorAdjust, whose arithmetic is OpenCV's:
+// the colour jitter's adjustments.
 func raEnhance(op raOp, img *RGB, f float64) {
 	switch op {
 	case raColor, raColorIncreasing:
-		pilColor(img, f)
+		AdjustSaturation(img, f)
 	case raContrast, raContrastIncreasing:
-		pilContrast(img, f)
+		AdjustContrast(img, f)
 	default:
-		pilBrightness(img, f)
+		AdjustBrightness(img, f)
 	}
 }
 
@@ -540,45 +545,6 @@ func (t *pilBlend) blend(a, b uint8) uint8 {
 		return 255
 	}
 	return uint8(v)
-}
-
-// pilLuma is Pillow's RGB to L conversion: (19595 R + 38470 G + 7471 B + 2^15) >> 16.
-func pilLuma(r, g, b uint8) uint8 {
-	return uint8((uint32(r)*19595 + uint32(g)*38470 + uint32(b)*7471 + 0x8000) >> 16)
-}
-
-// pilBrightness is ImageEnhance.Brightness: a blend with black.
-func pilBrightness(img *RGB, f float64) {
-	bt := newPILBlend(f)
-	var t raLUT
-	t.same(func(v int) uint8 { return bt.blend(0, uint8(v)) })
-	t.apply(img)
-}
-
-// pilContrast is ImageEnhance.Contrast: a blend with the grey of the image's mean luma, rounded.
-func pilContrast(img *RGB, f float64) {
-	var sum, n int
-	p := img.Pix[:len(img.Pix)/3*3]
-	for i := 0; i < len(p); i += 3 {
-		sum += int(pilLuma(p[i], p[i+1], p[i+2]))
-		n++
-	}
-	mean := uint8(float64(sum)/float64(max(n, 1)) + 0.5)
-	bt := newPILBlend(f)
-	var t raLUT
-	t.same(func(v int) uint8 { return bt.blend(mean, uint8(v)) })
-	t.apply(img)
-}
-
-// pilColor is ImageEnhance.Color: a blend of every pixel with its own luma.
-func pilColor(img *RGB, f float64) {
-	bt := newPILBlend(f)
-	p := img.Pix[:len(img.Pix)/3*3]
-	for i := 0; i < len(p); i += 3 {
-		q := p[i : i+3 : i+3]
-		l := pilLuma(q[0], q[1], q[2])
-		q[0], q[1], q[2] = bt.blend(l, q[0]), bt.blend(l, q[1]), bt.blend(l, q[2])
-	}
 }
 
 // pilSharpness is ImageEnhance.Sharpness into dst: a blend of src with its SMOOTH filtering (3x3

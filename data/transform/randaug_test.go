@@ -82,11 +82,11 @@ func raRun(t *testing.T, c raCase, in *RGB, fill [3]uint8) *RGB {
 	case "solarize":
 		pilSolarize(img, int(c.Arg))
 	case "color":
-		pilColor(img, c.Arg)
+		AdjustSaturation(img, c.Arg)
 	case "contrast":
-		pilContrast(img, c.Arg)
+		AdjustContrast(img, c.Arg)
 	case "brightness":
-		pilBrightness(img, c.Arg)
+		AdjustBrightness(img, c.Arg)
 	case "sharpness":
 		pilSharpness(dst, img, c.Arg)
 		return dst
@@ -113,10 +113,11 @@ func raDiff(a, b []uint8) (n, maxDiff int) {
 	return n, maxDiff
 }
 
-// Pillow's point operations and enhancements are integer (or float32, reproduced step by step)
-// arithmetic: they must match exactly. The pilAffine warps compute in float64 as Pillow does; the
-// only differences allowed come from math.Tan/Sin/Cos against the C library's last bit, which can
-// move a truncation by one: at most 1 apart, in at most 0.5% of values (measured: none).
+// The point operations and enhancements (Pillow's, and OpenCV's for Brightness, Contrast and Color)
+// are integer (or float32, reproduced step by step) arithmetic: they must match exactly. The
+// pilAffine warps compute in float64 as Pillow does; the only differences allowed come from
+// math.Tan/Sin/Cos against the C library's last bit, which can move a truncation by one: at most 1
+// apart, in at most 0.5% of values (measured: none).
 func TestRandAugmentOpsAgainstPillow(t *testing.T) {
 	m, in := raLoad(t)
 	for _, c := range m.Cases {
@@ -375,8 +376,8 @@ func TestRandAugmentLevels(t *testing.T) {
 		{raPosterizeIncreasing, func(img *RGB, _ bool) *RGB { pilPosterize(img, 7); return img }}, // 4-3 = 1 -> 7 bits
 		{raSolarize, func(img *RGB, _ bool) *RGB { pilSolarize(img, 229); return img }},           // int(0.9*255)
 		{raSolarizeIncreasing, func(img *RGB, _ bool) *RGB { pilSolarize(img, 26); return img }},  // 255-229
-		{raColor, func(img *RGB, _ bool) *RGB { pilColor(img, 0.9*1.8+0.1); return img }},
-		{raContrastIncreasing, func(img *RGB, neg bool) *RGB { pilContrast(img, 1+raSign(neg)*0.81); return img }},
+		{raColor, func(img *RGB, _ bool) *RGB { AdjustSaturation(img, 0.9*1.8+0.1); return img }},
+		{raContrastIncreasing, func(img *RGB, neg bool) *RGB { AdjustContrast(img, 1+raSign(neg)*0.81); return img }},
 		{raRotate, func(img *RGB, neg bool) *RGB {
 			return raWarp(img, raRotateMatrix(img.W, img.H, raSign(neg)*27))
 		}},
