@@ -1,5 +1,6 @@
-// Package acl is the thin cgo layer over Huawei's CANN: the ACL runtime (libascendcl.so), the aclnn
-// base (libnnopbase.so) and the aclnn operators (libopapi.so, or libopapi_nn.so and libopapi_math.so).
+// Package acl is the thin cgo layer over Huawei's CANN: the ACL runtime (libascendcl.so, or
+// libacl_rt.so where a newer CANN ships only that), the aclnn base (libnnopbase.so) and the aclnn
+// operators (libopapi.so, or libopapi_nn.so and libopapi_math.so).
 //
 // # Loading
 //

@@ -12,6 +12,7 @@ import "C"
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"unsafe"
 )
@@ -94,8 +95,17 @@ func load(p searchPlan) (*Lib, error) {
 		libs[idx] = append(libs[idx], opened{h, path})
 		return nil
 	}
+	// The runtime: libascendcl.so, else libacl_rt.so (newer CANN may ship only the latter).
 	if err := need(C.RX_LIB_ACL, libACL); err != nil {
-		return nil, err
+		if !notFound(err) {
+			return nil, err
+		}
+		if err := need(C.RX_LIB_ACL, libACLRT); err != nil {
+			if notFound(err) {
+				return nil, &LoadError{Library: libACL + " (or " + libACLRT + ")", Searched: p.searched(), Hint: p.hint()}
+			}
+			return nil, err
+		}
 	}
 	if err := need(C.RX_LIB_NNOPBASE, libNNOpBase); err != nil {
 		return nil, err
@@ -148,7 +158,7 @@ func load(p searchPlan) (*Lib, error) {
 		}
 		if sym == nil && !opt {
 			C.free(unsafe.Pointer(table))
-			e := &LoadError{Symbol: goName, Library: libNames(lib), Reason: C.GoString(&errbuf[0]),
+			e := &LoadError{Symbol: goName, Library: libNames(lib, l.paths[lib]), Reason: C.GoString(&errbuf[0]),
 				Hint: "this CANN version is too old or the installation is incomplete; " + p.hint()}
 			if len(libs[lib]) == 1 {
 				e.Path = libs[lib][0].path
@@ -162,9 +172,21 @@ func load(p searchPlan) (*Lib, error) {
 	return l, nil
 }
 
-func libNames(idx int) string {
+// notFound reports whether err is a LoadError for a library that is nowhere to be found (not one
+// that was found and rejected).
+func notFound(err error) bool {
+	var le *LoadError
+	return errors.As(err, &le) && le.Path == "" && le.Symbol == ""
+}
+
+// libNames names library idx in messages: the runtime by the file loaded (paths), the others by
+// their names.
+func libNames(idx int, paths []string) string {
 	switch idx {
 	case int(C.RX_LIB_ACL):
+		if len(paths) == 1 {
+			return filepath.Base(paths[0])
+		}
 		return libACL
 	case int(C.RX_LIB_NNOPBASE):
 		return libNNOpBase

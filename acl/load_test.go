@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/resnext/resnext/acl/testruntime"
 )
 
 // buildFake compiles C source into dir/libascendcl.so and links the other two names to it, as the
@@ -51,11 +53,11 @@ func TestLoadNoLibraries(t *testing.T) {
 		return ""
 	}))
 	var le *LoadError
-	if !errors.As(err, &le) || le.Library != libACL {
+	if !errors.As(err, &le) || le.Library != libACL+" (or "+libACLRT+")" {
 		t.Fatalf("got %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"libascendcl.so not found in " + empty, EnvLibDir} {
+	for _, want := range []string{"libascendcl.so (or libacl_rt.so) not found in " + empty, EnvLibDir} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)
 		}
@@ -76,7 +78,7 @@ func TestLoadNoLibrariesToolkitHome(t *testing.T) {
 		t.Fatal("loaded from an empty toolkit home")
 	}
 	msg := err.Error()
-	for _, want := range []string{"libascendcl.so not found in " + filepath.Join(home, "lib64"),
+	for _, want := range []string{"libascendcl.so (or libacl_rt.so) not found in " + filepath.Join(home, "lib64"),
 		filepath.Join(home, archDir()+"-linux", "lib64"), "install the CANN toolkit or set ASCEND_TOOLKIT_HOME"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)
@@ -87,7 +89,7 @@ func TestLoadNoLibrariesToolkitHome(t *testing.T) {
 func TestLoadEnv(t *testing.T) {
 	// Load reads RESNEXT_ACL_LIB_DIR; LoadDir is its uncached form.
 	_, err := LoadDir(t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "libascendcl.so not found") {
+	if err == nil || !strings.Contains(err.Error(), "libascendcl.so (or libacl_rt.so) not found") {
 		t.Fatalf("LoadDir: %v", err)
 	}
 }
@@ -115,5 +117,31 @@ func TestLoadBadLibrary(t *testing.T) {
 	_, err := LoadDir(dir)
 	if err == nil || !strings.Contains(err.Error(), "cannot load "+filepath.Join(dir, libACL)) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Newer CANN may ship the runtime as libacl_rt.so alone: the loader takes it where libascendcl.so
+// is absent, and names both when neither is there.
+func TestLoadACLRuntimeName(t *testing.T) {
+	built := testruntime.Build(t)
+	dir := t.TempDir()
+	for _, name := range []string{libACLRT, libNNOpBase, libOpAPI} {
+		if err := os.Symlink(filepath.Join(built, testruntime.LibNames[0]), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := l.Paths(); len(p) == 0 || filepath.Base(p[0]) != libACLRT {
+		t.Errorf("loaded %v, want %s first", p, libACLRT)
+	}
+	if err := os.Remove(filepath.Join(dir, libACLRT)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadDir(dir)
+	if err == nil || !strings.Contains(err.Error(), libACL+" (or "+libACLRT+") not found in "+dir) {
+		t.Errorf("neither runtime library: got %v", err)
 	}
 }

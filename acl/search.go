@@ -24,7 +24,10 @@ const defaultSearchPath = "the default library search path"
 
 // Library file names.
 const (
-	libACL      = "libascendcl.so"
+	libACL = "libascendcl.so"
+	// libACLRT is the runtime library of newer CANN releases, which may ship it without
+	// libascendcl.so.
+	libACLRT    = "libacl_rt.so"
 	libNNOpBase = "libnnopbase.so"
 	libOpAPI    = "libopapi.so"
 )
