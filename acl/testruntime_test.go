@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/resnext/resnext/acl/testruntime"
@@ -140,6 +141,28 @@ func TestWithTestRuntime(t *testing.T) {
 	var ae *Error
 	if !errors.As(err, &ae) || ae.Op != "aclnnAdd" || ae.Call != "aclnnAddGetWorkspaceSize" || ae.Code == 0 {
 		t.Errorf("Add with a null tensor: %v", err)
+	}
+
+	// Device memory comes 512-byte aligned; a device-to-device copy needs both addresses 64-byte
+	// aligned, as CANN's does.
+	for _, p := range []Ptr{x, y, out, out2} {
+		if p%512 != 0 {
+			t.Errorf("aclrtMalloc gave %#x, not 512-byte aligned", p)
+		}
+	}
+	big, _ := d.Malloc(1024)
+	if err := s.MemcpyAsync(big, big+512, 64, DeviceToDevice); err != nil {
+		t.Errorf("an aligned device-to-device copy: %v", err)
+	}
+	err = s.MemcpyAsync(big+32, big+512, 64, DeviceToDevice)
+	if !errors.As(err, &ae) || !strings.Contains(ae.Error(), "64-byte aligned") {
+		t.Errorf("a device-to-device copy to a 32-byte-aligned address: %v", err)
+	}
+	if err := s.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Free(big); err != nil {
+		t.Error(err)
 	}
 
 	for _, o := range []interface{ Destroy() error }{tx, ty, to, alpha} {

@@ -116,8 +116,10 @@ type Stats struct {
 
 // Size classes.
 const (
-	// Align is the alignment every block's address has: what aclnn requires of a tensor's address.
-	Align = 32
+	// Align is the alignment every block's address has. aclnn needs 32 bytes of a tensor's
+	// address and device-to-device copies 64; blocks are aligned to 512, as torch_npu's caching
+	// allocator aligns them, which SmallRound keeps when a segment is split.
+	Align = 512
 	// SmallRound is the granule of requests under LargeMin.
 	SmallRound = 512
 	// LargeMin is the smallest request rounded to LargeRound.

@@ -366,7 +366,7 @@ func TestBadRawPointer(t *testing.T) {
 	raw.next = 1<<32 + 16
 	a := New(raw, Options{Name: "pinned host"})
 	_, err := a.Alloc(100)
-	if err == nil || errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), "not 32-byte aligned") {
+	if err == nil || errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), fmt.Sprintf("not %d-byte aligned", Align)) {
 		t.Errorf("Alloc from an unaligned Raw: %v", err)
 	}
 	if raw.liveCount() != 0 {

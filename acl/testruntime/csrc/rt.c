@@ -7,7 +7,12 @@
 #include <string.h>
 
 #define TR_MAX_DEVICES 64
-#define TR_ALIGN 64
+/* aclrtMalloc's and aclrtMallocHost's alignment: a card's allocations are page-aligned; 512 bytes is
+   what the project's allocator asks of them (torch_npu's caching allocator aligns its blocks alike). */
+#define TR_ALIGN 512
+/* Device-to-device copies need both addresses aligned to this (CANN's aclrtMemcpy and
+   aclrtMemcpyAsync). */
+#define TR_D2D_ALIGN 64
 
 typedef struct tr_task {
     struct tr_task *next;
@@ -646,6 +651,10 @@ static int check_copy(void *dst, size_t destMax, const void *src, size_t count, 
                             api, dst, kind);
     snprintf(what, sizeof what, "%s: source", api);
     if (src_dev && (rc = tr_check_device(src, count, what, ACL_ERROR_INVALID_PARAM)) != 0) return rc;
+    if (kind == ACL_MEMCPY_DEVICE_TO_DEVICE && ((uintptr_t)dst % TR_D2D_ALIGN || (uintptr_t)src % TR_D2D_ALIGN))
+        return tr_violation(ACL_ERROR_INVALID_PARAM,
+                            "%s: device-to-device copy from %p to %p: both addresses must be %d-byte aligned", api, src,
+                            dst, TR_D2D_ALIGN);
     if (!src_dev && find_live(src) >= 0)
         return tr_violation(ACL_ERROR_INVALID_PARAM, "%s: source %p is device memory but kind %d says host", api,
                             src, kind);
