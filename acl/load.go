@@ -25,6 +25,8 @@ type Lib struct {
 	optional map[string]bool
 	initMu   sync.Mutex
 	inited   bool
+	// finalized: aclFinalize was called; aclInit cannot be again.
+	finalized bool
 }
 
 var (

@@ -13,3 +13,6 @@ func LoadDir(dir string) (*Lib, error) { return nil, ErrNoCgo }
 
 // Available reports that Ascend needs a cgo build.
 func Available() error { return ErrNoCgo }
+
+// Shutdown does nothing: without cgo no runtime was initialised.
+func Shutdown() error { return nil }

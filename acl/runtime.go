@@ -9,6 +9,7 @@ package acl
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
@@ -36,10 +37,14 @@ func check(r C.rx_ret, call, second string) error {
 }
 
 // Init initialises the ACL runtime (aclInit with no configuration file). It may be called more than
-// once: later calls, and a runtime some other code already initialised, succeed.
+// once: later calls, and a runtime some other code already initialised, succeed. After Finalize it
+// fails: CANN cannot initialise a second time in one process.
 func (l *Lib) Init() error {
 	l.initMu.Lock()
 	defer l.initMu.Unlock()
+	if l.finalized {
+		return errors.New("acl: aclInit after aclFinalize: CANN cannot initialise the runtime a second time in one process")
+	}
 	if l.inited {
 		return nil
 	}
@@ -51,17 +56,32 @@ func (l *Lib) Init() error {
 	return nil
 }
 
-// Finalize shuts the runtime down (aclFinalize). Devices, streams and memory must be released first.
-// CANN does not support initialising again in the same process.
+// Finalize shuts the runtime down (aclFinalize), once: later calls do nothing. Devices, streams and
+// memory must be released first. CANN does not support initialising again in the same process, so
+// Init fails after it.
 func (l *Lib) Finalize() error {
 	l.initMu.Lock()
 	defer l.initMu.Unlock()
-	if !l.inited {
+	if !l.inited || l.finalized {
 		return nil
 	}
-	l.inited = false
+	l.inited, l.finalized = false, true
 	return check(C.rx_finalize(l.c), "aclFinalize", "")
 }
+
+// Shutdown finalises the runtime Load's libraries initialised (aclFinalize), when they were loaded
+// and initialised: what a process calls once before it exits, after closing its devices. Ascend
+// cannot be used in the process after it.
+func Shutdown() error {
+	loadOnce.Do(func() { loadErr = errNotLoaded }) // a Load after Shutdown loads nothing
+	if loadLib == nil {
+		return nil
+	}
+	return loadLib.Finalize()
+}
+
+// errNotLoaded is Load's error after Shutdown in a process that never loaded the libraries.
+var errNotLoaded = errors.New("acl: the process has shut Ascend down (acl.Shutdown)")
 
 // RecentErrMsg returns aclGetRecentErrMsg for the calling OS thread. Errors returned by this package
 // already carry the message taken on the failing thread; this is for diagnostics only.

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -181,5 +183,45 @@ func TestWithTestRuntime(t *testing.T) {
 	// The destroyed context was current on this thread; the device's calls must set theirs again.
 	if err := d.Synchronize(); err != nil {
 		t.Fatalf("after destroying another context: %v", err)
+	}
+}
+
+// aclInit once per process, aclFinalize once before it ends: Init after Finalize is refused by
+// the binding, and a second aclInit after aclFinalize by the test runtime (as CANN does not
+// support it). It runs in its own process, since finalising ends the runtime for the process.
+func TestInitAfterFinalize(t *testing.T) {
+	if os.Getenv("RESNEXT_TEST_FINALIZE") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestInitAfterFinalize$", "-test.v")
+		cmd.Env = append(os.Environ(), "RESNEXT_TEST_FINALIZE=1", "RESNEXT_TESTRT_ABORT=")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestInitAfterFinalize") {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	dir := testruntime.Build(t)
+	l, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Finalize(); err != nil {
+		t.Errorf("a second Finalize: %v", err)
+	}
+	if err := l.Init(); err == nil || !strings.Contains(err.Error(), "aclInit after aclFinalize") {
+		t.Errorf("Init after Finalize: %v", err)
+	}
+	// Another Lib over the same runtime reaches aclInit itself: the runtime refuses it.
+	other, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = other.Init()
+	if err == nil || !strings.Contains(err.Error(), "aclInit after aclFinalize") {
+		t.Errorf("the test runtime accepted aclInit after aclFinalize: %v", err)
 	}
 }

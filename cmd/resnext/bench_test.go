@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +156,35 @@ func TestBenchAscend(t *testing.T) {
 	}
 	if n := logs.FilterMessage("step").Len(); n != 3 {
 		t.Errorf("%d progress lines, want one per step (3)", n)
+	}
+}
+
+// A command that used Ascend finalises its runtime once before the process exits (the test
+// runtime logs aclFinalize to RESNEXT_TESTRT_FINALIZE_LOG); one that did not use it leaves it
+// alone.
+func TestAscendFinalizedBeforeExit(t *testing.T) {
+	if _, err := acl.LoadDir(t.TempDir()); errors.Is(err, acl.ErrNoCgo) {
+		t.Skip("the Ascend backend needs a cgo build")
+	}
+	dir := testruntime.Build(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--device_target", "Ascend", "--model", "resnext14_small", "--image_size", "12",
+			"--batch_size", "1", "--steps", "1", "--warmup", "0"}, "aclFinalize\n"},
+		{[]string{"bench", "--device_target", "CPU", "--model", "resnext14_small", "--image_size", "12",
+			"--batch_size", "1", "--steps", "1", "--warmup", "0"}, ""},
+	} {
+		log := filepath.Join(t.TempDir(), "finalize.log")
+		cmd := exec.Command(os.Args[0], append([]string{"--"}, c.args...)...)
+		cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1", "RESNEXT_ACL_LIB_DIR="+dir, "RESNEXT_TESTRT_FINALIZE_LOG="+log)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, out)
+		}
+		got, _ := os.ReadFile(log)
+		if string(got) != c.want {
+			t.Errorf("%v: the runtime logged %q, want %q", c.args[:3], got, c.want)
+		}
 	}
 }

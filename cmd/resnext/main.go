@@ -7,10 +7,18 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/resnext/resnext/acl"
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
+	err := newRoot().Execute()
+	// The Ascend runtime, when a command initialised it, is finalised once before the process exits
+	// (the commands have closed their devices by now).
+	if serr := acl.Shutdown(); serr != nil && err == nil {
+		err = fmt.Errorf("finalising the Ascend runtime: %w", serr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "resnext:", err)
 		var e exitError
 		if errors.As(err, &e) {

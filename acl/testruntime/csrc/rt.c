@@ -294,11 +294,17 @@ static void context_drop(tr_context *c, const char *why) {
 
 /* ---- exported: init, devices, contexts ---- */
 
+/* Set by aclFinalize: CANN does not support a second aclInit in the process. */
+static int finalized;
+
 TR_EXPORT aclError aclInit(const char *configPath) {
     (void)configPath;
     tr_lock();
     int rc = 0;
-    if (initialized) {
+    if (finalized) {
+        rc = tr_violation(ACL_ERROR_INVALID_PARAM,
+                          "aclInit after aclFinalize: CANN does not support initialising again in one process");
+    } else if (initialized) {
         tr_error("aclInit: already initialized");
         rc = ACL_ERROR_REPEAT_INITIALIZE;
     } else {
@@ -320,6 +326,15 @@ TR_EXPORT aclError aclFinalize(void) {
         for (tr_stream *s = all_streams; s != NULL; s = s->next_all) drain_all(s);
         current = NULL;
         initialized = 0;
+        finalized = 1;
+        /* RESNEXT_TESTRT_FINALIZE_LOG names a file aclFinalize appends a line to, so that a test can
+           see a process finalise the runtime before it exits. */
+        const char *log = getenv("RESNEXT_TESTRT_FINALIZE_LOG");
+        FILE *f = log != NULL && log[0] != 0 ? fopen(log, "a") : NULL;
+        if (f != NULL) {
+            fputs("aclFinalize\n", f);
+            fclose(f);
+        }
     }
     tr_unlock();
     return rc;
