@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/webp"
@@ -38,36 +36,31 @@ type jpegBackend struct {
 	desc  string
 }
 
-var (
-	turboOnce sync.Once
-	turboLib  *turbojpeg.Lib
-	turboErr  error
-)
-
-// chooseJPEG resolves the jpeg_decoder setting.
+// chooseJPEG resolves the jpeg_decoder setting. (turbojpeg.Load loads the library once per
+// process.)
 func chooseJPEG(name string) (jpegBackend, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
-	if n == "" {
-		n = DecoderAuto
-	}
-	if n != DecoderGo {
-		turboOnce.Do(func() { turboLib, turboErr = turbojpeg.Load() })
-	}
 	switch n {
 	case DecoderGo:
 		return jpegBackend{desc: "the Go decoder (jpeg_decoder go)"}, nil
-	case DecoderAuto:
-		if turboErr != nil {
-			return jpegBackend{desc: fmt.Sprintf("the Go decoder (libjpeg-turbo is not available: %v)", turboErr)}, nil
+	case "", DecoderAuto:
+		lib, err := turbojpeg.Load()
+		if err != nil {
+			return jpegBackend{desc: fmt.Sprintf("the Go decoder (libjpeg-turbo is not available: %v)", err)}, nil
 		}
-		return jpegBackend{turbo: turboLib, desc: "libjpeg-turbo, " + turboLib.String()}, nil
+		return turboBackend(lib), nil
 	case DecoderTurbo, "turbojpeg", "libjpeg_turbo":
-		if turboErr != nil {
-			return jpegBackend{}, fmt.Errorf("jpeg_decoder %s: %w", name, turboErr)
+		lib, err := turbojpeg.Load()
+		if err != nil {
+			return jpegBackend{}, fmt.Errorf("jpeg_decoder %s: %w", name, err)
 		}
-		return jpegBackend{turbo: turboLib, desc: "libjpeg-turbo, " + turboLib.String()}, nil
+		return turboBackend(lib), nil
 	}
 	return jpegBackend{}, fmt.Errorf("jpeg_decoder %q: want auto, libjpeg-turbo or go", name)
+}
+
+func turboBackend(lib *turbojpeg.Lib) jpegBackend {
+	return jpegBackend{turbo: lib, desc: "libjpeg-turbo, " + lib.String()}
 }
 
 // pictureDecoder decodes the pictures of one goroutine, keeping its buffers and decoders between
@@ -144,43 +137,42 @@ type planner interface {
 // JPEG only the plan's window, at the smallest size that keeps the plan's output sharp. It
 // returns the window and the plan in the window's coordinates.
 func (d *pictureDecoder) decode(path string, pl planner) (transform.Window, transform.Plan, error) {
-	b, err := d.readFile(path)
+	b, err := d.readFile(path) // its errors name the file
 	if err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
-	if len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF {
-		w, p, err := d.decodeJPEG(b, pl)
-		if err == nil || errors.Is(err, errPlan) {
-			return w, p, wrapPath(path, err)
-		}
-		// A JPEG the fast decoders refuse (arithmetic coding, 12-bit samples) may still be one
-		// Go's image/jpeg reads; a broken file fails there too, with the fast decoder's error.
-		if w, p, err2 := d.decodeStd(b, pl); err2 == nil {
-			return w, p, nil
-		}
-		return transform.Window{}, transform.Plan{}, wrapPath(path, err)
+	w, p, err := d.decodeBytes(b, pl)
+	if err != nil {
+		return transform.Window{}, transform.Plan{}, fmt.Errorf("%s: %w", path, err)
 	}
-	w, p, err := d.decodeStd(b, pl)
-	return w, p, wrapPath(path, err)
+	return w, p, nil
 }
 
-func wrapPath(path string, err error) error {
-	if err == nil || strings.Contains(err.Error(), path) {
-		return err
+// decodeBytes is decode of the file's bytes b.
+func (d *pictureDecoder) decodeBytes(b []byte, pl planner) (transform.Window, transform.Plan, error) {
+	if len(b) < 3 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF {
+		return d.decodeStd(b, pl)
 	}
-	return fmt.Errorf("%s: %w", path, err)
+	w, p, err := d.decodeJPEG(b, pl)
+	if err == nil || errors.Is(err, errPlan) {
+		return w, p, err
+	}
+	// A JPEG the fast decoders refuse (arithmetic coding, 12-bit samples) may still be one Go's
+	// image/jpeg reads; a broken file fails there too, with the fast decoder's error.
+	if w, p, err2 := d.decodeStd(b, pl); err2 == nil {
+		return w, p, nil
+	}
+	return transform.Window{}, transform.Plan{}, err
 }
 
 // errPlan marks an error of the transform's plan, not of the file's bytes.
 var errPlan = errors.New("transform")
 
-// decodeJPEG decodes the window of b that the plan needs, at 1/s of its size.
+// decodeJPEG decodes the window of b that the plan needs, at 1/s of its size. (ReadHeader refuses
+// empty pictures and pictures above jpeg.MaxPixels.)
 func (d *pictureDecoder) decodeJPEG(b []byte, pl planner) (transform.Window, transform.Plan, error) {
 	hdr, err := jpeg.ReadHeader(b)
 	if err != nil {
-		return transform.Window{}, transform.Plan{}, err
-	}
-	if err := checkPixels("JPEG", hdr.Width, hdr.Height); err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
 	o := 1
@@ -200,15 +192,7 @@ func (d *pictureDecoder) decodeJPEG(b []byte, pl planner) (transform.Window, tra
 	sw, sh := jpeg.ScaledSize(hdr.Width, hdr.Height, s)
 	uw, uh := upright(o, sw, sh)
 	ps := p.At(s, uw, uh)
-	need := stored(o, sw, sh, ps.Need())
-	var img jpeg.Image
-	err = turbojpeg.ErrUnsupported
-	if d.turbo != nil {
-		img, err = d.turbo.Decode(b, s, need)
-	}
-	if errors.Is(err, turbojpeg.ErrUnsupported) {
-		img, err = d.goDec.Decode(b, s, need)
-	}
+	img, err := d.decodeWindow(b, s, stored(o, sw, sh, ps.Need()))
 	if err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
@@ -217,6 +201,18 @@ func (d *pictureDecoder) decodeJPEG(b []byte, pl planner) (transform.Window, tra
 		win = d.turn(o, sw, sh, win)
 	}
 	return win, ps, nil
+}
+
+// decodeWindow decodes window need of JPEG b at 1/s of its size: with libjpeg-turbo when the
+// decoder has it, else, or for pictures the library refuses (CMYK), with the Go decoder.
+func (d *pictureDecoder) decodeWindow(b []byte, s int, need image.Rectangle) (jpeg.Image, error) {
+	if d.turbo != nil {
+		img, err := d.turbo.Decode(b, s, need)
+		if !errors.Is(err, turbojpeg.ErrUnsupported) {
+			return img, err
+		}
+	}
+	return d.goDec.Decode(b, s, need)
 }
 
 // decodeStd decodes b whole with Go's image decoders (PNG, GIF, BMP, WebP, and JPEGs the fast
@@ -229,7 +225,7 @@ func (d *pictureDecoder) decodeStd(b []byte, pl planner) (transform.Window, tran
 	if err := checkPixels(format, cfg.Width, cfg.Height); err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
-	img, format, err := image.Decode(bufio.NewReader(bytes.NewReader(b)))
+	img, format, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return transform.Window{}, transform.Plan{}, fmt.Errorf("cannot decode the %s image: %w", format, err)
 	}
@@ -241,10 +237,10 @@ func (d *pictureDecoder) decodeStd(b []byte, pl planner) (transform.Window, tran
 	return transform.WindowOf(&d.rgb), p, nil
 }
 
-// checkPixels refuses pictures of no pixels or more than maxPixels, before they are decoded.
+// checkPixels refuses pictures of no pixels or more than jpeg.MaxPixels, before they are decoded.
 func checkPixels(format string, w, h int) error {
-	if w < 1 || h < 1 || int64(w)*int64(h) > maxPixels {
-		return fmt.Errorf("the %s image is %dx%d: want between 1 and %d pixels", format, w, h, maxPixels)
+	if w < 1 || h < 1 || int64(w)*int64(h) > jpeg.MaxPixels {
+		return fmt.Errorf("the %s image is %dx%d: want between 1 and %d pixels", format, w, h, jpeg.MaxPixels)
 	}
 	return nil
 }

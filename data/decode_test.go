@@ -18,7 +18,6 @@ import (
 	"github.com/resnext/resnext/data/jpeg"
 	"github.com/resnext/resnext/data/npy"
 	"github.com/resnext/resnext/data/transform"
-	"github.com/resnext/resnext/data/turbojpeg"
 	"github.com/resnext/resnext/internal/testutil"
 )
 
@@ -157,14 +156,7 @@ func TestScaledDecodingTolerance(t *testing.T) {
 		}
 		decodeAt := func(b []byte, s int) jpeg.Image {
 			t.Helper()
-			var img jpeg.Image
-			err := turbojpeg.ErrUnsupported
-			if d.turbo != nil {
-				img, err = d.turbo.Decode(b, s, image.Rectangle{})
-			}
-			if err != nil {
-				img, err = d.goDec.Decode(b, s, image.Rectangle{})
-			}
+			img, err := d.decodeWindow(b, s, image.Rectangle{})
 			if err != nil {
 				t.Fatal(err)
 			}

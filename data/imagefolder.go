@@ -17,10 +17,6 @@ import (
 // other formats Go's image decoders read.
 var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".bmp": true, ".gif": true, ".webp": true}
 
-// maxPixels bounds the images an ImageFolder decodes (a 16384 x 16384 image), so one odd file
-// cannot take gigabytes; a larger one is skipped as unreadable.
-const maxPixels = 1 << 28
-
 // maxDepth bounds how deep an ImageFolder looks for images inside a class folder (symbolic links
 // are followed, and could loop).
 const maxDepth = 16
@@ -47,40 +43,11 @@ type ImageFolder struct {
 // transform when o.Train is set, else the eval transform.
 func NewImageFolder(root string, o Options) (*ImageFolder, error) {
 	name := setName(o)
-	if err := o.checkCommon(224); err != nil {
-		return nil, err
-	}
-	mean, std, err := o.normalisation(3, f64(imagenet.Mean[:]), f64(imagenet.Std[:]))
+	f, err := newFolderBase(o)
 	if err != nil {
 		return nil, err
 	}
-	f := &ImageFolder{root: filepath.Join(root, o.Split), train: o.Train, size: o.ImageSize, orient: o.ExifOrientation}
-	var m, s [3]float32
-	for c := range 3 {
-		m[c], s[c] = float32(mean[c]), float32(std[c])
-	}
-	jitter, err := transform.JitterOf(o.ColorJitter)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	f.trainT = transform.Train{ImageSize: o.ImageSize, Scale: o.Scale, Ratio: o.Ratio, HFlip: o.HFlip,
-		Jitter: jitter, Mean: m, Std: s}
-	if o.Train {
-		if err := o.augmentations(&f.trainT); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	f.evalT = transform.Eval{ImageSize: o.ImageSize, CropPct: o.CropPct, Mean: m, Std: s}
-	check := f.evalT.Validate
-	if o.Train {
-		check = f.trainT.Validate
-	}
-	if err := check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if f.jpeg, err = chooseJPEG(o.JPEGDecoder); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
+	f.root = filepath.Join(root, o.Split)
 
 	layout := "MindCV's layout is data_dir/train/<class>/<image> and data_dir/val/<class>/<image>"
 	if st, err := os.Stat(f.root); err != nil || !st.IsDir() {
@@ -167,6 +134,47 @@ func (o Options) augmentations(t *transform.Train) error {
 	}
 	t.Erasing = e
 	return nil
+}
+
+// newFolderBase checks o and sets up an ImageFolder's transforms and JPEG decoder: everything but
+// its files.
+func newFolderBase(o Options) (*ImageFolder, error) {
+	name := setName(o)
+	if err := o.checkCommon(224); err != nil {
+		return nil, err
+	}
+	mean, std, err := o.normalisation(3, f64(imagenet.Mean[:]), f64(imagenet.Std[:]))
+	if err != nil {
+		return nil, err
+	}
+	f := &ImageFolder{train: o.Train, size: o.ImageSize, orient: o.ExifOrientation}
+	var m, s [3]float32
+	for c := range 3 {
+		m[c], s[c] = float32(mean[c]), float32(std[c])
+	}
+	jitter, err := transform.JitterOf(o.ColorJitter)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f.trainT = transform.Train{ImageSize: o.ImageSize, Scale: o.Scale, Ratio: o.Ratio, HFlip: o.HFlip,
+		Jitter: jitter, Mean: m, Std: s}
+	if o.Train {
+		if err := o.augmentations(&f.trainT); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	f.evalT = transform.Eval{ImageSize: o.ImageSize, CropPct: o.CropPct, Mean: m, Std: s}
+	check := f.evalT.Validate
+	if o.Train {
+		check = f.trainT.Validate
+	}
+	if err := check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if f.jpeg, err = chooseJPEG(o.JPEGDecoder); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, nil
 }
 
 func f64(v []float32) []float64 {
@@ -332,22 +340,9 @@ type FileLoader struct {
 // NewFileLoader returns a loader of o's eval transform (o.ImageSize, CropPct, Mean, Std,
 // JPEGDecoder, ExifOrientation). Close it when done.
 func NewFileLoader(o Options) (*FileLoader, error) {
-	if err := o.checkCommon(224); err != nil {
-		return nil, err
-	}
-	mean, std, err := o.normalisation(3, f64(imagenet.Mean[:]), f64(imagenet.Std[:]))
+	o.Train = false
+	f, err := newFolderBase(o)
 	if err != nil {
-		return nil, err
-	}
-	f := &ImageFolder{size: o.ImageSize, orient: o.ExifOrientation}
-	for c := range 3 {
-		f.evalT.Mean[c], f.evalT.Std[c] = float32(mean[c]), float32(std[c])
-	}
-	f.evalT.ImageSize, f.evalT.CropPct = o.ImageSize, o.CropPct
-	if err := f.evalT.Validate(); err != nil {
-		return nil, err
-	}
-	if f.jpeg, err = chooseJPEG(o.JPEGDecoder); err != nil {
 		return nil, err
 	}
 	d, err := newPictureDecoder(f.jpeg, f.orient)

@@ -118,7 +118,8 @@ func TestImageFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := transform.ToRGB(decoded)
+	img := new(transform.RGB)
+	transform.ToRGBInto(decoded, img)
 	ref := make([]float32, len(dst))
 	if err := (transform.Eval{ImageSize: 16, CropPct: 0.875, Mean: imagenet.Mean, Std: imagenet.Std}).Apply(img, ref); err != nil {
 		t.Fatal(err)

@@ -37,8 +37,9 @@ const (
 	mTEM   = 0x01
 )
 
-// maxPixels caps Width*Height: larger pictures are refused before anything is allocated.
-const maxPixels = 1 << 28
+// MaxPixels caps Width*Height: larger pictures are refused before anything is allocated. The
+// input pipeline holds every decoder, and Go's image decoders, to it.
+const MaxPixels = 1 << 28
 
 var errNoSOI = errors.New("jpeg: missing SOI marker (not a JPEG file)")
 
@@ -156,8 +157,8 @@ func parseSOF(m byte, p []byte) (frame, error) {
 	if f.width == 0 || f.height == 0 {
 		return f, fmt.Errorf("jpeg: SOF%d: size %dx%d is not supported (a height set by DNL is not)", n, f.width, f.height)
 	}
-	if f.width*f.height > maxPixels {
-		return f, fmt.Errorf("jpeg: SOF%d: %dx%d pixels is above the limit of %d", n, f.width, f.height, maxPixels)
+	if f.width*f.height > MaxPixels {
+		return f, fmt.Errorf("jpeg: SOF%d: %dx%d pixels is above the limit of %d", n, f.width, f.height, MaxPixels)
 	}
 	if f.ncomp != 1 && f.ncomp != 3 && f.ncomp != 4 {
 		return f, fmt.Errorf("jpeg: SOF%d: %d components (want 1, 3 or 4)", n, f.ncomp)

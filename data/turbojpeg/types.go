@@ -21,9 +21,9 @@ var DefaultNames = []string{"libturbojpeg.so.0", "libturbojpeg.so"}
 const installHint = "install libjpeg-turbo's TurboJPEG library (Debian/Ubuntu: apt-get install libturbojpeg0; " +
 	"RHEL/openEuler: dnf install libjpeg-turbo) or set " + EnvLib + " to its path"
 
-// MaxPixels is the largest picture, in pixels before scaling, that Decode accepts. Larger headers are
-// refused before anything is allocated.
-const MaxPixels = 1 << 28
+// MaxPixels is the largest picture, in pixels before scaling, that Decode accepts (the Go
+// decoder's limit, jpeg.MaxPixels). Larger headers are refused before anything is allocated.
+const MaxPixels = jpeg.MaxPixels
 
 // Chrominance subsampling of a JPEG picture (Header.Subsampling), turbojpeg.h's TJSAMP values.
 const (
