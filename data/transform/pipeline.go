@@ -62,7 +62,7 @@ type Scratch struct {
 
 // normaliser returns the table of (v - mean)/std per channel and value.
 func (s *Scratch) normaliser(mean, std [3]float32) *[3][256]float32 {
-	if s.lutMean != mean || s.lutStd != std || s.lut[0][1] == s.lut[0][0] {
+	if s.lutMean != mean || s.lutStd != std { // a new Scratch's zero std is no transform's
 		for c := range 3 {
 			for v := range 256 {
 				s.lut[c][v] = (float32(v) - mean[c]) / std[c]

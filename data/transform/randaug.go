@@ -412,14 +412,6 @@ func (t *raLUT) apply(img *RGB) {
 	}
 }
 
-// same fills all three channels of t with one table.
-func (t *raLUT) same(f func(v int) uint8) {
-	for v := range 256 {
-		t[0][v] = f(v)
-	}
-	t[1], t[2] = t[0], t[0]
-}
-
 // raHistogram counts the values of each channel into h.
 func raHistogram(img *RGB, h *[3][256]int) {
 	p := img.Pix[:len(img.Pix)/3*3]
@@ -432,23 +424,22 @@ func raHistogram(img *RGB, h *[3][256]int) {
 
 // pilPosterize keeps the top bits of every value, as ImageOps.posterize.
 func pilPosterize(img *RGB, bits int) {
-	var t raLUT
+	var t [256]uint8
 	mask := ^(1<<(8-bits) - 1)
-	t.same(func(v int) uint8 { return uint8(v & mask) })
-	t.apply(img)
+	for v := range t {
+		t[v] = uint8(v & mask)
+	}
+	applyLUT(img, &t)
 }
 
 // pilSolarize inverts every value at or above threshold, as ImageOps.solarize (threshold 0 inverts
 // all: ImageOps.invert).
 func pilSolarize(img *RGB, threshold int) {
-	var t raLUT
-	t.same(func(v int) uint8 {
-		if v < threshold {
-			return uint8(v)
-		}
-		return uint8(255 - v)
-	})
-	t.apply(img)
+	t := identity
+	for v := max(threshold, 0); v < 256; v++ {
+		t[v] = uint8(255 - v)
+	}
+	applyLUT(img, &t)
 }
 
 // histogramLUT maps each channel of img through the table built from the channel's histogram:

@@ -333,7 +333,7 @@ func TestToRGBFastPaths(t *testing.T) {
 	}
 	imgs = append(imgs, dec)
 	for i, img := range imgs {
-		got, want := ToRGB(img), toRGBSlow(img)
+		got, want := toRGB(img), toRGBSlow(img)
 		if got.W != want.W || got.H != want.H || string(got.Pix) != string(want.Pix) {
 			t.Errorf("image %d (%T, %v): the direct conversion differs from image/draw's", i, img, img.Bounds())
 		}

@@ -19,16 +19,10 @@ type RGB struct {
 // NewRGB returns a black w x h image.
 func NewRGB(w, h int) *RGB { return &RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)} }
 
-// ToRGB converts any image to RGB, dropping alpha (straight colour, not premultiplied onto black,
-// for opaque images the two agree). JPEG's YCbCr, grey, NRGBA and opaque RGBA images convert
-// directly; other kinds go through image/draw, with the same results.
-func ToRGB(img image.Image) *RGB {
-	out := new(RGB)
-	ToRGBInto(img, out)
-	return out
-}
-
-// ToRGBInto is ToRGB into out, whose pixel buffer is reused when large enough.
+// ToRGBInto converts any image to RGB into out, whose pixel buffer is reused when large enough,
+// dropping alpha (straight colour, not premultiplied onto black; for opaque images the two agree).
+// JPEG's YCbCr, grey, NRGBA and opaque RGBA images convert directly; other kinds go through
+// image/draw, with the same results.
 func ToRGBInto(img image.Image, out *RGB) {
 	b := img.Bounds()
 	n := 3 * b.Dx() * b.Dy()

@@ -98,7 +98,7 @@ func TestToRGBPalette(t *testing.T) {
 	}
 	g := image.NewGray(image.Rect(0, 0, 1, 1))
 	g.Pix[0] = 99
-	if got := ToRGB(g).Pix; string(got) != string([]uint8{99, 99, 99}) {
+	if got := toRGB(g).Pix; string(got) != string([]uint8{99, 99, 99}) {
 		t.Errorf("grey to RGB: %v", got)
 	}
 	bad := filepath.Join(dir, "bad.jpg")
@@ -119,5 +119,12 @@ func decodeFile(path string) (*RGB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ToRGB(img), nil
+	return toRGB(img), nil
+}
+
+// toRGB is ToRGBInto a new image.
+func toRGB(img image.Image) *RGB {
+	out := new(RGB)
+	ToRGBInto(img, out)
+	return out
 }
