@@ -72,6 +72,15 @@ func (d *Decoder) Close() error {
 
 var errClosed = errors.New("turbojpeg: Decoder used after Close")
 
+// lockThread keeps the goroutine on its OS thread until the returned function runs: libjpeg-turbo 2
+// keeps the message of some failures per thread (outside the handle), so a failed call and the
+// reading of its message must run on one thread, or the message read is another thread's ("No
+// error").
+func lockThread() (unlock func()) {
+	runtime.LockOSThread()
+	return runtime.UnlockOSThread
+}
+
 // failReset returns the error of the failed call op, from the handle's message, and replaces the
 // handle: after some failures (a header that does not parse) libjpeg-turbo leaves a decompressor
 // mid-header, and its next call would fail on good data.
@@ -107,6 +116,7 @@ func (d *Decoder) header(b []byte) (Header, C.tjx_header, error) {
 // ReadHeader reads the size, subsampling and colourspace from the JPEG header in b, without decoding.
 // It reports any picture the header describes, including ones Decode refuses.
 func (d *Decoder) ReadHeader(b []byte) (Header, error) {
+	defer lockThread()()
 	h, _, err := d.header(b)
 	if err == nil && (h.Width < 1 || h.Height < 1) {
 		return h, checkHeader(h, 8, false)
@@ -127,6 +137,7 @@ func (d *Decoder) ReadHeader(b []byte) (Header, error) {
 // ErrUnsupported (CMYK or YCCK, not 8-bit, lossless, or a scale the library lacks) or ErrTooLarge
 // (more than MaxPixels), or are an *Error from the library, corrupt or truncated data included.
 func (d *Decoder) Decode(b []byte, scale int, crop image.Rectangle) (jpeg.Image, error) {
+	defer lockThread()()
 	if !validScale(scale) {
 		return jpeg.Image{}, fmt.Errorf("turbojpeg: scale %d: use 1, 2, 4 or 8", scale)
 	}
