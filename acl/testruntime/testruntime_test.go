@@ -3,6 +3,7 @@ package testruntime
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,5 +209,106 @@ func TestContractViolations(t *testing.T) {
 					r.stderr)
 			}
 		})
+	}
+}
+
+// Timing mode (RESNEXT_TESTRT_TIMING=1): kernels do not compute, copies and memsets do, and
+// fresh memory is zero instead of NaN.
+func TestTimingModeSkipsKernels(t *testing.T) {
+	dir := Build(t)
+	exe := buildProgram(t, dir, "timing.c", true)
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"RESNEXT_TESTRT_TIMING=0"}, "fill ff\nrelu 0 2 0 4\ncopy -1 2 -3 4\nmemset 3.00392 3.00392 3.00392 3.00392\n"},
+		{[]string{"RESNEXT_TESTRT_TIMING=1", "RESNEXT_TESTRT_WORKSPACE_US=0", "RESNEXT_TESTRT_LAUNCH_US=0"},
+			"fill 00\nrelu 0 0 0 0\ncopy -1 2 -3 4\nmemset 3.00392 3.00392 3.00392 3.00392\n"},
+	} {
+		r := run(t, exe, append([]string{"RESNEXT_TESTRT_ABORT=1"}, c.env...), "values")
+		if r.code != 0 || r.stdout != c.want {
+			t.Errorf("%v: exit %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", c.env, r.code, r.stdout, c.want, r.stderr)
+		}
+	}
+}
+
+// Every contract check still fires in timing mode.
+func TestTimingModeKeepsContractChecks(t *testing.T) {
+	dir := Build(t)
+	exe := buildProgram(t, dir, "scenarios.c", true)
+	for _, v := range violations {
+		r := run(t, exe, []string{"RESNEXT_TESTRT_TIMING=1", "RESNEXT_TESTRT_WORKSPACE_US=0",
+			"RESNEXT_TESTRT_LAUNCH_US=0"}, v.scenario)
+		if r.code != 0 || !strings.Contains(r.stdout, "caught: ") || !strings.Contains(r.stdout, v.message) {
+			t.Errorf("%s not caught in timing mode: exit %d\nstdout: %s\nstderr: %s", v.scenario, r.code, r.stdout,
+				r.stderr)
+		}
+	}
+}
+
+// elapsedUS runs the timing program's workspace or launch command and returns the microseconds it
+// measured.
+func elapsedUS(t *testing.T, exe string, env []string, args ...string) float64 {
+	t.Helper()
+	r := run(t, exe, env, args...)
+	var us float64
+	if _, err := fmt.Sscanf(r.stdout, "us %g", &us); r.code != 0 || err != nil {
+		t.Fatalf("%v %v: exit %d (%v)\nstdout: %s\nstderr: %s", env, args, r.code, err, r.stdout, r.stderr)
+	}
+	return us
+}
+
+// Each GetWorkspaceSize charges RESNEXT_TESTRT_WORKSPACE_US and each launch RESNEXT_TESTRT_LAUNCH_US,
+// each only its own, and only in timing mode.
+func TestTimingModeChargesHostCost(t *testing.T) {
+	dir := Build(t)
+	exe := buildProgram(t, dir, "timing.c", true)
+	const n = 50
+	on := []string{"RESNEXT_TESTRT_TIMING=1"}
+	// Lower bounds: the busy-wait cannot end early, whatever the machine's load.
+	if us := elapsedUS(t, exe, append(on, "RESNEXT_TESTRT_WORKSPACE_US=200", "RESNEXT_TESTRT_LAUNCH_US=0"),
+		"workspace", "50"); us < n*200 {
+		t.Errorf("%d GetWorkspaceSize calls at 200 us took %.0f us", n, us)
+	}
+	if us := elapsedUS(t, exe, append(on, "RESNEXT_TESTRT_WORKSPACE_US=0", "RESNEXT_TESTRT_LAUNCH_US=200"),
+		"launch", "50"); us < n*200 {
+		t.Errorf("%d launches at 200 us took %.0f us", n, us)
+	}
+	// Upper bounds with a wide margin: a cost of 1 s charged to the other phase, or without timing
+	// mode, would take 50 s.
+	const wide = 25e6
+	if us := elapsedUS(t, exe, append(on, "RESNEXT_TESTRT_WORKSPACE_US=0", "RESNEXT_TESTRT_LAUNCH_US=1000000"),
+		"workspace", "50"); us > wide {
+		t.Errorf("GetWorkspaceSize was charged the launch cost: %.0f us", us)
+	}
+	if us := elapsedUS(t, exe, append(on, "RESNEXT_TESTRT_WORKSPACE_US=1000000", "RESNEXT_TESTRT_LAUNCH_US=0"),
+		"launch", "50"); us > wide {
+		t.Errorf("the launch was charged the GetWorkspaceSize cost: %.0f us", us)
+	}
+	if us := elapsedUS(t, exe, []string{"RESNEXT_TESTRT_TIMING=0", "RESNEXT_TESTRT_WORKSPACE_US=1000000", "RESNEXT_TESTRT_LAUNCH_US=1000000"},
+		"launch", "50"); us > wide {
+		t.Errorf("a launch without timing mode was charged: %.0f us", us)
+	}
+}
+
+// A bad value fails aclInit with a message naming the variable.
+func TestTimingModeBadValues(t *testing.T) {
+	dir := Build(t)
+	exe := buildProgram(t, dir, "timing.c", true)
+	for _, env := range []string{"RESNEXT_TESTRT_TIMING=yes", "RESNEXT_TESTRT_TIMING=2",
+		"RESNEXT_TESTRT_WORKSPACE_US=-1", "RESNEXT_TESTRT_WORKSPACE_US=1.5", "RESNEXT_TESTRT_WORKSPACE_US=30us",
+		"RESNEXT_TESTRT_LAUNCH_US=+5", "RESNEXT_TESTRT_LAUNCH_US= 5", "RESNEXT_TESTRT_LAUNCH_US=99999999999999999999"} {
+		name, _, _ := strings.Cut(env, "=")
+		r := run(t, exe, []string{"RESNEXT_TESTRT_TIMING=1", env}, "init")
+		if r.code != 0 || !strings.Contains(r.stdout, "rc 100000\n") || !strings.Contains(r.stdout, "msg aclInit: "+name+"=") {
+			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", env, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, env := range []string{"RESNEXT_TESTRT_TIMING=0", "RESNEXT_TESTRT_TIMING=", "RESNEXT_TESTRT_WORKSPACE_US=0",
+		"RESNEXT_TESTRT_LAUNCH_US=", "RESNEXT_TESTRT_LAUNCH_US=007"} {
+		r := run(t, exe, []string{"RESNEXT_TESTRT_TIMING=1", env}, "init")
+		if r.code != 0 || r.stdout != "rc 0\nmsg \n" {
+			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", env, r.code, r.stdout, r.stderr)
+		}
 	}
 }

@@ -1,15 +1,30 @@
 /* core.c: the global lock, error and violation recording, and the registry of live handles. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Simulated host cost this thread has incurred under the lock and pays when it releases it (timing
+ * mode), so that the busy-wait does not hold up other threads. */
+static _Thread_local long long owed_ns;
+static void spin(long long ns);
+
 void tr_lock(void) { pthread_mutex_lock(&mu); }
-void tr_unlock(void) { pthread_mutex_unlock(&mu); }
+
+void tr_unlock(void) {
+    pthread_mutex_unlock(&mu);
+    if (owed_ns > 0) {
+        long long ns = owed_ns;
+        owed_ns = 0;
+        spin(ns);
+    }
+}
 
 /* ---- errors and violations ---- */
 
@@ -84,6 +99,65 @@ TR_EXPORT void testrt_reset(void) {
     thread_msg[0] = '\0';
 }
 
+/* ---- timing mode ---- */
+
+static int timing;
+static long long workspace_ns, launch_ns; /* set with timing by tr_timing_configure */
+
+/* Parses a non-negative integer number of microseconds (at most an hour) from name; an unset or
+ * empty variable keeps *ns. Returns 0, or records an error naming the variable and returns
+ * ACL_ERROR_INVALID_PARAM. */
+static int env_us(const char *name, long long *ns) {
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0') return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long us = strtoull(v, &end, 10);
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 || us > 3600ull * 1000 * 1000) {
+        tr_error("aclInit: %s=\"%s\" is not a number of microseconds (a non-negative integer up to 3600000000)",
+                 name, v);
+        return ACL_ERROR_INVALID_PARAM;
+    }
+    *ns = (long long)us * 1000;
+    return 0;
+}
+
+int tr_timing_configure(void) {
+    const char *v = getenv("RESNEXT_TESTRT_TIMING");
+    int on = 0;
+    if (v != NULL && v[0] != '\0' && strcmp(v, "0") != 0) {
+        if (strcmp(v, "1") != 0) {
+            tr_error("aclInit: RESNEXT_TESTRT_TIMING=\"%s\" must be 1 (timing mode) or 0 (off)", v);
+            return ACL_ERROR_INVALID_PARAM;
+        }
+        on = 1;
+    }
+    long long ws = 30 * 1000LL, ln = 5 * 1000LL; /* the defaults: 30 us and 5 us */
+    int rc = env_us("RESNEXT_TESTRT_WORKSPACE_US", &ws);
+    if (rc == 0) rc = env_us("RESNEXT_TESTRT_LAUNCH_US", &ln);
+    if (rc != 0) return rc;
+    timing = on;
+    workspace_ns = ws;
+    launch_ns = ln;
+    return 0;
+}
+
+int tr_timing(void) { return timing; }
+
+/* Busy-waits ns nanoseconds on CLOCK_MONOTONIC (a sleep's granularity is far coarser than the
+ * microseconds charged). */
+static void spin(long long ns) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < ns);
+}
+
+void tr_timing_launch(void) {
+    if (timing && launch_ns > 0) spin(launch_ns);
+}
+
 /* ---- handles ---- */
 
 const char *tr_kind_name(int kind) {
@@ -118,6 +192,9 @@ static size_t bucket_of(const void *p) {
 }
 
 void tr_handle_add(const void *p, int kind) {
+    /* tr_executor_publish, the last step of every successful GetWorkspaceSize, is the only place an
+       executor is registered: the simulated tiling cost is charged here, paid at tr_unlock. */
+    if (kind == TR_EXECUTOR && timing) owed_ns += workspace_ns;
     node *n = malloc(sizeof *n);
     if (n == NULL) abort();
     n->p = p;

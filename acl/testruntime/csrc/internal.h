@@ -56,6 +56,14 @@ const char *tr_handle_gone(const void *p, int kind);
  * keep reading as destroyed instead of as a new object). */
 void tr_free_later(void *p);
 
+/* Timing mode (RESNEXT_TESTRT_TIMING=1, read by aclInit): kernels do not compute, aclrtMalloc
+ * zero-fills, and each GetWorkspaceSize (when it registers its executor) and each launch busy-waits a
+ * simulated host cost. tr_timing_configure reads and checks the variables (an ACL code, the error
+ * recorded); tr_timing_launch charges one launch. */
+int tr_timing_configure(void);
+int tr_timing(void);
+void tr_timing_launch(void);
+
 /* ---- rt.c: runtime state the aclnn side needs ---- */
 
 typedef struct {
@@ -73,8 +81,9 @@ typedef struct tr_stream tr_stream;
 /* Resolves a stream argument (NULL = the default stream of the current context) and checks that the
  * thread has a current context and that the stream belongs to it. Returns an ACL code. */
 int tr_resolve_stream(aclrtStream s, tr_stream **out, const char *api);
-/* Queues a task; run(arg) executes when the stream is drained, then arg is freed. ranges lists the
- * device memory the task reads or writes (checked by aclrtFree and by synchronous copies). */
+/* Queues a kernel; run(arg) executes when the stream is drained (not in timing mode), then arg is
+ * freed. ranges lists the device memory the task reads or writes (checked by aclrtFree and by
+ * synchronous copies). */
 void tr_enqueue(tr_stream *s, const char *desc, void (*run)(void *), void *arg, const tr_range *ranges,
                 int nranges);
 
@@ -186,6 +195,7 @@ aclnnStatus tr_launch(const tr_op *op, void *workspace, uint64_t workspaceSize, 
 #define TR_DEFINE_LAUNCH(Name)                                                                            \
     TR_EXPORT aclnnStatus aclnn##Name(void *workspace, uint64_t workspaceSize, aclOpExecutor *executor, \
                                       aclrtStream stream) {                                             \
+        tr_timing_launch();                                                                             \
         return tr_launch(&tr_op_##Name, workspace, workspaceSize, executor, stream);                    \
     }
 

@@ -5,7 +5,7 @@
  * with the expected code and recorded exactly one violation, and 1 otherwise. Under
  * RESNEXT_TESTRT_ABORT=1 the runtime aborts inside the broken call instead.
  */
-#include "testrt.h"
+#include "testprog.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -13,50 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            const char *m_ = aclGetRecentErrMsg();                                           \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, \
-                    #cond, m_ ? m_ : "none");                                                \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
-#define OK(call) CHECK((call) == 0)
-
-static aclrtStream stream;
-
-static void setup(void) {
-    OK(aclInit(NULL));
-    OK(aclrtSetDevice(0));
-    OK(aclrtCreateStream(&stream));
-}
-
-static void *dev_alloc(size_t bytes) {
-    void *p = NULL;
-    OK(aclrtMalloc(&p, bytes, ACL_MEM_MALLOC_HUGE_FIRST));
-    return p;
-}
-
 static void *dev_floats(const float *v, size_t n) {
     void *p = dev_alloc(n * sizeof *v);
     OK(aclrtMemcpy(p, n * sizeof *v, v, n * sizeof *v, ACL_MEMCPY_HOST_TO_DEVICE));
     return p;
 }
-
-/* A contiguous tensor of shape dims over the whole of data. */
-static aclTensor *tensor(void *data, aclDataType dt, const int64_t *dims, int nd) {
-    int64_t strides[8], n = 1;
-    for (int i = nd - 1; i >= 0; i--) {
-        strides[i] = n;
-        n *= dims[i];
-    }
-    aclTensor *t = aclCreateTensor(dims, (uint64_t)nd, dt, strides, 0, ACL_FORMAT_ND, &n, 1, data);
-    CHECK(t != NULL);
-    return t;
-}
-
-static aclTensor *vec(void *data, aclDataType dt, int64_t n) { return tensor(data, dt, &n, 1); }
 
 static void expect_floats(const void *dev, const float *want, size_t n, float tol) {
     float got[64];

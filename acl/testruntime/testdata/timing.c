@@ -1,0 +1,115 @@
+/* timing.c: drives the test runtime for the timing-mode tests (RESNEXT_TESTRT_TIMING). argv[1]:
+ *
+ *   init          aclInit only; prints "rc <code>" and "msg <aclGetRecentErrMsg>".
+ *   values        Relu of [-1, 2, -3, 4] into fresh memory, a queued device-to-device copy and a
+ *                 queued memset; prints the fill byte of fresh memory and what each left behind.
+ *   workspace N   times N aclnnReluGetWorkspaceSize calls; prints "us <elapsed microseconds>".
+ *   launch N      times N launches of one repeatable Relu executor (synchronized after the clock
+ *                 stops); prints "us <elapsed microseconds>".
+ *
+ * Any failing call prints the runtime's message and exits 1.
+ */
+#include "testprog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void print_floats(const char *label, const void *dev, size_t n) {
+    float v[16];
+    CHECK(n <= 16);
+    OK(aclrtMemcpy(v, sizeof v, dev, n * sizeof(float), ACL_MEMCPY_DEVICE_TO_HOST));
+    printf("%s", label);
+    for (size_t i = 0; i < n; i++) printf(" %g", v[i]);
+    printf("\n");
+}
+
+static double now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int values(void) {
+    setup();
+    const float xv[] = {-1, 2, -3, 4};
+    void *x = dev_alloc(sizeof xv), *y = dev_alloc(sizeof xv), *z = dev_alloc(sizeof xv), *s = dev_alloc(sizeof xv);
+    unsigned char fill;
+    OK(aclrtMemcpy(&fill, 1, y, 1, ACL_MEMCPY_DEVICE_TO_HOST));
+    printf("fill %02x\n", fill);
+    OK(aclrtMemcpy(x, sizeof xv, xv, sizeof xv, ACL_MEMCPY_HOST_TO_DEVICE));
+    aclTensor *tx = vec(x, ACL_FLOAT, 4), *ty = vec(y, ACL_FLOAT, 4);
+    uint64_t ws = 0;
+    aclOpExecutor *ex = NULL;
+    OK(aclnnReluGetWorkspaceSize(tx, ty, &ws, &ex));
+    void *w = ws > 0 ? dev_alloc(ws) : NULL;
+    OK(aclnnRelu(w, ws, ex, stream));
+    OK(aclrtMemcpyAsync(z, sizeof xv, x, sizeof xv, ACL_MEMCPY_DEVICE_TO_DEVICE, stream));
+    OK(aclrtMemsetAsync(s, sizeof xv, 0x40, sizeof xv, stream)); /* 0x40404040 = 3.0039 */
+    CHECK(testrt_pending_tasks() == 3);
+    OK(aclrtSynchronizeStream(stream));
+    CHECK(testrt_pending_tasks() == 0);
+    print_floats("relu", y, 4);
+    print_floats("copy", z, 4);
+    print_floats("memset", s, 4);
+    OK(aclDestroyTensor(tx));
+    OK(aclDestroyTensor(ty));
+    void *mem[] = {x, y, z, s, w};
+    for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
+        if (mem[i] != NULL) OK(aclrtFree(mem[i]));
+    CHECK(testrt_device_bytes_in_use() == 0);
+    CHECK(testrt_violations() == 0);
+    return 0;
+}
+
+static int workspace(int n) {
+    setup();
+    void *x = dev_alloc(64), *y = dev_alloc(64);
+    aclTensor *tx = vec(x, ACL_FLOAT, 16), *ty = vec(y, ACL_FLOAT, 16);
+    double t0 = now_us();
+    for (int i = 0; i < n; i++) {
+        uint64_t ws = 0;
+        aclOpExecutor *ex = NULL;
+        OK(aclnnReluGetWorkspaceSize(tx, ty, &ws, &ex));
+        OK(aclDestroyAclOpExecutor(ex));
+    }
+    printf("us %.0f\n", now_us() - t0);
+    return 0;
+}
+
+static int launch(int n) {
+    setup();
+    void *x = dev_alloc(64), *y = dev_alloc(64);
+    aclTensor *tx = vec(x, ACL_FLOAT, 16), *ty = vec(y, ACL_FLOAT, 16);
+    uint64_t ws = 0;
+    aclOpExecutor *ex = NULL;
+    OK(aclnnReluGetWorkspaceSize(tx, ty, &ws, &ex));
+    OK(aclSetAclOpExecutorRepeatable(ex));
+    void *w = ws > 0 ? dev_alloc(ws) : NULL;
+    double t0 = now_us();
+    for (int i = 0; i < n; i++) OK(aclnnRelu(w, ws, ex, stream));
+    double t1 = now_us();
+    CHECK(testrt_pending_tasks() == n);
+    OK(aclrtSynchronizeStream(stream));
+    printf("us %.0f\n", t1 - t0);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: timing init|values|workspace N|launch N\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "init") == 0) {
+        int rc = aclInit(NULL);
+        const char *m = aclGetRecentErrMsg();
+        printf("rc %d\nmsg %s\n", rc, m ? m : "");
+        return 0;
+    }
+    if (strcmp(argv[1], "values") == 0) return values();
+    if (argc == 3 && strcmp(argv[1], "workspace") == 0) return workspace(atoi(argv[2]));
+    if (argc == 3 && strcmp(argv[1], "launch") == 0) return launch(atoi(argv[2]));
+    fprintf(stderr, "unknown command %s\n", argv[1]);
+    return 2;
+}
