@@ -226,6 +226,136 @@ func TestStepAllocatesNothing(t *testing.T) {
 	}
 }
 
+// groupRecorder is a backend with a group step that records each call and steps the triples one
+// by one.
+type groupRecorder struct {
+	ops.Backend
+	calls []groupCall
+}
+
+// groupCall is one SGDMomentumGroup call: the weight decay, the lists and the address of their
+// first element (the same address step after step when the lists are kept).
+type groupCall struct {
+	wd                    float64
+	params, grads, accums []ops.Tensor
+	first                 *ops.Tensor
+}
+
+func (r *groupRecorder) SGDMomentumGroup(params, grads, accums []ops.Tensor, p ops.SGDParams) {
+	ops.CheckSGDGroup(params, grads, accums, p)
+	r.calls = append(r.calls, groupCall{p.WeightDecay, slices.Clone(params), slices.Clone(grads), slices.Clone(accums), &params[0]})
+	for i := range params {
+		r.Backend.SGDMomentum(params[i], grads[i], accums[i], p)
+	}
+}
+
+// TestSGDGroups checks that Step makes one group call per weight decay with the updated
+// parameters in order, reuses the lists while nothing changes, makes them again when a parameter
+// is frozen, loses or gets back its gradient, and that a steady step allocates nothing.
+func TestSGDGroups(t *testing.T) {
+	cpu := testutil.CPU(t, 1)
+	b := &groupRecorder{Backend: cpu}
+	r := rand.New(rand.NewPCG(3, 4))
+	names := []string{"conv1.weight", "bn1.gamma", "bn1.beta", "layer1.conv.weight", "bn2.gamma", "classifier.weight", "classifier.bias"}
+	var ps []*nn.Param
+	for _, n := range names {
+		ps = append(ps, param(cpu, n, testutil.Uniform(r, 3), true))
+	}
+	defer freeParams(cpu, ps)
+	s, err := New(b, ps, Options{Opt: "momentum", Momentum: 0.9, WeightDecay: 1e-4, WeightDecayFilter: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Free()
+	_, accum := s.Moments()
+
+	// grads are the gradients Step is given (nil: each parameter's Grad).
+	var grads []ops.Tensor
+	// want lists the members of each group call by parameter index: decayed first (conv1 comes first).
+	check := func(when string, want ...[]int) []groupCall {
+		t.Helper()
+		calls := b.calls
+		b.calls = nil
+		if len(calls) != len(want) {
+			t.Fatalf("%s: %d group calls, want %d", when, len(calls), len(want))
+		}
+		for k, c := range calls {
+			wantWD := 1e-4
+			if strings.Contains(names[want[k][0]], "bn") {
+				wantWD = 0
+			}
+			if c.wd != wantWD {
+				t.Errorf("%s: call %d has weight decay %v, want %v", when, k, c.wd, wantWD)
+			}
+			if len(c.params) != len(want[k]) {
+				t.Fatalf("%s: call %d has %d parameters, want %d", when, k, len(c.params), len(want[k]))
+			}
+			for j, i := range want[k] {
+				g := ps[i].Grad
+				if grads != nil {
+					g = grads[i]
+				}
+				if c.params[j] != ps[i].Value || c.grads[j] != g || c.accums[j] != accum[i] {
+					t.Errorf("%s: call %d member %d is not %s's triple", when, k, j, names[i])
+				}
+			}
+		}
+		return calls
+	}
+	decayed, norm := []int{0, 3, 5, 6}, []int{1, 2, 4}
+
+	s.Step(0.1, 1, nil)
+	first := check("first step", decayed, norm)
+	s.Step(0.1, 1, nil)
+	second := check("second step", decayed, norm)
+	for k := range first {
+		if first[k].first != second[k].first {
+			t.Errorf("group %d: the lists moved though nothing changed", k)
+		}
+	}
+	s.b = nopGroup{cpu} // no recording: what is left is Step's own
+	if n := testing.AllocsPerRun(10, func() { s.Step(0.1, 1, nil) }); n != 0 {
+		t.Errorf("a steady Step allocates %v times", n)
+	}
+	s.b = b
+	ps[3].Trainable = false // frozen
+	s.Step(0.1, 1, nil)
+	check("layer1 frozen", []int{0, 5, 6}, norm)
+	ps[3].Trainable = true
+
+	g := ps[2].Grad
+	ps[2].Grad = nil // no gradient: skipped
+	s.Step(0.1, 1, nil)
+	check("bn1.beta without a gradient", decayed, []int{1, 4})
+	ps[2].Grad = g
+	s.Step(0.1, 1, nil)
+	check("gradient back", decayed, norm)
+
+	other := cpu.Alloc(ops.Float32, ps[5].Value.Shape())
+	defer cpu.Free(other)
+	cpu.Fill(other, 0)
+	grads = make([]ops.Tensor, len(ps))
+	for i, p := range ps {
+		grads[i] = p.Grad
+	}
+	grads[5] = other
+	s.Step(0.1, 1, grads)
+	check("an explicit gradient", decayed, norm)
+	grads = nil
+
+	for _, p := range ps[1:3] {
+		p.Trainable = false
+	}
+	ps[4].Trainable = false
+	s.Step(0.1, 1, nil)
+	check("no parameter without decay updated", decayed)
+}
+
+// nopGroup is a backend whose group step does nothing.
+type nopGroup struct{ ops.Backend }
+
+func (nopGroup) SGDMomentumGroup(params, grads, accums []ops.Tensor, p ops.SGDParams) {}
+
 // mindSporeDynamic is DynamicLossScaleUpdateCell's update as MindSpore writes it, with its
 // iteration counters, as an independent reference.
 type mindSporeDynamic struct {

@@ -83,12 +83,31 @@ func Decays(filter, name string) bool {
 // with wd the weight decay of the parameter (Options.WeightDecayFilter). MindSpore's nn.SGD
 // (dampening 0) gives the same update. It keeps one float32 accumulator per trainable parameter
 // (see Moments), zero at the start.
+//
+// A step updates the parameters in groups of one weight decay (MindCV's two: the decayed
+// weights, and with a filter the batch-norm parameters and biases without decay), one
+// ops.SGDMomentumGroup call per group with the group's parameters, gradients and accumulators in
+// parameter order. The result is the same as stepping each parameter on its own; a backend with a
+// group step (the Ascend backend) runs a group in a few kernels instead of several per parameter.
+// The lists are kept from step to step and made again only when the parameters updated, or their
+// tensors, change (a parameter frozen, a gradient that appears or is replaced), so a steady
+// training loop passes the backend the same lists every step and allocates nothing for them.
 type SGD struct {
-	b      ops.Backend
-	opt    Options
-	params []*nn.Param
-	decay  []float64
-	accum  []ops.Tensor
+	b       ops.Backend
+	opt     Options
+	params  []*nn.Param
+	decay   []float64
+	accum   []ops.Tensor
+	groupOf []int      // the index in groups of each parameter's weight decay
+	groups  []sgdGroup // by weight decay, in the order the decays first appear in params
+}
+
+// sgdGroup is what one SGDMomentumGroup call of a step takes: the parameters of one weight decay
+// that the step updates, in order.
+type sgdGroup struct {
+	wd                    float64
+	params, grads, accums []ops.Tensor
+	seen                  int // members matched so far (sameLists)
 }
 
 // New returns the optimizer for the parameters among params that are trainable now. The error
@@ -128,6 +147,14 @@ func New(b ops.Backend, params []*nn.Param, o Options) (*SGD, error) {
 			wd = o.WeightDecay
 		}
 		s.params, s.decay, s.accum = append(s.params, p), append(s.decay, wd), append(s.accum, a)
+		k := 0
+		for k < len(s.groups) && s.groups[k].wd != wd {
+			k++
+		}
+		if k == len(s.groups) {
+			s.groups = append(s.groups, sgdGroup{wd: wd})
+		}
+		s.groupOf = append(s.groupOf, k)
 	}
 	return s, nil
 }
@@ -136,21 +163,77 @@ func New(b ops.Backend, params []*nn.Param, o Options) (*SGD, error) {
 // parameter in the order of Params, or from each parameter's Grad when grads is nil. The
 // gradients are multiplied by gradScale first (1/loss_scale; 0 means 1). A parameter frozen
 // since New (Trainable false) or without a gradient (nil) is left alone, its accumulator too.
+// The update is one ops.SGDMomentumGroup call per weight decay (see SGD).
 func (s *SGD) Step(lr, gradScale float64, grads []ops.Tensor) {
 	if grads != nil && len(grads) != len(s.params) {
 		panic(fmt.Sprintf("optim.SGD.Step: %d gradients for %d trainable parameters", len(grads), len(s.params)))
 	}
+	if !s.sameLists(grads) {
+		s.makeLists(grads)
+	}
 	p := ops.SGDParams{LR: lr, Momentum: s.opt.Momentum, Nesterov: s.opt.Nesterov, GradScale: gradScale}
-	for i, param := range s.params {
-		g := param.Grad
-		if grads != nil {
-			g = grads[i]
-		}
-		if !param.Trainable || g == nil {
+	for i := range s.groups {
+		g := &s.groups[i]
+		if len(g.params) == 0 {
 			continue
 		}
-		p.WeightDecay = s.decay[i]
-		s.b.SGDMomentum(param.Value, g, s.accum[i], p)
+		p.WeightDecay = g.wd
+		ops.SGDMomentumGroup(s.b, g.params, g.grads, g.accums, p)
+	}
+}
+
+// gradOf is parameter i's gradient for a Step given grads, or nil when the step leaves it alone.
+func (s *SGD) gradOf(i int, grads []ops.Tensor) ops.Tensor {
+	param := s.params[i]
+	g := param.Grad
+	if grads != nil {
+		g = grads[i]
+	}
+	if !param.Trainable || g == nil {
+		return nil
+	}
+	return g
+}
+
+// sameLists reports whether the groups' lists are what a Step given grads updates: the same
+// parameters, gradients and accumulators, in order.
+func (s *SGD) sameLists(grads []ops.Tensor) bool {
+	for k := range s.groups {
+		s.groups[k].seen = 0
+	}
+	for i, param := range s.params {
+		g := s.gradOf(i, grads)
+		if g == nil {
+			continue
+		}
+		gr := &s.groups[s.groupOf[i]]
+		j := gr.seen
+		if j == len(gr.params) || gr.params[j] != param.Value || gr.grads[j] != g || gr.accums[j] != s.accum[i] {
+			return false
+		}
+		gr.seen++
+	}
+	for k := range s.groups {
+		if s.groups[k].seen != len(s.groups[k].params) {
+			return false
+		}
+	}
+	return true
+}
+
+// makeLists fills the groups' lists with what a Step given grads updates, reusing their memory.
+func (s *SGD) makeLists(grads []ops.Tensor) {
+	for k := range s.groups {
+		g := &s.groups[k]
+		g.params, g.grads, g.accums = g.params[:0], g.grads[:0], g.accums[:0]
+	}
+	for i, param := range s.params {
+		g := s.gradOf(i, grads)
+		if g == nil {
+			continue
+		}
+		gr := &s.groups[s.groupOf[i]]
+		gr.params, gr.grads, gr.accums = append(gr.params, param.Value), append(gr.grads, g), append(gr.accums, s.accum[i])
 	}
 }
 
@@ -185,4 +268,8 @@ func (s *SGD) Free() {
 		s.b.Free(a)
 	}
 	s.accum = nil
+	for k := range s.groups {
+		g := &s.groups[k]
+		g.params, g.grads, g.accums = nil, nil, nil
+	}
 }
