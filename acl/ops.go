@@ -43,6 +43,8 @@ var (
 	opInplaceFillScalar = opInfo{"aclnnInplaceFillScalar", C.RX_SYM_aclnnInplaceFillScalar}
 	opEqScalar          = opInfo{"aclnnEqScalar", C.RX_SYM_aclnnEqScalar}
 	opInplaceCopy       = opInfo{"aclnnInplaceCopy", C.RX_SYM_aclnnInplaceCopy}
+	opInplaceRsqrt      = opInfo{"aclnnInplaceRsqrt", C.RX_SYM_aclnnInplaceRsqrt}
+	opInplaceReciprocal = opInfo{"aclnnInplaceReciprocal", C.RX_SYM_aclnnInplaceReciprocal}
 )
 
 // PrepareAdd is phase one of aclnnAdd: out = self + alpha*other (broadcasting).
@@ -445,4 +447,14 @@ func (d *Device) PrepareInplaceCopy(selfRef, src *Tensor) (*Executor, error) {
 // InplaceCopy runs aclnnInplaceCopy: selfRef = src.
 func (d *Device) InplaceCopy(s *Stream, a WorkspaceAllocator, selfRef, src *Tensor) error {
 	return d.run(s, a, opInplaceCopy, C.rx_ws_aclnnInplaceCopy(d.l(), d.ctx.h, d.ctx.id, selfRef.ptr(), src.ptr()))
+}
+
+// PrepareInplaceRsqrt is phase one of aclnnInplaceRsqrt: selfRef = 1/sqrt(selfRef).
+func (d *Device) PrepareInplaceRsqrt(selfRef *Tensor) (*Executor, error) {
+	return d.prepare(opInplaceRsqrt, C.rx_ws_aclnnInplaceRsqrt(d.l(), d.ctx.h, d.ctx.id, selfRef.ptr()))
+}
+
+// PrepareInplaceReciprocal is phase one of aclnnInplaceReciprocal: selfRef = 1/selfRef.
+func (d *Device) PrepareInplaceReciprocal(selfRef *Tensor) (*Executor, error) {
+	return d.prepare(opInplaceReciprocal, C.rx_ws_aclnnInplaceReciprocal(d.l(), d.ctx.h, d.ctx.id, selfRef.ptr()))
 }

@@ -94,6 +94,17 @@ func (l *Lib) RecentErrMsg() string {
 	return C.GoString(m)
 }
 
+// SocName is the chip's name as aclrtGetSocName reports it ("Ascend910A", "Ascend910B1", ...), or ""
+// when the runtime lacks the call or does not know.
+func (l *Lib) SocName() string {
+	m := C.rx_soc_name(l.c)
+	if m == nil {
+		return ""
+	}
+	defer C.free(unsafe.Pointer(m))
+	return C.GoString(m)
+}
+
 // DeviceCount is the number of visible devices (aclrtGetDeviceCount).
 func (l *Lib) DeviceCount() (int, error) {
 	r := C.rx_device_count(l.c)

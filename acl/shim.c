@@ -119,6 +119,12 @@ char *rx_recent_err_msg(const rx_lib *L) {
     return m == NULL ? NULL : strdup(m);
 }
 
+char *rx_soc_name(const rx_lib *L) {
+    if (L->sym[RX_SYM_aclrtGetSocName] == NULL) return NULL;
+    const char *m = RX_FN(L, aclrtGetSocName)();
+    return m == NULL ? NULL : strdup(m);
+}
+
 rx_ret rx_device_count(const rx_lib *L) {
     uint32_t n = 0;
     rx_ret r = rx_result(L, RX_FN(L, aclrtGetDeviceCount)(&n));
@@ -462,3 +468,5 @@ RX_WS(aclnnMul, (const aclTensor *self, const aclTensor *other, aclTensor *out),
 RX_WS(aclnnInplaceFillScalar, (aclTensor *selfRef, const aclScalar *value), selfRef, value)
 RX_WS(aclnnEqScalar, (const aclTensor *self, const aclScalar *other, aclTensor *out), self, other, out)
 RX_WS(aclnnInplaceCopy, (aclTensor *selfRef, const aclTensor *src), selfRef, src)
+RX_WS(aclnnInplaceRsqrt, (aclTensor *selfRef), selfRef)
+RX_WS(aclnnInplaceReciprocal, (const aclTensor *selfRef), selfRef)

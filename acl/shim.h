@@ -109,6 +109,8 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclrtMemsetAsync, RX_LIB_ACL, REQ, aclError,                                                     \
       (void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream))                \
     X(aclrtGetMemInfo, RX_LIB_ACL, REQ, aclError, (aclrtMemAttr attr, size_t *free, size_t *total))    \
+    /* The chip's name ("Ascend910A", "Ascend910B1", ...): operators behave per chip. */              \
+    X(aclrtGetSocName, RX_LIB_ACL, OPT, const char *, (void))                                          \
     /* aclnn base: libnnopbase.so (aclnn/acl_meta.h). */                                               \
     X(aclCreateTensor, RX_LIB_NNOPBASE, REQ, aclTensor *,                                              \
       (const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,     \
@@ -245,7 +247,14 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclnnEqScalar, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                 \
     X(aclnnInplaceCopyGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                \
       (aclTensor *selfRef, const aclTensor *src, uint64_t *workspaceSize, aclOpExecutor **executor))   \
-    X(aclnnInplaceCopy, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+    X(aclnnInplaceCopy, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                              \
+    /* aclnnop/aclnn_rsqrt.h, aclnn_reciprocal.h. */                                                   \
+    X(aclnnInplaceRsqrtGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                               \
+      (aclTensor *selfRef, uint64_t *workspaceSize, aclOpExecutor **executor))                         \
+    X(aclnnInplaceRsqrt, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                             \
+    X(aclnnInplaceReciprocalGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
+      (const aclTensor *selfRef, uint64_t *workspaceSize, aclOpExecutor **executor))                   \
+    X(aclnnInplaceReciprocal, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
 
 /* The second phase of every aclnn op has this parameter list. */
 #define RX_LAUNCH_PARAMS \
@@ -431,6 +440,10 @@ rx_ret rx_ws_aclnnEqScalar(const rx_lib *L, aclrtContext ctx, uint64_t id, const
                            const aclScalar *other, aclTensor *out);
 rx_ret rx_ws_aclnnInplaceCopy(const rx_lib *L, aclrtContext ctx, uint64_t id, aclTensor *selfRef,
                               const aclTensor *src);
+rx_ret rx_ws_aclnnInplaceRsqrt(const rx_lib *L, aclrtContext ctx, uint64_t id, aclTensor *selfRef);
+rx_ret rx_ws_aclnnInplaceReciprocal(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *selfRef);
+/* The chip's name, or NULL when aclrtGetSocName is absent or returns NULL; a malloc'd copy. */
+char *rx_soc_name(const rx_lib *L);
 
 #ifdef __cplusplus
 }

@@ -117,7 +117,8 @@ func TestExportedSymbols(t *testing.T) {
 		aclnnInplaceAddGetWorkspaceSize aclnnInplaceAdd aclnnInplaceAddsGetWorkspaceSize aclnnInplaceAdds
 		aclnnInplaceMulsGetWorkspaceSize aclnnInplaceMuls aclnnMulGetWorkspaceSize aclnnMul
 		aclnnInplaceFillScalarGetWorkspaceSize aclnnInplaceFillScalar aclnnEqScalarGetWorkspaceSize aclnnEqScalar
-		aclnnInplaceCopyGetWorkspaceSize aclnnInplaceCopy
+		aclnnInplaceCopyGetWorkspaceSize aclnnInplaceCopy aclrtGetSocName
+		aclnnInplaceRsqrtGetWorkspaceSize aclnnInplaceRsqrt aclnnInplaceReciprocalGetWorkspaceSize aclnnInplaceReciprocal
 		testrt_violations testrt_last_violation testrt_reset testrt_device_bytes_in_use testrt_pending_tasks`)
 	for _, name := range want {
 		if !got[name] {

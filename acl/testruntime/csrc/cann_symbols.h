@@ -49,6 +49,8 @@
     X(aclrtMemsetAsync, RX_LIB_ACL, REQ, aclError,                                                     \
       (void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream))                \
     X(aclrtGetMemInfo, RX_LIB_ACL, REQ, aclError, (aclrtMemAttr attr, size_t *free, size_t *total))    \
+    /* The chip's name ("Ascend910A", "Ascend910B1", ...): operators behave per chip. */              \
+    X(aclrtGetSocName, RX_LIB_ACL, OPT, const char *, (void))                                          \
     /* aclnn base: libnnopbase.so (aclnn/acl_meta.h). */                                               \
     X(aclCreateTensor, RX_LIB_NNOPBASE, REQ, aclTensor *,                                              \
       (const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,     \
@@ -185,7 +187,14 @@
     X(aclnnEqScalar, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                                 \
     X(aclnnInplaceCopyGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                                \
       (aclTensor *selfRef, const aclTensor *src, uint64_t *workspaceSize, aclOpExecutor **executor))   \
-    X(aclnnInplaceCopy, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+    X(aclnnInplaceCopy, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                              \
+    /* aclnnop/aclnn_rsqrt.h, aclnn_reciprocal.h. */                                                   \
+    X(aclnnInplaceRsqrtGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                               \
+      (aclTensor *selfRef, uint64_t *workspaceSize, aclOpExecutor **executor))                         \
+    X(aclnnInplaceRsqrt, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                             \
+    X(aclnnInplaceReciprocalGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
+      (const aclTensor *selfRef, uint64_t *workspaceSize, aclOpExecutor **executor))                   \
+    X(aclnnInplaceReciprocal, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
 
 /* The second phase of every aclnn op has this parameter list. */
 #define RX_LAUNCH_PARAMS \

@@ -1,5 +1,5 @@
-/* inplace.c: the in-place operators InplaceAdd, InplaceAdds, InplaceMuls, InplaceFillScalar and
- * InplaceCopy.
+/* inplace.c: the in-place operators InplaceAdd, InplaceAdds, InplaceMuls, InplaceFillScalar,
+ * InplaceCopy, InplaceRsqrt and InplaceReciprocal.
  *
  * They follow the pattern of elementwise.c. selfRef is both read and written: the executor lists it as
  * input 0 (then the other tensor inputs, in argument order) and as output 0, as the real executors do,
@@ -188,3 +188,54 @@ TR_EXPORT aclnnStatus aclnnInplaceCopyGetWorkspaceSize(aclTensor *selfRef, const
 }
 
 TR_DEFINE_LAUNCH(InplaceCopy)
+
+/* ---- InplaceRsqrt and InplaceReciprocal: selfRef = 1/sqrt(selfRef), selfRef = 1/selfRef, on the
+ * float types (IEEE: 1/sqrt(0) and 1/0 are +inf, a negative square root NaN) ---- */
+
+static const aclDataType float_types[] = {ACL_FLOAT, ACL_FLOAT16, ACL_BF16};
+#define N_FLOAT_TYPES ((int)(sizeof float_types / sizeof float_types[0]))
+
+static void inplace_rsqrt_run(const aclOpExecutor *ex, void *workspace) {
+    const aclTensor *self = &ex->in[0], *out = &ex->out[0];
+    double *w = workspace;
+    int64_t n = tr_numel(out);
+    for (int64_t i = 0; i < n; i++) w[i] = 1 / sqrt(tr_load(self, tr_view_index(self, i)));
+    store_staged(out, w);
+}
+
+static void inplace_reciprocal_run(const aclOpExecutor *ex, void *workspace) {
+    const aclTensor *self = &ex->in[0], *out = &ex->out[0];
+    double *w = workspace;
+    int64_t n = tr_numel(out);
+    for (int64_t i = 0; i < n; i++) w[i] = 1 / tr_load(self, tr_view_index(self, i));
+    store_staged(out, w);
+}
+
+static const tr_op tr_op_InplaceRsqrt = {"InplaceRsqrt", inplace_rsqrt_run};
+static const tr_op tr_op_InplaceReciprocal = {"InplaceReciprocal", inplace_reciprocal_run};
+
+static aclnnStatus inplace_unary(const tr_op *op, const aclTensor *selfRef, const char *api, const char *full,
+                                 uint64_t *workspaceSize, aclOpExecutor **executor) {
+    aclnnStatus rc;
+    if ((rc = tr_arg_tensor(selfRef, full, "selfRef")) != 0) return rc;
+    if ((rc = tr_arg_out(workspaceSize, executor, api)) != 0) return rc;
+    if ((rc = tr_arg_dtype(selfRef, float_types, N_FLOAT_TYPES, api, "selfRef")) != 0) return rc;
+    aclOpExecutor *ex = inplace_executor(op, selfRef);
+    return tr_executor_publish(ex, staging_bytes(selfRef), workspaceSize, executor);
+}
+
+TR_EXPORT aclnnStatus aclnnInplaceRsqrtGetWorkspaceSize(aclTensor *selfRef, uint64_t *workspaceSize,
+                                                        aclOpExecutor **executor) {
+    return inplace_unary(&tr_op_InplaceRsqrt, selfRef, "aclnnInplaceRsqrt", "aclnnInplaceRsqrtGetWorkspaceSize",
+                         workspaceSize, executor);
+}
+
+TR_DEFINE_LAUNCH(InplaceRsqrt)
+
+TR_EXPORT aclnnStatus aclnnInplaceReciprocalGetWorkspaceSize(const aclTensor *selfRef, uint64_t *workspaceSize,
+                                                             aclOpExecutor **executor) {
+    return inplace_unary(&tr_op_InplaceReciprocal, selfRef, "aclnnInplaceReciprocal",
+                         "aclnnInplaceReciprocalGetWorkspaceSize", workspaceSize, executor);
+}
+
+TR_DEFINE_LAUNCH(InplaceReciprocal)

@@ -22,6 +22,15 @@
 #define TR_MAX_IO 8   /* tensors per side of one operator */
 #define TR_MAX_ATTR 16
 
+/* ---- soc.c: the chip (RESNEXT_TESTRT_SOC) ---- */
+
+enum { TR_SOC_910 = 1, TR_SOC_910B, TR_SOC_910_93 };
+const char *tr_soc_name(void);
+/* The chip's generation: TR_SOC_910 (first generation), TR_SOC_910B or TR_SOC_910_93. */
+int tr_soc_gen(void);
+/* Checks a convolution's or matrix product's cubeMathType for input type dt on this chip. */
+int tr_check_cube_math(int8_t cube, aclDataType dt, const char *api);
+
 /* ---- core.c: lock, errors, handles ---- */
 
 /* One lock guards all runtime state; kernels run under it when a stream is drained. */

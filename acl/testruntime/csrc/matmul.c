@@ -61,8 +61,7 @@ TR_EXPORT aclnnStatus aclnnMmGetWorkspaceSize(const aclTensor *self, const aclTe
         return tr_violation(ACLNN_ERR_PARAM_INVALID, "%s: out must be contiguous (strides [%lld,%lld] for [%lld,%lld])",
                             full, (long long)out->strides[0], (long long)out->strides[1], (long long)od[0],
                             (long long)od[1]);
-    if (cubeMathType < 0 || cubeMathType > 3)
-        return tr_violation(ACLNN_ERR_PARAM_INVALID, "%s: cubeMathType %d is not one of 0..3", full, (int)cubeMathType);
+    if ((rc = tr_check_cube_math(cubeMathType, promoted, full)) != 0) return rc;
     aclOpExecutor *ex = tr_executor_new(&tr_op_Mm);
     tr_executor_input(ex, self);
     tr_executor_input(ex, mat2);

@@ -7,6 +7,13 @@
  * optional tensors (NULL) are not recorded in the executor, so aclSet{Input,Output}TensorAddr index
  * the tensors that were given, in argument order; the integer attributes remember each tensor's slot
  * (-1 when absent).
+ *
+ * Batch norm behaves as on 910, 910B and 910_93, whichever path (BatchNormV3 on 910B with NCHW input
+ * and at least 64 channels, BNTrainingReduce/Update elsewhere) the real op takes: in training,
+ * saveInvstd receives the biased batch variance, not 1/sqrt(var + eps) (ops-nn's aclnnBatchNorm
+ * documentation: "saveInvstd表示input的方差" for the training series and A2/A3), and
+ * BatchNormBackward reads saveInvstd as that variance and computes 1/sqrt(var + eps) with its own eps
+ * argument, which must therefore be the forward's.
  */
 #include "internal.h"
 
@@ -76,8 +83,7 @@ static aclnnStatus conv_check(const char *api, const aclTensor *input, const acl
     if ((rc = read_pair(dilation, api, "dilation", 1, &g[CV_D0])) != 0) return rc;
     if (outputPadding != NULL && (rc = tr_arg_array(outputPadding, TR_INT_ARRAY, full, "outputPadding")) != 0)
         return rc;
-    if (cube < 0 || cube > 3)
-        return tr_violation(ACLNN_ERR_PARAM_INVALID, "%s: cubeMathType %d is not one of 0..3", full, (int)cube);
+    if ((rc = tr_check_cube_math(cube, input->dtype, full)) != 0) return rc;
     int64_t cin = input->dims[1], cout = weight->dims[0];
     if (groups < 1 || cin != weight->dims[1] * groups || cout % groups != 0)
         return tr_violation(ACLNN_ERR_PARAM_INVALID,
@@ -345,7 +351,7 @@ static void batch_norm_run(const aclOpExecutor *ex, void *workspace) {
     const aclTensor *x = &ex->in[0], *y = &ex->out[0];
     int64_t N = x->dims[0], C = x->dims[1], inner = inner_size(x), M = N * inner;
     double momentum = ex->f[0], eps = ex->f[1];
-    double *stage = workspace, *mean = stage + tr_numel(x), *invstd = mean + C;
+    double *stage = workspace, *mean = stage + tr_numel(x), *saved = mean + C;
     for (int64_t c = 0; c < C; c++) {
         double mu, var;
         if (ex->i[BN_TRAIN]) {
@@ -375,12 +381,13 @@ static void batch_norm_run(const aclOpExecutor *ex, void *workspace) {
             var = chan(ex, ex->i[BN_RV], c, 1);
         }
         mean[c] = mu;
-        invstd[c] = 1 / sqrt(var + eps);
+        saved[c] = var; /* CANN's saveInvstd on 910, 910B and 910_93: the biased batch variance */
+        double invstd = 1 / sqrt(var + eps);
         double wc = chan(ex, ex->i[BN_W], c, 1), bc = chan(ex, ex->i[BN_B], c, 0);
         for (int64_t n = 0; n < N; n++)
             for (int64_t r = 0; r < inner; r++) {
                 int64_t lin = (n * C + c) * inner + r;
-                stage[lin] = (tr_load(x, tr_view_index(x, lin)) - mu) * invstd[c] * wc + bc;
+                stage[lin] = (tr_load(x, tr_view_index(x, lin)) - mu) * invstd * wc + bc;
             }
     }
     for (int64_t i = 0; i < N * C * inner; i++) tr_store(y, tr_view_index(y, i), stage[i]);
@@ -388,7 +395,7 @@ static void batch_norm_run(const aclOpExecutor *ex, void *workspace) {
         const aclTensor *sm = &ex->out[ex->i[BN_SM]], *si = &ex->out[ex->i[BN_SI]];
         for (int64_t c = 0; c < C; c++) {
             tr_store(sm, tr_view_index(sm, c), mean[c]);
-            tr_store(si, tr_view_index(si, c), invstd[c]);
+            tr_store(si, tr_view_index(si, c), saved[c]);
         }
     }
 }
@@ -457,7 +464,7 @@ static void batch_norm_backward_run(const aclOpExecutor *ex, void *workspace) {
         double mu, invstd;
         if (ex->i[BB_TRAIN]) {
             mu = chan(ex, ex->i[BB_SM], c, 0);
-            invstd = chan(ex, ex->i[BB_SI], c, 1);
+            invstd = 1 / sqrt(chan(ex, ex->i[BB_SI], c, 1) + eps); /* saveInvstd holds the variance */
         } else {
             mu = chan(ex, ex->i[BB_RM], c, 0);
             invstd = 1 / sqrt(chan(ex, ex->i[BB_RV], c, 1) + eps);
@@ -539,6 +546,11 @@ TR_EXPORT aclnnStatus aclnnBatchNormBackwardGetWorkspaceSize(
         if (rc != 0) return rc;
         if ((rc = tr_arg_dtype(outs[i], float_types, N_FLOAT_TYPES, api, onames[i])) != 0) return rc;
     }
+    if (!(eps > 0))
+        return tr_violation(ACLNN_ERR_PARAM_INVALID,
+                            "%s: eps %g must be positive (the kernel computes 1/sqrt(saveInvstd + eps): pass the "
+                            "forward's eps)",
+                            full, eps);
     aclOpExecutor *ex = tr_executor_new(&tr_op_BatchNormBackward);
     tr_executor_input(ex, gradOut);
     tr_executor_input(ex, input);

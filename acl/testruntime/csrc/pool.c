@@ -125,6 +125,32 @@ static aclnnStatus check_mask(const aclTensor *indices, const int64_t *maskDims,
     return tr_check_dims(indices, maskDims, nd, api, "indices");
 }
 
+/* Both operators' documentation: "输入数据暂不支持NaN、-Inf" (input data does not support NaN or
+ * -Inf yet). The values are only known when the kernel runs, so that is when a NaN or -Inf in self
+ * (the forward's input, which the backward takes too) is reported as a violation; the kernel then
+ * computes as if nothing were wrong. gradOutput is not checked: the documentation does not say it. */
+static void check_input_values(const aclTensor *x, const char *api) {
+    int64_t n = tr_numel(x);
+    for (int64_t i = 0; i < n; i++) {
+        double v = tr_load(x, tr_view_index(x, i));
+        if (isnan(v) || v == -INFINITY) {
+            tr_violation(ACLNN_ERR_PARAM_INVALID,
+                         "%s: self[%lld] is %s: the operator does not take NaN or -Inf input (pad with the "
+                         "type's lowest finite value instead of -Inf)",
+                         api, (long long)i, isnan(v) ? "NaN" : "-Inf");
+            return;
+        }
+    }
+}
+
+/* BFLOAT16 is not supported on the first-generation 910. */
+static aclnnStatus check_pool_dtype(const aclTensor *self, const char *api) {
+    if (self->dtype == ACL_BF16 && tr_soc_gen() == TR_SOC_910)
+        return tr_violation(ACLNN_ERR_PARAM_INVALID, "%sGetWorkspaceSize: BFLOAT16 self is not supported on %s", api,
+                            tr_soc_name());
+    return 0;
+}
+
 /* ---- MaxPool2dWithMask ---- */
 
 static void max_pool_run(const aclOpExecutor *ex, void *workspace) {
@@ -132,6 +158,7 @@ static void max_pool_run(const aclOpExecutor *ex, void *workspace) {
     const int64_t *g = ex->i;
     int64_t P = g[MP_PLANES], H = g[MP_H], W = g[MP_W], HO = g[MP_HO], WO = g[MP_WO], KK = g[MP_KH] * g[MP_KW];
     double *y = workspace;
+    check_input_values(x, "aclnnMaxPool2dWithMask");
     uint8_t *bits = mask->data;
     memset(bits, 0, (size_t)tr_numel(mask));
     for (int64_t pl = 0; pl < P; pl++)
@@ -175,6 +202,7 @@ TR_EXPORT aclnnStatus aclnnMaxPool2dWithMaskGetWorkspaceSize(const aclTensor *se
     if ((rc = tr_arg_out(workspaceSize, executor, api)) != 0) return rc;
     int64_t g[TR_MAX_ATTR], od[4], md[4];
     if ((rc = pool_check(api, self, kernelSize, stride, padding, dilation, ceilMode, g, od, md)) != 0) return rc;
+    if ((rc = check_pool_dtype(self, api)) != 0) return rc;
     if ((rc = tr_check_dims(out, od, self->ndim, api, "out")) != 0) return rc;
     if ((rc = tr_check_dtype_as(out, self, api, "out", "self")) != 0) return rc;
     if ((rc = check_mask(indices, md, self->ndim, api)) != 0) return rc;
@@ -200,6 +228,7 @@ static void max_pool_backward_run(const aclOpExecutor *ex, void *workspace) {
     const int64_t *g = ex->i;
     int64_t P = g[MP_PLANES], H = g[MP_H], W = g[MP_W], HO = g[MP_HO], WO = g[MP_WO], KK = g[MP_KH] * g[MP_KW];
     double *acc = workspace;
+    check_input_values(&ex->in[1], "aclnnMaxPool2dWithMaskBackward");
     for (int64_t i = 0; i < P * H * W; i++) acc[i] = 0;
     for (int64_t pl = 0; pl < P; pl++)
         for (int64_t j = 0; j < HO * WO; j++) {
@@ -231,6 +260,7 @@ TR_EXPORT aclnnStatus aclnnMaxPool2dWithMaskBackwardGetWorkspaceSize(
     if ((rc = tr_arg_out(workspaceSize, executor, api)) != 0) return rc;
     int64_t g[TR_MAX_ATTR], od[4], md[4];
     if ((rc = pool_check(api, self, kernelSize, stride, padding, dilation, ceilMode, g, od, md)) != 0) return rc;
+    if ((rc = check_pool_dtype(self, api)) != 0) return rc;
     if ((rc = tr_check_dims(gradOutput, od, self->ndim, api, "gradOutput")) != 0) return rc;
     if ((rc = tr_check_dtype_as(gradOutput, self, api, "gradOutput", "self")) != 0) return rc;
     if ((rc = check_mask(indices, md, self->ndim, api)) != 0) return rc;
