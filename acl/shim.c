@@ -470,3 +470,26 @@ RX_WS(aclnnEqScalar, (const aclTensor *self, const aclScalar *other, aclTensor *
 RX_WS(aclnnInplaceCopy, (aclTensor *selfRef, const aclTensor *src), selfRef, src)
 RX_WS(aclnnInplaceRsqrt, (aclTensor *selfRef), selfRef)
 RX_WS(aclnnInplaceReciprocal, (const aclTensor *selfRef), selfRef)
+
+rx_ret rx_capture_begin(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s, int32_t mode) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclmdlRICaptureBegin)(s, mode));
+}
+
+rx_ret rx_capture_end(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    aclmdlRI g = NULL;
+    rx_ret r = rx_result(L, RX_FN(L, aclmdlRICaptureEnd)(s, &g));
+    r.p = g;
+    return r;
+}
+
+rx_ret rx_graph_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI g, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclmdlRIExecuteAsync)(g, s));
+}
+
+rx_ret rx_graph_destroy(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI g) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclmdlRIDestroy)(g));
+}

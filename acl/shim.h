@@ -44,6 +44,11 @@
 #include <aclnnop/aclnn_fill_scalar.h>
 #include <aclnnop/aclnn_eq_scalar.h>
 #include <aclnnop/aclnn_copy.h>
+#ifdef RESNEXT_ACL_SKIP_OPTIONAL
+/* Headers without the optional symbols (CANN before 8.1) lack graph capture's types as well. */
+typedef void *aclmdlRI;
+typedef int aclmdlRICaptureMode;
+#endif
 #else
 #include <stdbool.h>
 typedef int aclError;
@@ -61,6 +66,8 @@ typedef struct aclScalar aclScalar;
 typedef struct aclIntArray aclIntArray;
 typedef struct aclBoolArray aclBoolArray;
 typedef struct aclOpExecutor aclOpExecutor;
+typedef void *aclmdlRI;
+typedef int aclmdlRICaptureMode;
 #endif
 
 #ifdef __cplusplus
@@ -111,6 +118,12 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclrtGetMemInfo, RX_LIB_ACL, REQ, aclError, (aclrtMemAttr attr, size_t *free, size_t *total))    \
     /* The chip's name ("Ascend910A", "Ascend910B1", ...): operators behave per chip. */              \
     X(aclrtGetSocName, RX_LIB_ACL, OPT, const char *, (void))                                          \
+    /* Graph capture (a model run instance): acl/acl_rt.h in current CANN, acl/acl_mdl.h in older;   \
+       absent from CANN 8.0.RC2, probed. */                                                          \
+    X(aclmdlRICaptureBegin, RX_LIB_ACL, OPT, aclError, (aclrtStream stream, aclmdlRICaptureMode mode)) \
+    X(aclmdlRICaptureEnd, RX_LIB_ACL, OPT, aclError, (aclrtStream stream, aclmdlRI *modelRI))          \
+    X(aclmdlRIExecuteAsync, RX_LIB_ACL, OPT, aclError, (aclmdlRI modelRI, aclrtStream stream))         \
+    X(aclmdlRIDestroy, RX_LIB_ACL, OPT, aclError, (aclmdlRI modelRI))                                  \
     /* aclnn base: libnnopbase.so (aclnn/acl_meta.h). */                                               \
     X(aclCreateTensor, RX_LIB_NNOPBASE, REQ, aclTensor *,                                              \
       (const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,     \
@@ -444,6 +457,14 @@ rx_ret rx_ws_aclnnInplaceRsqrt(const rx_lib *L, aclrtContext ctx, uint64_t id, a
 rx_ret rx_ws_aclnnInplaceReciprocal(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *selfRef);
 /* The chip's name, or NULL when aclrtGetSocName is absent or returns NULL; a malloc'd copy. */
 char *rx_soc_name(const rx_lib *L);
+
+/* Graph capture, with the context made current first as for the other stream calls. The symbols
+ * are optional: the caller checks that the one a wrapper calls is present. rx_capture_end returns
+ * the graph in p. */
+rx_ret rx_capture_begin(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s, int32_t mode);
+rx_ret rx_capture_end(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s);
+rx_ret rx_graph_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI g, aclrtStream s);
+rx_ret rx_graph_destroy(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI g);
 
 #ifdef __cplusplus
 }

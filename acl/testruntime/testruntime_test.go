@@ -119,7 +119,9 @@ func TestExportedSymbols(t *testing.T) {
 		aclnnInplaceFillScalarGetWorkspaceSize aclnnInplaceFillScalar aclnnEqScalarGetWorkspaceSize aclnnEqScalar
 		aclnnInplaceCopyGetWorkspaceSize aclnnInplaceCopy aclrtGetSocName
 		aclnnInplaceRsqrtGetWorkspaceSize aclnnInplaceRsqrt aclnnInplaceReciprocalGetWorkspaceSize aclnnInplaceReciprocal
-		testrt_violations testrt_last_violation testrt_reset testrt_device_bytes_in_use testrt_pending_tasks`)
+		aclmdlRICaptureBegin aclmdlRICaptureEnd aclmdlRIExecuteAsync aclmdlRIDestroy
+		testrt_violations testrt_last_violation testrt_reset testrt_device_bytes_in_use testrt_pending_tasks
+		testrt_graph_tasks`)
 	for _, name := range want {
 		if !got[name] {
 			t.Errorf("%s is not exported", name)
@@ -131,13 +133,17 @@ func TestExportedSymbols(t *testing.T) {
 	}
 }
 
+// The correct sequence runs as the first-generation 910 (the default), which refuses graph capture,
+// and as a 910B, which captures and replays.
 func TestCorrectSequence(t *testing.T) {
 	dir := Build(t)
 	exe := buildProgram(t, dir, "scenarios.c", true)
-	// Under RESNEXT_TESTRT_ABORT=1 any violation in the correct sequence would abort it.
-	r := run(t, exe, []string{"RESNEXT_TESTRT_ABORT=1"}, "ok")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	for _, soc := range []string{"Ascend910A", "Ascend910B1"} {
+		// Under RESNEXT_TESTRT_ABORT=1 any violation in the correct sequence would abort it.
+		r := run(t, exe, []string{"RESNEXT_TESTRT_ABORT=1", "RESNEXT_TESTRT_SOC=" + soc}, "ok")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "ok" {
+			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", soc, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 
@@ -186,6 +192,29 @@ var violations = []struct{ scenario, message string }{
 	{"nll_loss_target_dtype", "target has dtype float32; class indices are INT64, INT32 or UINT8"},
 	{"nll_loss_weight_null", "weight is NULL"},
 	{"inplace_copy_broadcast", "src [4] does not broadcast to selfRef [2,3]"},
+	{"capture_default_stream", "the default stream cannot be captured"},
+	{"capture_twice", "is already capturing"},
+	{"capture_end_not_capturing", "is not capturing"},
+	{"capture_end_other_thread", "began on another thread"},
+	{"capture_sync_stream", "cannot be synchronized or destroyed"},
+	{"capture_sync_device", "aclrtSynchronizeDevice: stream"},
+	{"capture_sync_event", "was recorded into the capture"},
+	{"capture_memcpy_global", "capturing in GLOBAL mode (refused on every thread)"},
+	{"capture_memset_thread_local", "capturing in THREAD_LOCAL mode on this thread"},
+	{"capture_destroy_stream", "aclrtDestroyStream: stream"},
+	{"capture_free_graph_memory", "a graph's memory must stay allocated until aclmdlRIDestroy"},
+	{"capture_replay_destroyed", "used after aclmdlRIDestroy"},
+	{"capture_destroy_unknown", "is not a graph from aclmdlRICaptureEnd"},
+	{"capture_replay_other_context", "was captured in context"},
+}
+
+// scenarioEnv is the environment a scenario runs in: the capture scenarios run as a 910B, since the
+// first-generation 910 (the test runtime's default chip) has no graph capture.
+func scenarioEnv(scenario string, env ...string) []string {
+	if strings.HasPrefix(scenario, "capture_") {
+		env = append(env, "RESNEXT_TESTRT_SOC=Ascend910B1")
+	}
+	return env
 }
 
 func TestContractViolations(t *testing.T) {
@@ -198,12 +227,12 @@ func TestContractViolations(t *testing.T) {
 	for _, v := range violations {
 		t.Run(v.scenario, func(t *testing.T) {
 			// The call fails with its code, the message is recorded and counted once.
-			r := run(t, exe, nil, v.scenario)
+			r := run(t, exe, scenarioEnv(v.scenario), v.scenario)
 			if r.code != 0 || !strings.Contains(r.stdout, "caught: ") || !strings.Contains(r.stdout, v.message) {
 				t.Errorf("not caught: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 			}
 			// With RESNEXT_TESTRT_ABORT=1 the runtime prints the message and aborts in the call.
-			r = run(t, exe, []string{"RESNEXT_TESTRT_ABORT=1"}, v.scenario)
+			r = run(t, exe, scenarioEnv(v.scenario, "RESNEXT_TESTRT_ABORT=1"), v.scenario)
 			if !r.aborted || !strings.Contains(r.stderr, "testrt: contract violation: ") ||
 				!strings.Contains(r.stderr, v.message) {
 				t.Errorf("did not abort: exit %d aborted %v\nstdout: %s\nstderr: %s", r.code, r.aborted, r.stdout,
@@ -231,6 +260,19 @@ func TestTimingModeSkipsKernels(t *testing.T) {
 			t.Errorf("%v: exit %d\nstdout:\n%s\nwant:\n%s\nstderr: %s", c.env, r.code, r.stdout, c.want, r.stderr)
 		}
 	}
+	// A replayed graph's kernels are skipped too.
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"RESNEXT_TESTRT_TIMING=0"}, "relu 0 2 0 4\n"},
+		{[]string{"RESNEXT_TESTRT_TIMING=1", "RESNEXT_TESTRT_WORKSPACE_US=0", "RESNEXT_TESTRT_LAUNCH_US=0"}, "relu 0 0 0 0\n"},
+	} {
+		r := run(t, exe, append([]string{"RESNEXT_TESTRT_ABORT=1", "RESNEXT_TESTRT_SOC=Ascend910B1"}, c.env...), "replay", "3")
+		if _, relu, _ := strings.Cut(r.stdout, "\n"); r.code != 0 || relu != c.want {
+			t.Errorf("replay %v: exit %d\nstdout:\n%s\nwant relu:\n%s\nstderr: %s", c.env, r.code, r.stdout, c.want, r.stderr)
+		}
+	}
 }
 
 // Every contract check still fires in timing mode.
@@ -238,8 +280,8 @@ func TestTimingModeKeepsContractChecks(t *testing.T) {
 	dir := Build(t)
 	exe := buildProgram(t, dir, "scenarios.c", true)
 	for _, v := range violations {
-		r := run(t, exe, []string{"RESNEXT_TESTRT_TIMING=1", "RESNEXT_TESTRT_WORKSPACE_US=0",
-			"RESNEXT_TESTRT_LAUNCH_US=0"}, v.scenario)
+		r := run(t, exe, scenarioEnv(v.scenario, "RESNEXT_TESTRT_TIMING=1", "RESNEXT_TESTRT_WORKSPACE_US=0",
+			"RESNEXT_TESTRT_LAUNCH_US=0"), v.scenario)
 		if r.code != 0 || !strings.Contains(r.stdout, "caught: ") || !strings.Contains(r.stdout, v.message) {
 			t.Errorf("%s not caught in timing mode: exit %d\nstdout: %s\nstderr: %s", v.scenario, r.code, r.stdout,
 				r.stderr)
@@ -274,6 +316,12 @@ func TestTimingModeChargesHostCost(t *testing.T) {
 	if us := elapsedUS(t, exe, append(on, "RESNEXT_TESTRT_WORKSPACE_US=0", "RESNEXT_TESTRT_LAUNCH_US=200"),
 		"launch", "50"); us < n*200 {
 		t.Errorf("%d launches at 200 us took %.0f us", n, us)
+	}
+	// A graph replay is charged one launch, not one per kernel it holds (10): 10 replays at 50 ms
+	// take 0.5 s, where a charge per kernel would take 5 s.
+	if us := elapsedUS(t, exe, append(on, "RESNEXT_TESTRT_SOC=Ascend910B1", "RESNEXT_TESTRT_WORKSPACE_US=0",
+		"RESNEXT_TESTRT_LAUNCH_US=50000"), "replay", "10"); us < 10*50000 || us > 4e6 {
+		t.Errorf("10 replays of a graph of 10 kernels at 50 ms a launch took %.0f us", us)
 	}
 	// Upper bounds with a wide margin: a cost of 1 s charged to the other phase, or without timing
 	// mode, would take 50 s.

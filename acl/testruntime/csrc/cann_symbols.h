@@ -51,6 +51,12 @@
     X(aclrtGetMemInfo, RX_LIB_ACL, REQ, aclError, (aclrtMemAttr attr, size_t *free, size_t *total))    \
     /* The chip's name ("Ascend910A", "Ascend910B1", ...): operators behave per chip. */              \
     X(aclrtGetSocName, RX_LIB_ACL, OPT, const char *, (void))                                          \
+    /* Graph capture (a model run instance): acl/acl_rt.h in current CANN, acl/acl_mdl.h in older;   \
+       absent from CANN 8.0.RC2, probed. */                                                          \
+    X(aclmdlRICaptureBegin, RX_LIB_ACL, OPT, aclError, (aclrtStream stream, aclmdlRICaptureMode mode)) \
+    X(aclmdlRICaptureEnd, RX_LIB_ACL, OPT, aclError, (aclrtStream stream, aclmdlRI *modelRI))          \
+    X(aclmdlRIExecuteAsync, RX_LIB_ACL, OPT, aclError, (aclmdlRI modelRI, aclrtStream stream))         \
+    X(aclmdlRIDestroy, RX_LIB_ACL, OPT, aclError, (aclmdlRI modelRI))                                  \
     /* aclnn base: libnnopbase.so (aclnn/acl_meta.h). */                                               \
     X(aclCreateTensor, RX_LIB_NNOPBASE, REQ, aclTensor *,                                              \
       (const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride,     \

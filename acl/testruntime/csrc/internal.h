@@ -53,6 +53,7 @@ enum tr_kind {
     TR_BOOL_ARRAY,
     TR_FLOAT_ARRAY,
     TR_EXECUTOR,
+    TR_GRAPH,
 };
 const char *tr_kind_name(int kind);
 void tr_handle_add(const void *p, int kind);
@@ -95,6 +96,31 @@ int tr_resolve_stream(aclrtStream s, tr_stream **out, const char *api);
  * synchronous copies). */
 void tr_enqueue(tr_stream *s, const char *desc, void (*run)(void *), void *arg, const tr_range *ranges,
                 int nranges);
+/* For capture.c: whether s is its context's default stream, the context it belongs to (compared, never
+ * dereferenced), queueing a task that is never skipped (replays decide themselves), and recording an
+ * event at the end of s as aclrtRecordEvent does. s must not be capturing. */
+int tr_stream_is_default(const tr_stream *s);
+const void *tr_stream_context(const tr_stream *s);
+void tr_requeue(tr_stream *s, const char *desc, void (*run)(void *), void *arg, const tr_range *ranges, int nranges);
+void tr_record_event(tr_stream *s, aclrtEvent e);
+
+/* ---- capture.c: graph capture (aclmdlRI), hooked into rt.c under the lock ---- */
+
+/* When s is capturing, records a task rt.c was about to queue on it into the capture (which takes
+ * arg) and returns 1; returns 0 otherwise. tr_capture_event does the same for an event record. */
+int tr_capture_task(tr_stream *s, int kernel, const char *desc, void (*run)(void *), void *arg,
+                    const tr_range *ranges, int nranges);
+int tr_capture_event(tr_stream *s, aclrtEvent e);
+/* Violations (returning an ACL code) of api touching a capturing stream: synchronizing or destroying
+ * s; synchronizing event e, last recorded on stream on (NULL: never) or into a capture; a synchronous
+ * copy or memset under a capture whose mode forbids it on this thread; freeing [p, p+n) while a
+ * capture or a live graph uses it. */
+int tr_capture_check_stream(const tr_stream *s, const char *api);
+int tr_capture_check_event(aclrtEvent e, const tr_stream *on, const char *api);
+int tr_capture_check_sync_copy(const char *api);
+int tr_capture_check_free(const void *p, size_t n, const char *api);
+/* Drops the capture of a stream that goes away with its context. */
+void tr_capture_forget(const tr_stream *s);
 
 /* ---- nnbase.c: tensors, executors, the launch path ---- */
 

@@ -226,6 +226,7 @@ static void stream_unlink(tr_stream *s, const char *why) {
             *pp = s->next_all;
             break;
         }
+    tr_capture_forget(s);
     tr_handle_remove(s, TR_STREAM, why);
     tr_free_later(s);
 }
@@ -254,6 +255,7 @@ int tr_resolve_stream(aclrtStream stream, tr_stream **out, const char *api) {
 
 static void enqueue(tr_stream *s, int kernel, const char *desc, void (*run)(void *), void *arg,
                     const tr_range *ranges, int nranges) {
+    if (tr_capture_task(s, kernel, desc, run, arg, ranges, nranges)) return;
     tr_task *t = calloc(1, sizeof *t);
     if (t == NULL) abort();
     t->seq = ++s->next_seq;
@@ -272,6 +274,14 @@ void tr_enqueue(tr_stream *s, const char *desc, void (*run)(void *), void *arg, 
                 int nranges) {
     enqueue(s, 1, desc, run, arg, ranges, nranges);
 }
+
+void tr_requeue(tr_stream *s, const char *desc, void (*run)(void *), void *arg, const tr_range *ranges, int nranges) {
+    enqueue(s, 0, desc, run, arg, ranges, nranges);
+}
+
+int tr_stream_is_default(const tr_stream *s) { return s->is_default; }
+
+const void *tr_stream_context(const tr_stream *s) { return s->ctx; }
 
 /* ---- contexts ---- */
 
@@ -462,6 +472,7 @@ TR_EXPORT aclError aclrtDestroyStream(aclrtStream stream) {
     int rc = 0;
     if (stream == NULL) rc = tr_violation(ACL_ERROR_INVALID_PARAM, "aclrtDestroyStream: stream is NULL");
     if (rc == 0) rc = tr_resolve_stream(stream, &s, "aclrtDestroyStream");
+    if (rc == 0) rc = tr_capture_check_stream(s, "aclrtDestroyStream");
     if (rc == 0 && s->head != NULL)
         rc = tr_violation(ACL_ERROR_INVALID_PARAM,
                           "aclrtDestroyStream: stream %p still has queued tasks (first: %s): synchronize it first",
@@ -475,6 +486,7 @@ TR_EXPORT aclError aclrtSynchronizeStream(aclrtStream stream) {
     tr_lock();
     tr_stream *s = NULL;
     int rc = tr_resolve_stream(stream, &s, "aclrtSynchronizeStream");
+    if (rc == 0) rc = tr_capture_check_stream(s, "aclrtSynchronizeStream");
     if (rc == 0) drain_all(s);
     tr_unlock();
     return rc;
@@ -483,6 +495,8 @@ TR_EXPORT aclError aclrtSynchronizeStream(aclrtStream stream) {
 TR_EXPORT aclError aclrtSynchronizeDevice(void) {
     tr_lock();
     int rc = need_context("aclrtSynchronizeDevice");
+    for (tr_stream *s = all_streams; s != NULL && rc == 0; s = s->next_all)
+        if (s->ctx->device == current->device) rc = tr_capture_check_stream(s, "aclrtSynchronizeDevice");
     if (rc == 0)
         for (tr_stream *s = all_streams; s != NULL; s = s->next_all)
             if (s->ctx->device == current->device) drain_all(s);
@@ -517,20 +531,23 @@ TR_EXPORT aclError aclrtRecordEvent(aclrtEvent event, aclrtStream stream) {
     tr_stream *s = NULL;
     int rc = check_event(event, "aclrtRecordEvent");
     if (rc == 0) rc = tr_resolve_stream(stream, &s, "aclrtRecordEvent");
-    if (rc == 0) {
-        tr_event *e = event;
-        enqueue(s, 0, "event record", NULL, NULL, NULL, 0);
-        e->stream = s;
-        e->seq = s->next_seq;
-    }
+    if (rc == 0 && !tr_capture_event(s, event)) tr_record_event(s, event);
     tr_unlock();
     return rc;
+}
+
+void tr_record_event(tr_stream *s, aclrtEvent event) {
+    tr_event *e = event;
+    enqueue(s, 0, "event record", NULL, NULL, NULL, 0);
+    e->stream = s;
+    e->seq = s->next_seq;
 }
 
 TR_EXPORT aclError aclrtSynchronizeEvent(aclrtEvent event) {
     tr_lock();
     int rc = need_context("aclrtSynchronizeEvent");
     if (rc == 0) rc = check_event(event, "aclrtSynchronizeEvent");
+    if (rc == 0) rc = tr_capture_check_event(event, ((tr_event *)event)->stream, "aclrtSynchronizeEvent");
     if (rc == 0) {
         tr_event *e = event;
         /* A destroyed stream had nothing queued (aclrtDestroyStream refuses otherwise). */
@@ -606,6 +623,7 @@ TR_EXPORT aclError aclrtFree(void *devPtr) {
         else if (i < 0) rc = tr_check_device(devPtr, 1, "aclrtFree: pointer", ACL_ERROR_INVALID_PARAM);
     }
     if (rc == 0) rc = check_not_pending(devPtr, live[i].size, "aclrtFree", "device memory");
+    if (rc == 0) rc = tr_capture_check_free(devPtr, live[i].size, "aclrtFree");
     if (rc == 0) {
         block b = live[i];
         memmove(&live[i], &live[i + 1], (nlive - (size_t)i - 1) * sizeof *live);
@@ -697,6 +715,7 @@ static int copy_ranges(void *dst, const void *src, size_t count, int kind, tr_ra
 TR_EXPORT aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t count, aclrtMemcpyKind kind) {
     tr_lock();
     int rc = need_context("aclrtMemcpy");
+    if (rc == 0) rc = tr_capture_check_sync_copy("aclrtMemcpy");
     if (rc == 0) rc = check_copy(dst, destMax, src, count, (int)kind, "aclrtMemcpy");
     if (rc == 0 && count > 0) {
         tr_range r[2];
@@ -758,6 +777,7 @@ static int check_set(void *devPtr, size_t maxCount, size_t count, const char *ap
 TR_EXPORT aclError aclrtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count) {
     tr_lock();
     int rc = need_context("aclrtMemset");
+    if (rc == 0) rc = tr_capture_check_sync_copy("aclrtMemset");
     if (rc == 0) rc = check_set(devPtr, maxCount, count, "aclrtMemset");
     if (rc == 0 && count > 0) rc = check_not_pending(devPtr, count, "aclrtMemset", "memory");
     if (rc == 0 && count > 0) memset(devPtr, value, count);

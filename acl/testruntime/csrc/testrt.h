@@ -23,6 +23,7 @@ typedef int32_t aclnnStatus;
 typedef void *aclrtStream;
 typedef void *aclrtContext;
 typedef void *aclrtEvent;
+typedef void *aclmdlRI;
 
 /* ACL runtime error codes (acl_base.h and the runtime's error code header). */
 #define ACL_SUCCESS 0
@@ -39,6 +40,14 @@ typedef void *aclrtEvent;
 #define ACL_ERROR_RT_CONTEXT_NULL 107002
 #define ACL_ERROR_RT_STREAM_CONTEXT 107003
 #define ACL_ERROR_RT_MEMORY_ALLOCATION 207001
+/* Graph capture (the runtime's error code header). */
+#define ACL_ERROR_RT_MODEL_CONTEXT 107004
+#define ACL_ERROR_RT_STREAM_CAPTURED 107027
+#define ACL_ERROR_RT_EVENT_CAPTURED 107028
+#define ACL_ERROR_RT_STREAM_NOT_CAPTURED 107029
+#define ACL_ERROR_RT_CAPTURE_MODE_NOT_SUPPORT 107030
+#define ACL_ERROR_RT_STREAM_CAPTURE_UNMATCHED 107036
+#define ACL_ERROR_RT_FEATURE_NOT_SUPPORT 207000
 
 /* aclnn status codes. */
 #define ACLNN_SUCCESS 0
@@ -96,6 +105,12 @@ typedef enum {
     ACL_FORMAT_NCL = 47,
 } aclFormat;
 
+typedef enum {
+    ACL_MODEL_RI_CAPTURE_MODE_GLOBAL = 0,
+    ACL_MODEL_RI_CAPTURE_MODE_THREAD_LOCAL = 1,
+    ACL_MODEL_RI_CAPTURE_MODE_RELAXED = 2,
+} aclmdlRICaptureMode;
+
 typedef struct aclTensor aclTensor;
 typedef struct aclScalar aclScalar;
 typedef struct aclIntArray aclIntArray;
@@ -121,6 +136,7 @@ const char *testrt_last_violation(void);      /* text of the last one, "" when n
 void testrt_reset(void);                      /* zero the counter and forget the last text */
 size_t testrt_device_bytes_in_use(void);      /* bytes of live aclrtMalloc memory */
 int testrt_pending_tasks(void);               /* tasks queued on all streams and not yet run */
+int testrt_graph_tasks(void);                 /* tasks held by captures, live graphs and queued replays */
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,23 @@ static void expect_floats(const void *dev, const float *want, size_t n, float to
     }
 }
 
+/* aclGetRecentErrMsg is per thread: scenarios whose broken call runs on another thread copy it here. */
+static char thread_recent[1024];
+
+static void keep_recent(void) {
+    const char *m = aclGetRecentErrMsg();
+    snprintf(thread_recent, sizeof thread_recent, "%s", m ? m : "");
+}
+
+/* Runs fn(&rc) on a new thread and returns rc, the code of the call fn makes there. */
+static int on_thread(void *(*fn)(void *)) {
+    int rc = -1;
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, fn, &rc) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    return rc;
+}
+
 /* Runs a workspace-sized first phase result: allocates the workspace when needed. */
 static void *workspace_for(uint64_t size) { return size > 0 ? dev_alloc(size) : NULL; }
 
@@ -84,6 +101,112 @@ static void ok_max_pool(void) {
     OK(aclDestroyIntArray(k));
     OK(aclDestroyIntArray(pad));
     OK(aclDestroyIntArray(dil));
+}
+
+/* Whether the runtime stands in for a first-generation 910 (Ascend910A, ..., "Ascend910B" without a
+ * digit), which has no graph capture. */
+static int first_generation(void) {
+    const char *soc = aclrtGetSocName();
+    CHECK(soc != NULL);
+    if (strncmp(soc, "Ascend910_93", 12) == 0) return 0;
+    return !(strncmp(soc, "Ascend910B", 10) == 0 && soc[10] >= '0' && soc[10] <= '9');
+}
+
+static void *memcpy_on_thread(void *arg) {
+    OK(aclrtSetDevice(0));
+    float host[4] = {0};
+    *(int *)arg = aclrtMemcpy(host, sizeof host, host, sizeof host, ACL_MEMCPY_HOST_TO_HOST);
+    keep_recent();
+    OK(aclrtResetDevice(0));
+    return NULL;
+}
+
+/* Graph capture: refused on the first-generation 910. Elsewhere a device-to-device copy into a
+ * tensor, an Add (its executor consumed at capture), a repeatable Relu, a memset and an event record
+ * are captured without running, then replayed three times with new input copied in between, each
+ * replay checked; a graph destroyed with a replay queued still runs it, and nothing stays held. The
+ * modes: THREAD_LOCAL allows a synchronous copy on another thread, RELAXED on this one, at once. */
+static void ok_capture(void) {
+    if (first_generation()) {
+        CHECK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_GLOBAL) == ACL_ERROR_RT_FEATURE_NOT_SUPPORT);
+        CHECK(strstr(aclGetRecentErrMsg(), "graph capture is not supported on") != NULL);
+        CHECK(testrt_violations() == 0);
+        return;
+    }
+    const float bv[] = {10, -20, 30, -40};
+    void *src = dev_alloc(16), *x = dev_alloc(16), *b = dev_floats(bv, 4), *y = dev_alloc(16), *z = dev_alloc(16),
+         *m = dev_alloc(16);
+    float *pinned = NULL;
+    OK(aclrtMallocHost((void **)&pinned, 16));
+    aclTensor *tx = vec(x, ACL_FLOAT, 4), *tb = vec(b, ACL_FLOAT, 4), *ty = vec(y, ACL_FLOAT, 4),
+              *tz = vec(z, ACL_FLOAT, 4);
+    float one = 1;
+    aclScalar *alpha = aclCreateScalar(&one, ACL_FLOAT);
+    uint64_t wsa, wsr;
+    aclOpExecutor *add, *relu;
+    OK(aclnnAddGetWorkspaceSize(tx, tb, alpha, ty, &wsa, &add));
+    OK(aclnnReluGetWorkspaceSize(ty, tz, &wsr, &relu));
+    OK(aclSetAclOpExecutorRepeatable(relu));
+    void *wa = workspace_for(wsa), *wr = workspace_for(wsr);
+    aclrtEvent ev;
+    OK(aclrtCreateEvent(&ev));
+
+    OK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_GLOBAL));
+    OK(aclrtMemcpyAsync(x, 16, src, 16, ACL_MEMCPY_DEVICE_TO_DEVICE, stream));
+    OK(aclnnAdd(wa, wsa, add, stream));
+    OK(aclnnRelu(wr, wsr, relu, stream));
+    OK(aclrtMemsetAsync(m, 16, 0x40, 16, stream));
+    OK(aclrtRecordEvent(ev, stream));
+    CHECK(testrt_pending_tasks() == 0);
+    aclmdlRI g = NULL;
+    OK(aclmdlRICaptureEnd(stream, &g));
+    CHECK(g != NULL && testrt_graph_tasks() == 5);
+    uint32_t raw;
+    memcpy(&raw, z, 4);
+    CHECK(raw == 0xffffffffu); /* captured, not run */
+
+    for (int i = 0; i < 3; i++) {
+        const float in[4] = {(float)i - 2, 1.5f * (float)i, -31, 45 - 10 * (float)i};
+        memcpy(pinned, in, sizeof in);
+        OK(aclrtMemcpyAsync(src, 16, pinned, 16, ACL_MEMCPY_HOST_TO_DEVICE, stream));
+        OK(aclmdlRIExecuteAsync(g, stream));
+        CHECK(testrt_pending_tasks() == 6);
+        OK(aclrtSynchronizeEvent(ev)); /* the replay's event record: everything before it ran */
+        CHECK(testrt_pending_tasks() == 0);
+        float want[4];
+        for (int k = 0; k < 4; k++) want[k] = in[k] + bv[k] > 0 ? in[k] + bv[k] : 0;
+        expect_floats(z, want, 4, 0);
+        const float mset[4] = {3.00392f, 3.00392f, 3.00392f, 3.00392f};
+        expect_floats(m, mset, 4, 1e-5f);
+    }
+    OK(aclmdlRIExecuteAsync(g, stream));
+    OK(aclmdlRIDestroy(g));
+    CHECK(testrt_graph_tasks() == 5);
+    OK(aclrtSynchronizeStream(stream));
+    CHECK(testrt_graph_tasks() == 0);
+
+    OK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_THREAD_LOCAL));
+    CHECK(on_thread(memcpy_on_thread) == 0);
+    OK(aclmdlRICaptureEnd(stream, &g));
+    OK(aclmdlRIDestroy(g));
+    OK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_RELAXED));
+    const float fresh[4] = {1, 2, 3, 4};
+    OK(aclrtMemcpy(m, 16, fresh, 16, ACL_MEMCPY_HOST_TO_DEVICE));
+    expect_floats(m, fresh, 4, 0);
+    OK(aclmdlRICaptureEnd(stream, &g));
+    CHECK(testrt_graph_tasks() == 0);
+    OK(aclmdlRIExecuteAsync(g, stream)); /* an empty graph */
+    OK(aclmdlRIDestroy(g));
+
+    OK(aclDestroyAclOpExecutor(relu));
+    OK(aclrtDestroyEvent(ev));
+    OK(aclrtFreeHost(pinned));
+    void *mem[] = {src, x, b, y, z, m, wa, wr};
+    for (size_t i = 0; i < sizeof mem / sizeof mem[0]; i++)
+        if (mem[i] != NULL) OK(aclrtFree(mem[i]));
+    aclTensor *ts[] = {tx, tb, ty, tz};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) OK(aclDestroyTensor(ts[i]));
+    OK(aclDestroyScalar(alpha));
 }
 
 static int scenario_ok(void) {
@@ -227,6 +350,7 @@ static int scenario_ok(void) {
     OK(aclrtFreeHost(pinned));
 
     ok_max_pool();
+    ok_capture();
 
     size_t fr = 0, total = 0;
     OK(aclrtGetMemInfo(ACL_HBM_MEM, &fr, &total));
@@ -260,14 +384,6 @@ static int scenario_ok(void) {
 }
 
 /* ---- broken calls ---- */
-
-/* aclGetRecentErrMsg is per thread: scenarios whose broken call runs on another thread copy it here. */
-static char thread_recent[1024];
-
-static void keep_recent(void) {
-    const char *m = aclGetRecentErrMsg();
-    snprintf(thread_recent, sizeof thread_recent, "%s", m ? m : "");
-}
 
 /* Checks that the broken call failed with code and recorded one violation mentioning want. */
 static int caught(int rc, int code, const char *want) {
@@ -423,11 +539,7 @@ static void *malloc_in_thread(void *arg) {
 
 static int other_thread(void) {
     setup();
-    int rc = -1;
-    pthread_t th;
-    CHECK(pthread_create(&th, NULL, malloc_in_thread, &rc) == 0);
-    CHECK(pthread_join(th, NULL) == 0);
-    return caught(rc, ACL_ERROR_RT_CONTEXT_NULL, "no current context");
+    return caught(on_thread(malloc_in_thread), ACL_ERROR_RT_CONTEXT_NULL, "no current context");
 }
 
 static aclrtContext other_ctx;
@@ -445,11 +557,7 @@ static int wrong_context(void) {
     OK(aclrtCreateContext(&other_ctx, 0));
     OK(aclrtCreateContext(&main_ctx, 0));
     OK(aclrtCreateStream(&stream)); /* belongs to main_ctx, current on this thread only */
-    int rc = -1;
-    pthread_t th;
-    CHECK(pthread_create(&th, NULL, sync_in_thread, &rc) == 0);
-    CHECK(pthread_join(th, NULL) == 0);
-    return caught(rc, ACL_ERROR_RT_STREAM_CONTEXT, "belongs to context");
+    return caught(on_thread(sync_in_thread), ACL_ERROR_RT_STREAM_CONTEXT, "belongs to context");
 }
 
 static int stream_destroyed(void) {
@@ -680,6 +788,131 @@ static int inplace_copy_broadcast(void) {
                   "src [4] does not broadcast to selfRef [2,3]");
 }
 
+/* ---- graph capture (the test runs these as Ascend910B1: the first-generation 910 has none) ---- */
+
+/* A Relu captured on the stream into a graph; returns the graph and the memory it uses. */
+static aclmdlRI captured_relu(void **x, void **y, void **w) {
+    *x = dev_alloc(64);
+    *y = dev_alloc(64);
+    OK(aclrtMemset(*x, 64, 0, 64));
+    uint64_t ws;
+    aclOpExecutor *ex = relu_prepare(*x, *y, 16, &ws);
+    *w = workspace_for(ws);
+    OK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_GLOBAL));
+    OK(aclnnRelu(*w, ws, ex, stream));
+    aclmdlRI g = NULL;
+    OK(aclmdlRICaptureEnd(stream, &g));
+    return g;
+}
+
+/* setup(), then the stream starts capturing in mode. */
+static void capturing(aclmdlRICaptureMode mode) {
+    setup();
+    OK(aclmdlRICaptureBegin(stream, mode));
+}
+
+static int capture_default_stream(void) {
+    setup();
+    return caught(aclmdlRICaptureBegin(NULL, ACL_MODEL_RI_CAPTURE_MODE_GLOBAL), ACL_ERROR_INVALID_PARAM,
+                  "the default stream cannot be captured");
+}
+
+static int capture_twice(void) {
+    capturing(ACL_MODEL_RI_CAPTURE_MODE_GLOBAL);
+    return caught(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_RELAXED), ACL_ERROR_RT_STREAM_CAPTURED,
+                  "is already capturing");
+}
+
+static int capture_end_not_capturing(void) {
+    setup();
+    aclmdlRI g = NULL;
+    return caught(aclmdlRICaptureEnd(stream, &g), ACL_ERROR_RT_STREAM_NOT_CAPTURED, "is not capturing");
+}
+
+static void *end_on_thread(void *arg) {
+    OK(aclrtSetDevice(0));
+    aclmdlRI g = NULL;
+    *(int *)arg = aclmdlRICaptureEnd(stream, &g);
+    keep_recent();
+    return NULL;
+}
+
+static int capture_end_other_thread(void) {
+    capturing(ACL_MODEL_RI_CAPTURE_MODE_GLOBAL);
+    return caught(on_thread(end_on_thread), ACL_ERROR_RT_STREAM_CAPTURE_UNMATCHED, "began on another thread");
+}
+
+static int capture_sync_stream(void) {
+    capturing(ACL_MODEL_RI_CAPTURE_MODE_RELAXED);
+    return caught(aclrtSynchronizeStream(stream), ACL_ERROR_RT_STREAM_CAPTURED,
+                  "aclrtSynchronizeStream: stream");
+}
+
+static int capture_sync_device(void) {
+    capturing(ACL_MODEL_RI_CAPTURE_MODE_RELAXED);
+    return caught(aclrtSynchronizeDevice(), ACL_ERROR_RT_STREAM_CAPTURED, "aclrtSynchronizeDevice: stream");
+}
+
+static int capture_sync_event(void) {
+    setup();
+    aclrtEvent ev;
+    OK(aclrtCreateEvent(&ev));
+    OK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_RELAXED));
+    OK(aclrtRecordEvent(ev, stream));
+    return caught(aclrtSynchronizeEvent(ev), ACL_ERROR_RT_EVENT_CAPTURED, "was recorded into the capture");
+}
+
+static int capture_memcpy_global(void) {
+    capturing(ACL_MODEL_RI_CAPTURE_MODE_GLOBAL);
+    return caught(on_thread(memcpy_on_thread), ACL_ERROR_RT_CAPTURE_MODE_NOT_SUPPORT,
+                  "capturing in GLOBAL mode (refused on every thread)");
+}
+
+static int capture_memset_thread_local(void) {
+    setup();
+    void *p = dev_alloc(64);
+    OK(aclmdlRICaptureBegin(stream, ACL_MODEL_RI_CAPTURE_MODE_THREAD_LOCAL));
+    return caught(aclrtMemset(p, 64, 0, 64), ACL_ERROR_RT_CAPTURE_MODE_NOT_SUPPORT,
+                  "capturing in THREAD_LOCAL mode on this thread");
+}
+
+static int capture_destroy_stream(void) {
+    capturing(ACL_MODEL_RI_CAPTURE_MODE_GLOBAL);
+    return caught(aclrtDestroyStream(stream), ACL_ERROR_RT_STREAM_CAPTURED, "aclrtDestroyStream: stream");
+}
+
+static int capture_free_graph_memory(void) {
+    setup();
+    void *x, *y, *w;
+    captured_relu(&x, &y, &w);
+    return caught(aclrtFree(w), ACL_ERROR_INVALID_PARAM, "which has not been destroyed");
+}
+
+static int capture_replay_destroyed(void) {
+    setup();
+    void *x, *y, *w;
+    aclmdlRI g = captured_relu(&x, &y, &w);
+    OK(aclmdlRIDestroy(g));
+    return caught(aclmdlRIExecuteAsync(g, stream), ACL_ERROR_INVALID_PARAM, "used after aclmdlRIDestroy");
+}
+
+static int capture_destroy_unknown(void) {
+    setup();
+    int not_a_graph;
+    return caught(aclmdlRIDestroy(&not_a_graph), ACL_ERROR_INVALID_PARAM, "is not a graph from aclmdlRICaptureEnd");
+}
+
+static int capture_replay_other_context(void) {
+    setup();
+    void *x, *y, *w;
+    aclmdlRI g = captured_relu(&x, &y, &w);
+    aclrtContext other;
+    aclrtStream s2;
+    OK(aclrtCreateContext(&other, 0)); /* current on this thread from now on */
+    OK(aclrtCreateStream(&s2));
+    return caught(aclmdlRIExecuteAsync(g, s2), ACL_ERROR_RT_MODEL_CONTEXT, "was captured in context");
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -718,6 +951,20 @@ static const struct {
     {"nll_loss_target_dtype", nll_loss_target_dtype},
     {"nll_loss_weight_null", nll_loss_weight_null},
     {"inplace_copy_broadcast", inplace_copy_broadcast},
+    {"capture_default_stream", capture_default_stream},
+    {"capture_twice", capture_twice},
+    {"capture_end_not_capturing", capture_end_not_capturing},
+    {"capture_end_other_thread", capture_end_other_thread},
+    {"capture_sync_stream", capture_sync_stream},
+    {"capture_sync_device", capture_sync_device},
+    {"capture_sync_event", capture_sync_event},
+    {"capture_memcpy_global", capture_memcpy_global},
+    {"capture_memset_thread_local", capture_memset_thread_local},
+    {"capture_destroy_stream", capture_destroy_stream},
+    {"capture_free_graph_memory", capture_free_graph_memory},
+    {"capture_replay_destroyed", capture_replay_destroyed},
+    {"capture_destroy_unknown", capture_destroy_unknown},
+    {"capture_replay_other_context", capture_replay_other_context},
 };
 
 int main(int argc, char **argv) {
