@@ -369,6 +369,67 @@ func (e *Executor) Launch(s *Stream, workspace Ptr) error {
 	return nil
 }
 
+// Bind is one operand of a repeatable executor to point at a new address (RunRebound): the tensor
+// the executor was built with and its input and output index (-1 when it is not one; an in-place
+// operator's selfRef is both).
+type Bind struct {
+	Tensor  *Tensor
+	Addr    Ptr
+	In, Out int
+}
+
+// BindBuf is scratch for RunRebound.
+type BindBuf struct{ b []C.rx_bind }
+
+// RunRebound rebinds the operands in binds and launches the repeatable executor on s with workspace
+// from a, in one call into the C layer (a kernel that is replayed every step pays one crossing, not
+// one per operand). buf is scratch the caller may pass back each time to avoid an allocation (nil:
+// none).
+func (e *Executor) RunRebound(s *Stream, a WorkspaceAllocator, binds []Bind, buf *BindBuf) error {
+	if e.h == nil || !e.repeatable {
+		return fmt.Errorf("acl: %s: RunRebound needs a live repeatable executor", e.op.name)
+	}
+	var ws Ptr
+	if e.ws > 0 {
+		if a == nil {
+			return fmt.Errorf("acl: %s: needs %d bytes of workspace and no allocator was given", e.op.name, e.ws)
+		}
+		var err error
+		if ws, err = a.Workspace(e.ws, s); err != nil {
+			return fmt.Errorf("acl: %s: workspace of %d bytes: %w", e.op.name, e.ws, err)
+		}
+	}
+	if buf == nil {
+		buf = &BindBuf{}
+	}
+	cb := buf.b[:0]
+	for _, b := range binds {
+		cb = append(cb, C.rx_bind{t: b.Tensor.ptr(), addr: C.uintptr_t(b.Addr), in: C.int32_t(b.In), out: C.int32_t(b.Out)})
+	}
+	buf.b = cb
+	var p *C.rx_bind
+	if len(cb) > 0 {
+		p = &cb[0]
+	}
+	r := C.rx_rebind_launch(e.dev.l(), e.dev.ctx.h, e.dev.ctx.id, e.op.launch, C.uintptr_t(ws), C.uint64_t(e.ws), e.h,
+		s.handle(), p, C.size_t(len(cb)))
+	if r.rc != 0 && r.stage == C.RX_STAGE_CALL {
+		call, side := "aclSetInputTensorAddr", binds[r.v].In
+		if r.v2 == 1 {
+			call, side = "aclSetOutputTensorAddr", binds[r.v].Out
+		}
+		err := check(r, call, "")
+		err.(*Error).Op = e.op.name
+		err.(*Error).Detail = fmt.Sprintf("operand %d (index %d)", r.v, side)
+		return err
+	}
+	if err := check(r, "", e.op.name); err != nil {
+		err.(*Error).Op = e.op.name
+		return err
+	}
+	return nil
+}
+
 // Run gets the workspace from a (which may be nil when WorkspaceSize is 0) and launches on s.
 func (e *Executor) Run(s *Stream, a WorkspaceAllocator) error {
 	var ws Ptr

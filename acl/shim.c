@@ -382,6 +382,28 @@ rx_ret rx_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, int sym, uintpt
     return rx_result(L, fn((void *)workspace, workspaceSize, e, s));
 }
 
+rx_ret rx_rebind_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, int sym, uintptr_t workspace,
+                        uint64_t workspaceSize, aclOpExecutor *e, aclrtStream s, const rx_bind *b, size_t n) {
+    RX_ENSURE(L, ctx, id);
+    for (size_t i = 0; i < n; i++) {
+        for (int side = 0; side < 2; side++) {
+            int32_t index = side ? b[i].out : b[i].in;
+            if (index < 0) continue;
+            int32_t rc = side ? RX_FN(L, aclSetOutputTensorAddr)(e, (size_t)index, b[i].t, (void *)b[i].addr)
+                              : RX_FN(L, aclSetInputTensorAddr)(e, (size_t)index, b[i].t, (void *)b[i].addr);
+            if (rc != 0) {
+                rx_ret r = rx_fail(L, rc, RX_STAGE_CALL);
+                r.v = i;
+                r.v2 = (uint64_t)side;
+                return r;
+            }
+        }
+    }
+    rx_launch_t fn = (rx_launch_t)L->sym[sym];
+    int32_t rc = fn((void *)workspace, workspaceSize, e, s);
+    return rc == 0 ? rx_ok() : rx_fail(L, rc, RX_STAGE_SECOND);
+}
+
 static rx_ret rx_phase_one(const rx_lib *L, int32_t rc, uint64_t workspaceSize, aclOpExecutor *e) {
     rx_ret r = rx_result(L, rc);
     r.v = workspaceSize;

@@ -455,6 +455,19 @@ rx_ret rx_ws_aclnnInplaceCopy(const rx_lib *L, aclrtContext ctx, uint64_t id, ac
                               const aclTensor *src);
 rx_ret rx_ws_aclnnInplaceRsqrt(const rx_lib *L, aclrtContext ctx, uint64_t id, aclTensor *selfRef);
 rx_ret rx_ws_aclnnInplaceReciprocal(const rx_lib *L, aclrtContext ctx, uint64_t id, const aclTensor *selfRef);
+/* rx_bind: one operand of a repeatable executor to rebind: the tensor it was built with, its new
+ * address, and its input and output index (-1 when it is not one). */
+typedef struct rx_bind {
+    aclTensor *t;
+    uintptr_t addr;
+    int32_t in, out;
+} rx_bind;
+/* Rebinds n operands of e (aclSetInputTensorAddr, aclSetOutputTensorAddr), then launches e as
+ * rx_launch does: one call from Go per kernel. A failed rebinding returns stage RX_STAGE_CALL with v
+ * the index of the operand and v2 1 for its output side (0 for its input side); a failed launch
+ * returns stage RX_STAGE_SECOND. */
+rx_ret rx_rebind_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, int sym, uintptr_t workspace,
+                        uint64_t workspaceSize, aclOpExecutor *e, aclrtStream s, const rx_bind *b, size_t n);
 /* The chip's name, or NULL when aclrtGetSocName is absent or returns NULL; a malloc'd copy. */
 char *rx_soc_name(const rx_lib *L);
 

@@ -466,22 +466,25 @@ static void run_kernel(void *arg) {
     k->ex.op->run(&k->ex, k->workspace);
 }
 
+/* The launch checks run on every kernel, so the messages are only formatted when a check fails
+ * (tr_device_room is the check's fast path). */
 static aclnnStatus check_io(const aclTensor *t, const char *api, const char *side, int i, tr_range *r, int *nr) {
-    if (tr_numel(t) == 0 || tr_storage_bytes(t) == 0) return 0;
+    size_t bytes = tr_storage_bytes(t);
+    if (tr_numel(t) == 0 || bytes == 0) return 0;
+    if (t->data != NULL && tr_device_room(t->data) >= bytes) {
+        r[(*nr)++] = (tr_range){t->data, bytes};
+        return 0;
+    }
     char what[128];
-    snprintf(what, sizeof what, "%s: %s %d (%s storage of %zu bytes)", api, side, i, tr_dtype_name(t->dtype),
-             tr_storage_bytes(t));
-    if (t->data == NULL)
-        return tr_violation(ACLNN_ERR_PARAM_NULLPTR, "%s has no device address", what);
-    aclnnStatus rc = tr_check_device(t->data, tr_storage_bytes(t), what, ACLNN_ERR_PARAM_INVALID);
-    if (rc == 0) r[(*nr)++] = (tr_range){t->data, tr_storage_bytes(t)};
-    return rc;
+    snprintf(what, sizeof what, "%s: %s %d (%s storage of %zu bytes)", api, side, i, tr_dtype_name(t->dtype), bytes);
+    if (t->data == NULL) return tr_violation(ACLNN_ERR_PARAM_NULLPTR, "%s has no device address", what);
+    return tr_check_device(t->data, bytes, what, ACLNN_ERR_PARAM_INVALID);
 }
 
 aclnnStatus tr_launch(const tr_op *op, void *workspace, uint64_t workspaceSize, aclOpExecutor *executor,
                       aclrtStream stream) {
-    char api[64];
-    snprintf(api, sizeof api, "aclnn%s", op->name);
+    char api[64] = "aclnn";
+    strncat(api, op->name, sizeof api - sizeof "aclnn");
     tr_lock();
     aclnnStatus rc = 0;
     if (executor == NULL) rc = tr_violation(ACLNN_ERR_PARAM_NULLPTR, "%s: executor is NULL", api);
@@ -504,9 +507,11 @@ aclnnStatus tr_launch(const tr_op *op, void *workspace, uint64_t workspaceSize, 
     tr_range r[2 * TR_MAX_IO + 2];
     int nr = 0;
     if (rc == 0 && need > 0) {
-        char what[96];
-        snprintf(what, sizeof what, "%s: workspace", api);
-        rc = tr_check_device(workspace, need, what, ACLNN_ERR_PARAM_INVALID);
+        if (workspace == NULL || tr_device_room(workspace) < need) {
+            char what[96];
+            snprintf(what, sizeof what, "%s: workspace", api);
+            rc = tr_check_device(workspace, need, what, ACLNN_ERR_PARAM_INVALID);
+        }
         if (rc == 0) r[nr++] = (tr_range){workspace, need};
     }
     for (int i = 0; rc == 0 && i < executor->nin; i++) rc = check_io(&executor->in[i], api, "input", i, r, &nr);
