@@ -84,7 +84,8 @@ type Backend interface {
 	MaxPool2dMask(x Shape, p Pool2dParams) (Shape, DType)
 	// MaxPool2d computes y = max over each window of x (padding is -inf) and records the winners in
 	// mask (see MaxPool2dMask). Ties go to the first element in row-major window order; a window
-	// holding NaN gives NaN (which NaN the mask records is the backend's choice).
+	// holding NaN gives NaN (which NaN the mask records is the backend's choice). A backend may not
+	// take NaN or -Inf in x at all (FiniteMaxPool).
 	MaxPool2d(x, y, mask Tensor, p Pool2dParams)
 	// MaxPool2dBackward routes dy to the winners recorded in mask by MaxPool2d(x, ...): dx has x's
 	// shape. x is the forward input, unchanged since (aclnn's backward takes it; a backend may

@@ -23,3 +23,18 @@ func CanCompute(b Backend, dt DType) bool {
 	}
 	return false
 }
+
+// FiniteMaxPool is what a backend implements when its MaxPool2d and MaxPool2dBackward do not take
+// NaN or -Inf in x: CANN's aclnnMaxPool2dWithMask documents such input as not supported, so the result
+// is not defined there (+Inf is fine). Callers ask with MaxPoolTakesNonFinite.
+type FiniteMaxPool interface {
+	// MaxPoolNeedsFinite reports whether x must hold no NaN and no -Inf.
+	MaxPoolNeedsFinite() bool
+}
+
+// MaxPoolTakesNonFinite reports whether b's max pool gives the interface's results for x holding
+// NaN or -Inf: true unless b implements FiniteMaxPool and says otherwise.
+func MaxPoolTakesNonFinite(b Backend) bool {
+	f, ok := b.(FiniteMaxPool)
+	return !ok || !f.MaxPoolNeedsFinite()
+}

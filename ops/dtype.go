@@ -53,6 +53,24 @@ func (d DType) String() string {
 // IsFloat reports whether d is one of the floating-point types.
 func (d DType) IsFloat() bool { return d == Float32 || d == Float16 || d == BFloat16 }
 
+// Lowest is the lowest finite value of type d: -65504 for Float16, about -3.39e38 for BFloat16,
+// -math.MaxFloat32 for Float32, the minimum of an integer type, 0 for Bool.
+func (d DType) Lowest() float64 {
+	switch d {
+	case Float32:
+		return -math.MaxFloat32
+	case Float16:
+		return -65504
+	case BFloat16:
+		return -float64(math.Float32frombits(0x7f7f0000))
+	case Int32:
+		return math.MinInt32
+	case Int64:
+		return math.MinInt64
+	}
+	return 0
+}
+
 // ParseDType returns the DType named s ("float32", "float16", "bfloat16", "int32", "int64", "uint8", "bool").
 func ParseDType(s string) (DType, error) {
 	for d := Float32; int(d) < len(dtypeInfo); d++ {
