@@ -15,7 +15,8 @@ type Capturer interface {
 	EndCapture() (Graph, error)
 }
 
-// Graph is a recorded sequence of device work (Capturer).
+// Graph is a recorded sequence of device work (Capturer). The tensors the recorded work uses must
+// outlive it: free the graph first.
 type Graph interface {
 	// Replay queues the recorded work once, behind what is already queued.
 	Replay() error

@@ -32,8 +32,11 @@ type benchOptions struct {
 	json                                bool
 	cpuProfile                          string
 	device                              deviceOptions
-	data                                dataBenchOptions
-	progressEvery                       time.Duration // 0: benchProgressEvery
+	// graphCapture records one step and replays it for the timed ones, where the backend can;
+	// executorCache and fusedOptimizer are the Ascend backend's host-time measures (Options).
+	graphCapture, executorCache, fusedOptimizer bool
+	data                                        dataBenchOptions
+	progressEvery                               time.Duration // 0: benchProgressEvery
 }
 
 // The fixed parts of a benchmark run: the seed of the weights and data, and MindCV's recipe for
@@ -96,6 +99,9 @@ and which JPEG decoder ran (--jpeg_decoder auto, libjpeg-turbo or go).`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of lines")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (read it with go tool pprof)")
 	o.device.register(f)
+	f.BoolVar(&o.graphCapture, "graph_capture", true, "Ascend: record one step after the warm-up and replay it for the timed steps (aclmdlRI capture; CANN 8.1 and later on 910B/910_93), falling back to running each step where the device cannot")
+	f.BoolVar(&o.executorCache, "executor_cache", true, "Ascend: make each aclnn executor once per operator, shapes and attributes and replay it (false: both phases every call)")
+	f.BoolVar(&o.fusedOptimizer, "fused_optimizer", true, "Ascend: run the optimizer step over parameters packed in flat buffers, a few kernels in all (false: several kernels per parameter)")
 	f.StringVar(&o.data.dataDir, "data_dir", "", "--mode data: the image folder (data_dir/<split>/<class>/<image>)")
 	f.StringVar(&o.data.split, "split", "train", "--mode data: the sub-folder of --data_dir; train times MindCV's train transform, any other the eval transform")
 	f.IntVar(&o.data.workers, "num_parallel_workers", runtime.NumCPU(), "--mode data: decoding goroutines")
@@ -144,6 +150,13 @@ type benchResult struct {
 	Parameters int `json:"parameters"`
 	// Loss is the loss of the last timed step (train only).
 	Loss *float64 `json:"loss,omitempty"`
+	// GraphCapture says whether the timed steps were replays of a captured step (Ascend only), and
+	// CaptureUnavailable why not when it was asked for. ExecutorCache and FusedOptimizer (Ascend
+	// only) are the flags the run had.
+	GraphCapture       *bool  `json:"graph_capture,omitempty"`
+	CaptureUnavailable string `json:"capture_unavailable,omitempty"`
+	ExecutorCache      *bool  `json:"executor_cache,omitempty"`
+	FusedOptimizer     *bool  `json:"fused_optimizer,omitempty"`
 }
 
 func (o benchOptions) validate() (resnext.Config, error) {
@@ -180,6 +193,8 @@ func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
 	if _, err := o.validate(); err != nil {
 		return err
 	}
+	o.device.ascend.NoExecutorCache = !o.executorCache
+	o.device.ascend.NoFlatOptimizer = !o.fusedOptimizer
 	b, err := o.device.open(log)
 	if err != nil {
 		return err
@@ -188,6 +203,9 @@ func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
 	res, err := benchOn(b, o, log)
 	if err != nil {
 		return err
+	}
+	if b.Name() == "ascend" {
+		res.ExecutorCache, res.FusedOptimizer = &o.executorCache, &o.fusedOptimizer
 	}
 	if o.json {
 		return json.NewEncoder(out).Encode(res)
@@ -265,6 +283,16 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	var before runtime.MemStats
 	for i := range o.warmup + o.steps {
 		if i == o.warmup {
+			if g, err := o.capture(b, step, &res, log); err != nil {
+				return res, err
+			} else if g != nil {
+				defer g.Free()
+				step = func() {
+					if err := g.Replay(); err != nil {
+						log.Error("replay", zap.Error(err))
+					}
+				}
+			}
 			stop, err := o.startTimed(&before)
 			if err != nil {
 				return res, err
@@ -325,6 +353,33 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 	return res, nil
 }
 
+// capture records step as a graph when --graph_capture asks for it and b can (ops.Capturer), and
+// returns the graph, nil when the steps run as they are; res says which and why.
+func (o benchOptions) capture(b ops.Backend, step func(), res *benchResult, log *zap.Logger) (ops.Graph, error) {
+	c, ok := b.(ops.Capturer)
+	if !ok {
+		return nil, nil
+	}
+	captured := false
+	res.GraphCapture = &captured
+	if !o.graphCapture {
+		return nil, nil
+	}
+	if err := c.BeginCapture(); err != nil {
+		res.CaptureUnavailable = err.Error()
+		log.Info("graph capture unavailable: running each step", zap.Error(err))
+		return nil, nil
+	}
+	step()
+	g, err := c.EndCapture()
+	if err != nil {
+		return nil, fmt.Errorf("capturing a step: %w", err)
+	}
+	captured = true
+	log.Info("captured one step: the timed steps replay it")
+	return g, nil
+}
+
 // setTimes fills in the throughput of images over the timed steps and the statistics of the
 // step times.
 func (res *benchResult) setTimes(times []time.Duration, images int) {
@@ -379,12 +434,33 @@ func printBench(out io.Writer, r benchResult) error {
 	if r.HostMsPerStep != nil {
 		fmt.Fprintf(tw, "host ms/step\tmedian %.3f, mean %.3f (queueing the step, before the synchronisation)\n", *r.HostMsPerStepMedian, *r.HostMsPerStep)
 	}
+	if r.GraphCapture != nil {
+		how := "replays of one captured step"
+		switch {
+		case r.CaptureUnavailable != "":
+			how = "not captured: " + r.CaptureUnavailable
+		case !*r.GraphCapture:
+			how = "off"
+		}
+		fmt.Fprintf(tw, "graph capture\t%s\n", how)
+	}
+	if r.ExecutorCache != nil {
+		fmt.Fprintf(tw, "executor cache\t%v\n", onOff(*r.ExecutorCache))
+		fmt.Fprintf(tw, "fused optimizer\t%v\n", onOff(*r.FusedOptimizer))
+	}
 	fmt.Fprintf(tw, "peak RSS\t%.1f MiB (%d bytes)\n", float64(r.PeakRSSBytes)/(1<<20), r.PeakRSSBytes)
 	fmt.Fprintf(tw, "heap/step\t%.0f allocations, %.0f bytes (host side, after the warm-up)\n", r.HeapAllocsPerStep, r.HeapBytesPerStep)
 	if r.Loss != nil {
 		fmt.Fprintf(tw, "last loss\t%.4f\n", *r.Loss)
 	}
 	return tw.Flush()
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // peakRSS is the process's peak resident set size in bytes: getrusage's ru_maxrss, which Linux

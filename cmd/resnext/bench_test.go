@@ -159,6 +159,40 @@ func TestBenchAscend(t *testing.T) {
 	}
 }
 
+// TestBenchAscendHostTimeFlags runs bench on the Ascend backend against the test runtime in timing
+// mode, as each chip: the 910B replays a captured step, the first-generation 910 cannot capture and
+// says why, and each host-time measure can be turned off and is reported.
+func TestBenchAscendHostTimeFlags(t *testing.T) {
+	if _, err := acl.LoadDir(t.TempDir()); errors.Is(err, acl.ErrNoCgo) {
+		t.Skip("the Ascend backend needs a cgo build")
+	}
+	dir := testruntime.Build(t)
+	base := []string{"bench", "--device_target", "Ascend", "--mode", "train", "--model", "resnext14_small",
+		"--image_size", "12", "--batch_size", "2", "--steps", "3", "--warmup", "1", "--json"}
+	for _, c := range []struct {
+		soc   string
+		flags []string
+		want  string // the expected flags and capture, as JSON fields
+	}{
+		{"Ascend910B1", nil, `"graph_capture":true,"executor_cache":true,"fused_optimizer":true`},
+		{"Ascend910B1", []string{"--graph_capture=false", "--executor_cache=false", "--fused_optimizer=false"},
+			`"graph_capture":false,"executor_cache":false,"fused_optimizer":false`},
+		{"Ascend910A", nil, `"graph_capture":false,"capture_unavailable":"ascend: graph capture on Ascend910A`},
+	} {
+		cmd := exec.Command(os.Args[0], append(append([]string{"--"}, base...), c.flags...)...)
+		cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1", "RESNEXT_ACL_LIB_DIR="+dir, "RESNEXT_TESTRT_TIMING=1",
+			"RESNEXT_TESTRT_SOC="+c.soc, "RESNEXT_TESTRT_ABORT=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", c.soc, c.flags, err, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), c.want) || !strings.Contains(stdout.String(), `"host_ms_per_step_median"`) {
+			t.Errorf("%s %v: %s\nwant %s in it", c.soc, c.flags, stdout.String(), c.want)
+		}
+	}
+}
+
 // A command that used Ascend finalises its runtime once before the process exits (the test
 // runtime logs aclFinalize to RESNEXT_TESTRT_FINALIZE_LOG); one that did not use it leaves it
 // alone.

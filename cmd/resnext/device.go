@@ -18,6 +18,8 @@ import (
 type deviceOptions struct {
 	target  string
 	threads int
+	// ascend are the Ascend backend's options (the card comes from $DEVICE_ID).
+	ascend ascend.Options
 }
 
 func (d *deviceOptions) register(f *pflag.FlagSet) {
@@ -28,19 +30,24 @@ func (d *deviceOptions) register(f *pflag.FlagSet) {
 
 // open returns the backend the flags ask for, saying in the log which one and why.
 func (d deviceOptions) open(log *zap.Logger) (ops.Backend, error) {
-	return openDevice(d.target, d.threads, log)
+	return openDeviceWith(d.target, d.threads, d.ascend, log)
 }
 
 // openDevice returns the backend of a device_target (Ascend, CPU or auto) with threads CPU
 // threads (0: all cores), saying in the log which one and why.
 func openDevice(target string, threads int, log *zap.Logger) (ops.Backend, error) {
+	return openDeviceWith(target, threads, ascend.Options{}, log)
+}
+
+// openDeviceWith is openDevice with the Ascend backend's options.
+func openDeviceWith(target string, threads int, ao ascend.Options, log *zap.Logger) (ops.Backend, error) {
 	var b ops.Backend
 	switch strings.ToLower(target) {
 	case "cpu":
 		b = cpu.New(cpu.Options{Threads: threads})
 	case "ascend":
 		var err error
-		if b, err = openAscend(); err != nil {
+		if b, err = openAscend(ao); err != nil {
 			return nil, fmt.Errorf("--device_target Ascend: %w (--device_target CPU runs on the CPU)", err)
 		}
 	case "auto":
@@ -50,7 +57,7 @@ func openDevice(target string, threads int, log *zap.Logger) (ops.Backend, error
 			break
 		}
 		var err error
-		if b, err = openAscend(); err != nil {
+		if b, err = openAscend(ao); err != nil {
 			return nil, fmt.Errorf("--device_target auto found Ascend but could not open it: %w (use --device_target CPU to run on the CPU)", err)
 		}
 	default:
@@ -61,4 +68,7 @@ func openDevice(target string, threads int, log *zap.Logger) (ops.Backend, error
 }
 
 // openAscend opens the card $DEVICE_ID names (0 when unset).
-func openAscend() (ops.Backend, error) { return ascend.New(ascend.Options{Device: -1}) }
+func openAscend(o ascend.Options) (ops.Backend, error) {
+	o.Device = -1
+	return ascend.New(o)
+}

@@ -4,10 +4,12 @@ package ascend
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -42,10 +44,50 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	// Tests chosen with -run run under the default chip only.
+	chosen := flag.Lookup("test.run") != nil && flag.Lookup("test.run").Value.String() != ""
+	if code == 0 && rtErr == nil && os.Getenv(envSoC) == "" && !chosen {
+		code = runPerSoC()
+	}
 	if rtDir != "" {
 		os.RemoveAll(rtDir)
 	}
 	os.Exit(code)
+}
+
+// envSoC picks the chip the test runtime behaves as (its default is the first-generation
+// Ascend910A).
+const envSoC = "RESNEXT_TESTRT_SOC"
+
+// otherSoCs are the chips whose behaviour the tests that depend on it run again under, each in a
+// test binary of its own (a process has one chip): the 910B and the 910_93.
+var otherSoCs = []string{"Ascend910B1", "Ascend910_9391"}
+
+// perSoCTests are those tests: the conformance suite, the training comparisons with the CPU backend
+// and the mixed-precision runs.
+const perSoCTests = "^(TestConformance|TestResNeXtStepMatchesCPU|TestMixedPrecision|TestPoolRoutesMatchCPU|" +
+	"TestAMPTrainingMatchesCPU|TestAMPLossScale|TestEngineMatchesCPU|TestEngineMixedPrecision|TestChipRules|TestCapture)$"
+
+// runPerSoC runs perSoCTests under each of otherSoCs and returns the exit code.
+func runPerSoC() int {
+	if testing.Short() {
+		return 0
+	}
+	args := []string{"-test.run=" + perSoCTests}
+	if testing.Verbose() {
+		args = append(args, "-test.v")
+	}
+	for _, soc := range otherSoCs {
+		fmt.Printf("=== the tests that depend on the chip, as %s\n", soc)
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), envSoC+"="+soc)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Printf("--- FAIL: the tests as %s: %v\n", soc, err)
+			return 1
+		}
+	}
+	return 0
 }
 
 func testLib(t *testing.T) *acl.Lib {
@@ -189,13 +231,38 @@ func trainSteps(t *testing.T, b ops.Backend, steps int) stepResult {
 	return trainStepsOpt(t, b, steps, optim.Options{Opt: "momentum", Momentum: 0.9, WeightDecay: 1e-4, Nesterov: true}, 0.1, 0.1)
 }
 
-func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so optim.Options, smooth, lr float64) stepResult {
+// stepTrainer is stepConfig's model (seed 3) with its loss and optimizer on b.
+type stepTrainer struct {
+	m   *resnext.Model
+	ce  *nn.SoftmaxCrossEntropy
+	opt *optim.SGD
+}
+
+func newStepTrainer(t *testing.T, b ops.Backend, so optim.Options, smooth float64) *stepTrainer {
 	t.Helper()
 	m, err := resnext.New(b, stepConfig(), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Free()
+	opt, err := optim.New(b, m.Params(), so)
+	if err != nil {
+		m.Free()
+		t.Fatal(err)
+	}
+	return &stepTrainer{m: m, ce: nn.NewSoftmaxCrossEntropy(b, smooth), opt: opt}
+}
+
+func (s *stepTrainer) Free() {
+	s.opt.Free()
+	s.ce.Free()
+	s.m.Free()
+}
+
+func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so optim.Options, smooth, lr float64) stepResult {
+	t.Helper()
+	tr := newStepTrainer(t, b, so, smooth)
+	defer tr.Free()
+	m, ce, opt := tr.m, tr.ce, tr.opt
 	// Batch norm over a handful of values is ill-conditioned enough that float32 rounding
 	// differences grow by orders of magnitude within a step: 8 images of 64x64 leave layer4 16
 	// values per channel.
@@ -205,13 +272,6 @@ func trainStepsOpt(t *testing.T, b ops.Backend, steps int, so optim.Options, smo
 	defer b.Free(x)
 	y := ops.FromInt32(b, ops.Shape{n}, []int32{3, 1, 4, 1, 5, 9, 2, 6})
 	defer b.Free(y)
-	ce := nn.NewSoftmaxCrossEntropy(b, smooth)
-	defer ce.Free()
-	opt, err := optim.New(b, m.Params(), so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer opt.Free()
 	var r stepResult
 	for range steps {
 		logits := m.Forward(x)

@@ -30,7 +30,21 @@ type Backend struct {
 	mem    *devmem.Allocator // device memory
 	pinned *devmem.Allocator // host staging for Write and Read
 	cube   int8
+	soc    soc
 	reuse  bool // executors can be made repeatable (for the record in Device)
+
+	capture *capturePool // while capturing a graph (capture.go)
+	noFlat  bool         // Options.NoFlatOptimizer
+
+	// the executor cache (exec.go)
+	cacheExecs  bool
+	execs       map[string]*cachedExec
+	callBuf     call
+	launches    int
+	execHits    int
+	execRebinds int
+	binds       []acl.Bind
+	bindBuf     acl.BindBuf
 
 	mu      sync.Mutex
 	err     error                          // the first failure, sticky
@@ -42,6 +56,9 @@ type Backend struct {
 	// pinnedBufs are the pinned host buffers of AllocPinned, by address.
 	pinnedBufs map[uintptr]*pinnedBuf
 	finiteAc   *tensor // AllFinite's accumulator
+
+	// packs are the blocks holding the tensors the group step packed (flat.go).
+	packs []*flatPack
 }
 
 // Pending host objects and staging bytes beyond which the backend drains the stream to release them.
@@ -87,12 +104,21 @@ func Open(o Options) (*Backend, error) {
 		dev.Close()
 		return nil, fmt.Errorf("ascend: device %d: %w", id, err)
 	}
-	b := &Backend{lib: l, dev: dev, stream: s, cube: 1, reuse: l.CanReuseExecutors(), consts: map[constKey]*tensor{}}
-	if o.CubeMathTypeSet || o.CubeMathType > 0 {
-		if o.CubeMathType < 0 || o.CubeMathType > 3 {
+	chip := socOf(l.SocName())
+	if err := chip.supported(); err != nil {
+		s.Destroy()
+		dev.Close()
+		return nil, fmt.Errorf("ascend: device %d: %w", id, err)
+	}
+	b := &Backend{lib: l, dev: dev, stream: s, soc: chip, cube: chip.defaultCube(), reuse: l.CanReuseExecutors(),
+		consts: map[constKey]*tensor{}, execs: map[string]*cachedExec{}}
+	b.cacheExecs = b.reuse && !o.NoExecutorCache
+	b.noFlat = o.NoFlatOptimizer
+	if o.CubeMathTypeSet || o.CubeMathType != 0 {
+		if err := chip.checkCube(o.CubeMathType); err != nil {
 			s.Destroy()
 			dev.Close()
-			return nil, fmt.Errorf("ascend: cube math type %d: want 0 (KEEP_DTYPE), 1 (ALLOW_FP32_DOWN_PRECISION), 2 (USE_FP16) or 3 (USE_HF32)", o.CubeMathType)
+			return nil, fmt.Errorf("ascend: device %d: %w", id, err)
 		}
 		b.cube = o.CubeMathType
 	}
@@ -133,10 +159,13 @@ func (b *Backend) Name() string { return "ascend" }
 // Device describes the card and the library set, for logs.
 func (b *Backend) Device() string {
 	reuse := "executors rebuilt per call"
-	if b.reuse {
-		reuse = "repeatable executors available"
+	switch {
+	case b.cacheExecs:
+		reuse = "executors cached and replayed"
+	case b.reuse:
+		reuse = "executor cache off"
 	}
-	return fmt.Sprintf("ascend: device %d, cube math type %d, %s, CANN from %s", b.dev.ID(), b.cube, reuse,
+	return fmt.Sprintf("ascend: device %d, %v, cube math type %d, %s, CANN from %s", b.dev.ID(), b.soc, b.cube, reuse,
 		strings.Join(b.lib.Paths(), ", "))
 }
 
@@ -151,6 +180,11 @@ type tensor struct {
 	blk   devmem.Block
 	desc  *acl.Tensor
 	freed bool
+	pack  *flatPack // the block blk lies in when the group step packed t (flat.go)
+	// varEps, when not 0, marks a saveInvStd that holds the batch variance aclnnBatchNorm wrote,
+	// with the eps of its forward (see BatchNormTrain); owner converts it on first other use.
+	varEps float64
+	owner  *Backend
 }
 
 func (t *tensor) Shape() ops.Shape { return t.shape }
@@ -160,8 +194,18 @@ func (t *tensor) ptr() acl.Ptr { return acl.Ptr(t.blk.Ptr) }
 
 func (t *tensor) bytes() int { return t.shape.Numel() * t.dtype.Size() }
 
-// get returns the backend's tensor behind t, panicking on a foreign or freed one.
+// get returns the backend's tensor behind t, panicking on a foreign or freed one. A saveInvStd that
+// still holds a batch variance is converted to what the interface says it holds first.
 func get(op string, t ops.Tensor) *tensor {
+	c := getRaw(op, t)
+	if c.varEps != 0 {
+		c.owner.invStd(c)
+	}
+	return c
+}
+
+// getRaw is get without the conversion.
+func getRaw(op string, t ops.Tensor) *tensor {
 	c, ok := t.(*tensor)
 	if !ok {
 		if t == nil {
@@ -201,7 +245,7 @@ func aclType(d ops.DType) acl.DataType {
 // can match devmem.ErrOutOfMemory).
 func (b *Backend) Alloc(dt ops.DType, shape ops.Shape) ops.Tensor {
 	ops.CheckAlloc(dt, shape)
-	blk, err := b.mem.Alloc(uint64(shape.Numel() * dt.Size()))
+	blk, err := b.allocBlock(uint64(shape.Numel() * dt.Size()))
 	if err != nil {
 		panic(fmt.Errorf("ascend: Alloc %v %v: %w", dt, shape, err))
 	}
@@ -211,9 +255,18 @@ func (b *Backend) Alloc(dt ops.DType, shape ops.Shape) ops.Tensor {
 // Free gives t's memory back to the allocator; kernels queued before still see it, kernels queued
 // after may reuse it.
 func (b *Backend) Free(t ops.Tensor) {
-	c := get("Free", t)
+	c := getRaw("Free", t)
 	c.freed = true
-	b.mem.Free(c.blk)
+	b.release(c)
+}
+
+// release gives t's memory back (its pack's share, or its block) and drops its descriptor.
+func (b *Backend) release(c *tensor) {
+	if c.pack != nil {
+		b.unpack(c)
+	} else {
+		b.freeBlock(c.blk)
+	}
 	if c.desc != nil {
 		b.later(c.desc)
 		c.desc = nil
@@ -226,18 +279,6 @@ func (b *Backend) desc(t *tensor) *acl.Tensor {
 		t.desc = must(b.lib.NewTensor(aclType(t.dtype), dims64(t.shape), t.ptr()))
 	}
 	return t.desc
-}
-
-// view describes t's memory with another shape and strides (in elements) and an offset; it is
-// released at the next synchronisation.
-func (b *Backend) view(t *tensor, dt acl.DataType, shape, strides []int64, offset int64) *acl.Tensor {
-	return held(b, must(b.lib.NewTensorView(dt, shape, strides, offset, acl.FormatFor(len(shape)),
-		[]int64{int64(t.shape.Numel())}, t.ptr())))
-}
-
-// reshaped describes t's memory, contiguous, with another shape of the same size.
-func (b *Backend) reshaped(t *tensor, shape ...int64) *acl.Tensor {
-	return b.view(t, aclType(t.dtype), shape, contiguous(shape), 0)
 }
 
 func dims64(s ops.Shape) []int64 {
@@ -262,7 +303,7 @@ func contiguous(shape []int64) []int64 {
 func (b *Backend) later(o interface{ Destroy() error }) {
 	b.mu.Lock()
 	b.pending = append(b.pending, o)
-	full := len(b.pending) >= maxPending
+	full := len(b.pending) >= maxPending && b.capture == nil
 	b.mu.Unlock()
 	if full {
 		b.drain()
@@ -290,6 +331,10 @@ func (b *Backend) failed() bool {
 
 // drain waits for the stream and releases what the queued work was holding.
 func (b *Backend) drain() error {
+	if b.capture != nil {
+		b.fail("synchronize", errCapturing)
+		return b.failedErr()
+	}
 	err := b.stream.Synchronize()
 	if e := b.releaseHeld(); err == nil {
 		err = e
@@ -334,7 +379,7 @@ func (b *Backend) stage(n int) (devmem.Block, error) {
 	b.mu.Lock()
 	b.staged = append(b.staged, blk)
 	b.stagedB += blk.Size
-	full := b.stagedB >= maxStaged
+	full := b.stagedB >= maxStaged && b.capture == nil
 	b.mu.Unlock()
 	if full {
 		b.drain()
@@ -422,32 +467,21 @@ func (b *Backend) Fill(t ops.Tensor, v float64) {
 		b.fail("Fill", b.stream.MemsetAsync(c.ptr(), uint64(c.bytes()), raw[0]))
 		return
 	}
-	sc, err := b.lib.NewScalar(aclType(c.dtype), raw)
-	if err != nil {
-		b.fail("Fill", err)
-		return
-	}
-	b.later(sc)
-	b.run("Fill", func() error { return b.dev.InplaceFillScalar(b.stream, b, b.desc(c), sc) })
+	k := b.newCall("Fill")
+	ti := k.inout(c)
+	vi := k.scalarRaw(aclType(c.dtype), raw)
+	k.run(func(k *call) (*acl.Executor, error) { return b.dev.PrepareInplaceFillScalar(k.t(ti), k.sc(vi)) })
 }
 
 // Workspace implements acl.WorkspaceAllocator from the device allocator: the block goes back at
 // once, which is safe because the launch is queued on the one stream every kernel uses.
 func (b *Backend) Workspace(size uint64, s *acl.Stream) (acl.Ptr, error) {
-	blk, err := b.mem.Alloc(size)
+	blk, err := b.allocBlock(size)
 	if err != nil {
 		return 0, err
 	}
-	b.mem.Free(blk)
+	b.freeBlock(blk)
 	return acl.Ptr(blk.Ptr), nil
-}
-
-// run queues one aclnn call unless a failure is recorded, and records its failure.
-func (b *Backend) run(op string, call func() error) {
-	if b.failed() {
-		return
-	}
-	b.fail(op, call())
 }
 
 // Close waits for the queued work and releases every cached block and the device. A kernel failure
@@ -464,12 +498,14 @@ func (b *Backend) Close() error {
 	if b.finiteAc != nil {
 		b.Free(b.finiteAc)
 	}
+	b.releasePacks()
 	var err error
 	keep := func(e error) {
 		if err == nil {
 			err = e
 		}
 	}
+	b.dropExecutors()
 	keep(b.stream.Synchronize())
 	keep(b.releaseHeld())
 	for ptr, p := range b.pinnedBufs { // buffers of AllocPinned never freed
@@ -518,18 +554,4 @@ func must[T any](o T, err error) T {
 		panic(fmt.Errorf("ascend: %w", err))
 	}
 	return o
-}
-
-// held keeps o until the next synchronisation (later) and returns it.
-func held[T interface{ Destroy() error }](b *Backend, o T) T {
-	b.later(o)
-	return o
-}
-
-func (b *Backend) intArray(v ...int64) *acl.IntArray { return held(b, must(b.lib.NewIntArray(v))) }
-
-func (b *Backend) boolArray(v ...bool) *acl.BoolArray { return held(b, must(b.lib.NewBoolArray(v))) }
-
-func (b *Backend) scalar(v float64) *acl.Scalar {
-	return held(b, must(b.lib.NewScalarFloat32(float32(v))))
 }

@@ -11,6 +11,21 @@
 // queues the copy back and waits for it. The host objects a queued kernel refers to (aclnn descriptors, scalars, arrays,
 // staging buffers) are released at the next synchronisation.
 //
+// Each aclnn call goes through the executor cache (exec.go): phase one runs once per operator,
+// operand layout and attributes, and later calls rebind the addresses that moved and launch the
+// kept repeatable executor again. The optimizer step runs over parameters packed in flat buffers
+// (flat.go). Where the chip and CANN allow it (910B, 910_93; CANN 8.1), a whole step can be
+// captured and replayed (capture.go, ops.Capturer).
+//
+// # Chips
+//
+// The backend reads the chip from aclrtGetSocName (soc.go) and follows its rules: the cube math
+// type (1 by default; the first generation takes only 1 or 2 with float32), batch norm's saved
+// variance (aclnnBatchNorm writes the variance into saveInvstd on 910, 910B and 910_93; the backend
+// keeps it with the forward's eps for aclnnBatchNormBackward and converts it to 1/sqrt(var + eps)
+// only for other readers), and max pooling, which takes no NaN or -Inf (ops.FiniteMaxPool).
+// docs/ASCEND.md says what each rests on.
+//
 // # Memory
 //
 // Device memory comes from a caching allocator (internal/devmem): size classes, reuse in stream
@@ -24,7 +39,8 @@
 // as 910B:
 //
 //	Conv2d, Conv2dBackward        aclnnConvolution, aclnnConvolutionBackward (cube math type from Options)
-//	BatchNorm*                    aclnnBatchNorm, aclnnBatchNormBackward
+//	BatchNorm*                    aclnnBatchNorm, aclnnBatchNormBackward (aclnnInplaceAdds and
+//	                              aclnnInplaceRsqrt when the saved variance is read as 1/sqrt(var+eps))
 //	ReLU, ReLUBackward            aclnnRelu, aclnnThresholdBackward (threshold 0)
 //	MaxPool2d, MaxPool2dBackward  aclnnMaxPool2dWithMask, aclnnMaxPool2dWithMaskBackward
 //	GlobalAvgPool(+Backward)      aclnnMean over H and W; aclnnMul of dy by a constant 1/(H*W) plane
@@ -33,7 +49,8 @@
 //	CrossEntropy(+Backward)       aclnnLogSoftmax, aclnnNLLLoss, aclnnReduceSum for label smoothing;
 //	                              aclnnNLLLossBackward, aclnnInplaceAdds, aclnnLogSoftmaxBackward
 //	Add, Scale                    aclnnAdd, aclnnMuls
-//	SGDMomentum                   aclnnMuls, aclnnInplaceAdd, aclnnInplaceMuls (no fused optimizer op)
+//	SGDMomentum(Group)            aclnnMuls, aclnnInplaceAdd, aclnnInplaceMuls (no fused optimizer op),
+//	                              over flat buffers for a group
 //	AllFinite                     aclnnMuls by 0 (a non-finite element gives NaN), aclnnReduceSum,
 //	                              aclnnEqScalar against 0: the answer stays on the device
 //	Cast, Fill, Copy              aclnnCast, aclnnInplaceFillScalar or aclrtMemsetAsync, aclrtMemcpyAsync
@@ -41,7 +58,7 @@
 // The max pool's mask is CANN's: Uint8 here (INT8 to aclnn), [N, C, kH*kW, (ceil(Ho*Wo/16)+1)*32].
 // aclnn pads symmetrically; MindCV's "same" padding (one more row or column at the bottom and right)
 // is the same pool in ceil mode when the outputs agree, as for the ResNeXt stem, and otherwise runs on
-// a copy of the input padded with -inf.
+// a copy of the input padded with the type's lowest finite value (aclnn takes no -Inf).
 //
 // Mixed precision (amp_level O2): Conv2d, ReLU, pooling, MatMul, BiasAdd and Add take Float16 tensors,
 // BatchNorm takes a Float16 input with Float32 statistics and affine parameters, the optimizer keeps

@@ -9,15 +9,15 @@ import (
 	"github.com/resnext/resnext/ops"
 )
 
-// convParams are the aclnn attributes of p (normalised).
-func (b *Backend) convParams(p ops.Conv2dParams) *acl.ConvParams {
-	return &acl.ConvParams{
-		Stride:        b.intArray(int64(p.StrideH), int64(p.StrideW)),
-		Padding:       b.intArray(int64(p.PadH), int64(p.PadW)),
-		Dilation:      b.intArray(int64(p.DilationH), int64(p.DilationW)),
-		OutputPadding: b.intArray(0, 0),
-		Groups:        int64(p.Groups),
-		CubeMathType:  b.cube,
+// convAttrs adds the aclnn attributes of p (normalised) to c and returns what makes them.
+func (b *Backend) convAttrs(c *call, p ops.Conv2dParams) func() *acl.ConvParams {
+	st, pd := c.intArray(int64(p.StrideH), int64(p.StrideW)), c.intArray(int64(p.PadH), int64(p.PadW))
+	dl, op := c.intArray(int64(p.DilationH), int64(p.DilationW)), c.intArray(0, 0)
+	groups, cube := int64(p.Groups), b.cube
+	c.attr(groups, int64(cube))
+	return func() *acl.ConvParams {
+		return &acl.ConvParams{Stride: c.ia(st), Padding: c.ia(pd), Dilation: c.ia(dl), OutputPadding: c.ia(op),
+			Groups: groups, CubeMathType: cube}
 	}
 }
 
@@ -28,15 +28,20 @@ func (b *Backend) Conv2d(x, w, y ops.Tensor, p ops.Conv2dParams) {
 	if Y.shape.Numel() == 0 {
 		return
 	}
-	b.run("Conv2d", func() error {
-		return b.dev.Convolution(b.stream, b, b.desc(X), b.desc(W), nil, b.convParams(p), b.desc(Y))
+	c := b.newCall("Conv2d")
+	xi, wi, bi := c.in(X), c.in(W), c.opt(nil)
+	yi := c.out(Y)
+	conv := b.convAttrs(c, p)
+	c.run(func(c *call) (*acl.Executor, error) {
+		return b.dev.PrepareConvolution(c.t(xi), c.t(wi), c.t(bi), conv(), c.t(yi))
 	})
 }
 
 // Conv2dBackward runs aclnnConvolutionBackward with the output mask of the wanted gradients.
 func (b *Backend) Conv2dBackward(dy, x, w, dx, dw ops.Tensor, p ops.Conv2dParams) {
+	const op = "Conv2dBackward"
 	p = ops.CheckConv2dBackward(dy, x, w, dx, dw, p)
-	DY, X, W := get("Conv2dBackward", dy), get("Conv2dBackward", x), get("Conv2dBackward", w)
+	DY, X, W := get(op, dy), get(op, x), get(op, w)
 	if dx == nil && dw == nil {
 		return
 	}
@@ -46,66 +51,140 @@ func (b *Backend) Conv2dBackward(dy, x, w, dx, dw ops.Tensor, p ops.Conv2dParams
 		}
 		return
 	}
-	var DX, DW *acl.Tensor
+	var DX, DW *tensor
 	if dx != nil {
-		DX = b.desc(get("Conv2dBackward", dx))
+		DX = get(op, dx)
 	}
 	if dw != nil {
-		DW = b.desc(get("Conv2dBackward", dw))
+		DW = get(op, dw)
 	}
-	b.run("Conv2dBackward", func() error {
-		return b.dev.ConvolutionBackward(b.stream, b, b.desc(DY), b.desc(X), b.desc(W), nil, b.convParams(p),
-			b.boolArray(dx != nil, dw != nil, false), DX, DW, nil)
+	c := b.newCall(op)
+	dyi, xi, wi := c.in(DY), c.in(X), c.in(W)
+	dxi, dwi := c.optOut(DX), c.optOut(DW)
+	conv := b.convAttrs(c, p)
+	mask := c.boolArray(dx != nil, dw != nil, false)
+	c.run(func(c *call) (*acl.Executor, error) {
+		return b.dev.PrepareConvolutionBackward(c.t(dyi), c.t(xi), c.t(wi), nil, conv(), c.ba(mask), c.t(dxi), c.t(dwi), nil)
+	})
+}
+
+// batchNorm queues aclnnBatchNorm: in training mean and variance are the running statistics it
+// updates, in evaluation the statistics it normalises with.
+func (b *Backend) batchNorm(op string, X, G, B, M, V *tensor, training bool, momentum, eps float64, Y, SM, SI *tensor) {
+	c := b.newCall(op)
+	xi, gi, bi, mi, vi := c.in(X), c.in(G), c.in(B), c.in(M), c.in(V)
+	yi, smi, sii := c.out(Y), c.optOut(SM), c.optOut(SI)
+	t := int64(0)
+	if training {
+		t = 1
+	}
+	c.attr(t)
+	c.attrF(momentum)
+	c.attrF(eps)
+	c.run(func(c *call) (*acl.Executor, error) {
+		return b.dev.PrepareBatchNorm(c.t(xi), c.t(gi), c.t(bi), c.t(mi), c.t(vi), training, momentum, eps,
+			c.t(yi), c.t(smi), c.t(sii))
 	})
 }
 
 // BatchNormTrain runs aclnnBatchNorm in training mode (momentum is PyTorch's, as the interface's).
+// aclnnBatchNorm writes the biased batch variance into saveInvstd (see soc.supported), so saveInvStd
+// keeps it, marked with eps: BatchNormBackward hands it to aclnnBatchNormBackward as it is, with that
+// eps, and any other use converts it to 1/sqrt(var + eps) first (see invStd), so that it holds what the
+// interface says.
 func (b *Backend) BatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd ops.Tensor, momentum, eps float64) {
 	ops.CheckBatchNormTrain(x, gamma, beta, runMean, runVar, y, saveMean, saveInvStd, momentum, eps)
 	const op = "BatchNormTrain"
 	X, Y := get(op, x), get(op, y)
 	G, B, RM, RV := get(op, gamma), get(op, beta), get(op, runMean), get(op, runVar)
-	SM, SI := get(op, saveMean), get(op, saveInvStd)
-	b.run(op, func() error {
-		return b.dev.BatchNorm(b.stream, b, b.desc(X), b.desc(G), b.desc(B), b.desc(RM), b.desc(RV), true, momentum, eps,
-			b.desc(Y), b.desc(SM), b.desc(SI))
-	})
+	SM, SI := get(op, saveMean), getRaw(op, saveInvStd)
+	SI.varEps = 0
+	b.batchNorm(op, X, G, B, RM, RV, true, momentum, eps, Y, SM, SI)
+	SI.varEps, SI.owner = eps, b
 }
 
-// BatchNormInfer runs aclnnBatchNorm in evaluation mode. The saved statistics it does not write go
-// to scratch vectors (some CANN releases want them even then).
+// BatchNormInfer runs aclnnBatchNorm in evaluation mode, without the saved statistics (aclnnBatchNorm
+// requires them only in training).
 func (b *Backend) BatchNormInfer(x, gamma, beta, mean, variance, y ops.Tensor, eps float64) {
 	ops.CheckBatchNormInfer(x, gamma, beta, mean, variance, y, eps)
 	const op = "BatchNormInfer"
 	X, Y := get(op, x), get(op, y)
 	G, B, M, V := get(op, gamma), get(op, beta), get(op, mean), get(op, variance)
-	c := G.shape[0]
-	sm, si := b.scratch(ops.Float32, c), b.scratch(ops.Float32, c)
-	defer b.Free(sm)
-	defer b.Free(si)
-	b.run(op, func() error {
-		return b.dev.BatchNorm(b.stream, b, b.desc(X), b.desc(G), b.desc(B), b.desc(M), b.desc(V), false, 0, eps,
-			b.desc(Y), b.desc(sm), b.desc(si))
-	})
+	b.batchNorm(op, X, G, B, M, V, false, 0, eps, Y, nil, nil)
 }
 
-// BatchNormBackward runs aclnnBatchNormBackward in training mode, from the saved statistics.
+// BatchNormBackward runs aclnnBatchNormBackward in training mode, from the saved statistics. The
+// operator reads saveInvstd as the batch variance and computes rsqrt(var + eps) itself: it gets the
+// variance BatchNormTrain kept, with the forward's eps, and a saveInvStd that holds 1/sqrt(var + eps)
+// (given by the caller, or converted) is turned back into a variance first, in a scratch vector.
 func (b *Backend) BatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta ops.Tensor) {
 	ops.CheckBatchNormBackward(dy, x, gamma, saveMean, saveInvStd, dx, dgamma, dbeta)
 	const op = "BatchNormBackward"
-	DY, X, G, SM, SI, DX := get(op, dy), get(op, x), get(op, gamma), get(op, saveMean), get(op, saveInvStd), get(op, dx)
-	var DG, DB *acl.Tensor
+	DY, X, G, SM, SI, DX := get(op, dy), get(op, x), get(op, gamma), get(op, saveMean), getRaw(op, saveInvStd), get(op, dx)
+	var DG, DB *tensor
 	if dgamma != nil {
-		DG = b.desc(get(op, dgamma))
+		DG = get(op, dgamma)
 	}
 	if dbeta != nil {
-		DB = b.desc(get(op, dbeta))
+		DB = get(op, dbeta)
 	}
-	b.run(op, func() error {
-		// eps is not used in training mode: the saved 1/sqrt(var+eps) carries it.
-		return b.dev.BatchNormBackward(b.stream, b, b.desc(DY), b.desc(X), b.desc(G), nil, nil, b.desc(SM), b.desc(SI),
-			true, 1e-5, b.boolArray(true, dgamma != nil, dbeta != nil), b.desc(DX), DG, DB)
+	eps, stat := SI.varEps, SI
+	if eps == 0 {
+		eps = bnBackwardEps
+		stat = b.varianceOf(SI, eps)
+		defer b.Free(stat)
+	}
+	c := b.newCall(op)
+	dyi, xi, gi := c.in(DY), c.in(X), c.in(G)
+	rmi, rvi := c.opt(nil), c.opt(nil)
+	smi, sii := c.in(SM), c.in(stat)
+	dxi, dgi, dbi := c.out(DX), c.optOut(DG), c.optOut(DB)
+	c.attrF(eps)
+	mask := c.boolArray(true, dgamma != nil, dbeta != nil)
+	c.run(func(c *call) (*acl.Executor, error) {
+		return b.dev.PrepareBatchNormBackward(c.t(dyi), c.t(xi), c.t(gi), c.t(rmi), c.t(rvi), c.t(smi), c.t(sii),
+			true, eps, c.ba(mask), c.t(dxi), c.t(dgi), c.t(dbi))
 	})
+}
+
+// bnBackwardEps is the eps a variance is made with from a caller's 1/sqrt(var + eps) for
+// aclnnBatchNormBackward (any positive value gives the same rsqrt(var + eps) back).
+const bnBackwardEps = 1e-5
+
+// invStd turns a saveInvStd that BatchNormTrain left holding the batch variance into 1/sqrt(var +
+// eps), in place, so that it means what the interface says; it does nothing to one that already does.
+func (b *Backend) invStd(t *tensor) {
+	if t.varEps == 0 {
+		return
+	}
+	eps := t.varEps
+	t.varEps = 0
+	const op = "BatchNormTrain"
+	c := b.freshCall(op)
+	ti := c.inout(t)
+	e, one := c.scalarF32(eps), c.scalarF32(1)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareInplaceAdds(c.t(ti), c.sc(e), c.sc(one)) })
+	c = b.freshCall(op)
+	ti = c.inout(t)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareInplaceRsqrt(c.t(ti)) })
+}
+
+// varianceOf returns a scratch vector var with rsqrt(var + eps) = s (1/s^2 - eps), for
+// aclnnBatchNormBackward's variance path; the caller frees it.
+func (b *Backend) varianceOf(s *tensor, eps float64) *tensor {
+	const op = "BatchNormBackward"
+	v := b.scratch(s.dtype, s.shape...)
+	c := b.freshCall(op)
+	si, si2, vi := c.in(s), c.in(s), c.out(v)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareMul(c.t(si), c.t(si2), c.t(vi)) })
+	c = b.freshCall(op)
+	vi = c.inout(v)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareInplaceReciprocal(c.t(vi)) })
+	c = b.freshCall(op)
+	vi = c.inout(v)
+	e, one := c.scalarF32(-eps), c.scalarF32(1)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareInplaceAdds(c.t(vi), c.sc(e), c.sc(one)) })
+	return v
 }
 
 // ReLU runs aclnnRelu (in place when y is x).
@@ -115,7 +194,9 @@ func (b *Backend) ReLU(x, y ops.Tensor) {
 	if X.shape.Numel() == 0 {
 		return
 	}
-	b.run("ReLU", func() error { return b.dev.Relu(b.stream, b, b.desc(X), b.desc(Y)) })
+	c := b.newCall("ReLU")
+	xi, yi := c.in(X), c.out(Y)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareRelu(c.t(xi), c.t(yi)) })
 }
 
 // ReLUBackward runs aclnnThresholdBackward with threshold 0: dx = y <= 0 ? 0 : dy.
@@ -125,8 +206,11 @@ func (b *Backend) ReLUBackward(dy, y, dx ops.Tensor) {
 	if DY.shape.Numel() == 0 {
 		return
 	}
-	b.run("ReLUBackward", func() error {
-		return b.dev.ThresholdBackward(b.stream, b, b.desc(DY), b.desc(Y), b.scalar(0), b.desc(DX))
+	c := b.newCall("ReLUBackward")
+	dyi, yi, dxi := c.in(DY), c.in(Y), c.out(DX)
+	zero := c.scalarF32(0)
+	c.run(func(c *call) (*acl.Executor, error) {
+		return b.dev.PrepareThresholdBackward(c.t(dyi), c.t(yi), c.sc(zero), c.t(dxi))
 	})
 }
 
@@ -137,9 +221,7 @@ func (b *Backend) GlobalAvgPool(x, y ops.Tensor) {
 	if Y.shape.Numel() == 0 {
 		return
 	}
-	b.run("GlobalAvgPool", func() error {
-		return b.dev.Mean(b.stream, b, b.desc(X), b.intArray(2, 3), false, aclType(Y.dtype), b.desc(Y))
-	})
+	b.reduce("GlobalAvgPool", true, X, Y, 2, 3)
 }
 
 // GlobalAvgPoolBackward multiplies dy, seen as [N, C, 1, 1], by a kept [1, 1, H, W] plane of
@@ -152,18 +234,37 @@ func (b *Backend) GlobalAvgPoolBackward(dy, dx ops.Tensor) {
 	}
 	n, c, h, w := DX.shape.NCHW("GlobalAvgPoolBackward")
 	plane := b.constant("avg", DX.dtype, ops.Shape{1, 1, h, w}, 1/float64(h*w))
-	b.run("GlobalAvgPoolBackward", func() error {
-		return b.dev.Mul(b.stream, b, b.reshaped(DY, int64(n), int64(c), 1, 1), b.desc(plane), b.desc(DX))
+	k := b.newCall("GlobalAvgPoolBackward")
+	dyi, pi, dxi := k.inReshaped(DY, int64(n), int64(c), 1, 1), k.in(plane), k.out(DX)
+	k.run(func(k *call) (*acl.Executor, error) { return b.dev.PrepareMul(k.t(dyi), k.t(pi), k.t(dxi)) })
+}
+
+// reduce queues aclnnMean (mean) or aclnnReduceSum over dims of X into Y, in Y's type.
+func (b *Backend) reduce(op string, mean bool, X, Y *tensor, dims ...int64) {
+	c := b.newCall(op)
+	xi, yi := c.in(X), c.out(Y)
+	d := c.intArray(dims...)
+	dt := aclType(Y.dtype)
+	m := int64(0)
+	if mean {
+		m = 1
+	}
+	c.attr(int64(dt), m)
+	c.run(func(c *call) (*acl.Executor, error) {
+		if mean {
+			return b.dev.PrepareMean(c.t(xi), c.ia(d), false, dt, c.t(yi))
+		}
+		return b.dev.PrepareReduceSum(c.t(xi), c.ia(d), false, dt, c.t(yi))
 	})
 }
 
-// matrix describes t [rows, cols] as op(t): transposed, a view with swapped strides.
-func (b *Backend) matrix(t *tensor, trans bool) *acl.Tensor {
+// matrix adds t [rows, cols] to c as the next input op(t): transposed, a view with swapped strides.
+func matrix(c *call, t *tensor, trans bool) int {
 	if !trans {
-		return b.desc(t)
+		return c.in(t)
 	}
-	r, c := int64(t.shape[0]), int64(t.shape[1])
-	return b.view(t, aclType(t.dtype), []int64{c, r}, []int64{1, c}, 0)
+	r, n := int64(t.shape[0]), int64(t.shape[1])
+	return c.inView(t, aclType(t.dtype), []int64{n, r}, []int64{1, n}, 0)
 }
 
 // MatMul runs aclnnMm on (transposed) views.
@@ -177,9 +278,11 @@ func (b *Backend) MatMul(a, bm, c ops.Tensor, transA, transB bool) {
 		b.Fill(c, 0)
 		return
 	}
-	b.run("MatMul", func() error {
-		return b.dev.Mm(b.stream, b, b.matrix(A, transA), b.matrix(B, transB), b.desc(C), b.cube)
-	})
+	mc := b.newCall("MatMul")
+	ai, bi, ci := matrix(mc, A, transA), matrix(mc, B, transB), mc.out(C)
+	cube := b.cube
+	mc.attr(int64(cube))
+	mc.run(func(mc *call) (*acl.Executor, error) { return b.dev.PrepareMm(mc.t(ai), mc.t(bi), mc.t(ci), cube) })
 }
 
 // BiasAdd runs aclnnAdd with bias seen as [1, C, 1, ...].
@@ -194,9 +297,11 @@ func (b *Backend) BiasAdd(x, bias, y ops.Tensor) {
 		shape[i] = 1
 	}
 	shape[1] = int64(X.shape[1])
-	b.run("BiasAdd", func() error {
-		return b.dev.Add(b.stream, b, b.desc(X), b.reshaped(BI, shape...), b.scalar(1), b.desc(Y))
-	})
+	c := b.newCall("BiasAdd")
+	xi, bi := c.in(X), c.inReshaped(BI, shape...)
+	yi := c.out(Y)
+	one := c.scalarF32(1)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareAdd(c.t(xi), c.t(bi), c.sc(one), c.t(yi)) })
 }
 
 // BiasGrad runs aclnnReduceSum over every dimension but 1.
@@ -213,9 +318,7 @@ func (b *Backend) BiasGrad(dy, db ops.Tensor) {
 			dims = append(dims, int64(i))
 		}
 	}
-	b.run("BiasGrad", func() error {
-		return b.dev.ReduceSum(b.stream, b, b.desc(DY), b.intArray(dims...), false, aclType(DB.dtype), b.desc(DB))
-	})
+	b.reduce("BiasGrad", false, DY, DB, dims...)
 }
 
 // Add runs aclnnAdd: y = a + alpha*b.
@@ -225,7 +328,10 @@ func (b *Backend) Add(a, bt, y ops.Tensor, alpha float64) {
 	if A.shape.Numel() == 0 {
 		return
 	}
-	b.run("Add", func() error { return b.dev.Add(b.stream, b, b.desc(A), b.desc(B), b.scalar(alpha), b.desc(Y)) })
+	c := b.newCall("Add")
+	ai, bi, yi := c.in(A), c.in(B), c.out(Y)
+	al := c.scalarF32(alpha)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareAdd(c.t(ai), c.t(bi), c.sc(al), c.t(yi)) })
 }
 
 // Scale runs aclnnMuls: y = alpha*x.
@@ -235,7 +341,7 @@ func (b *Backend) Scale(x, y ops.Tensor, alpha float64) {
 	if X.shape.Numel() == 0 {
 		return
 	}
-	b.run("Scale", func() error { return b.dev.Muls(b.stream, b, b.desc(X), b.scalar(alpha), b.desc(Y)) })
+	b.muls("Scale", X, Y, alpha)
 }
 
 // Cast runs aclnnCast (a copy when the types agree).
@@ -249,50 +355,15 @@ func (b *Backend) Cast(x, y ops.Tensor) {
 	if X.shape.Numel() == 0 {
 		return
 	}
-	b.run("Cast", func() error { return b.dev.Cast(b.stream, b, b.desc(X), aclType(Y.dtype), b.desc(Y)) })
+	b.cast("Cast", X, Y)
 }
 
 // SGDMomentum composes the step from elementwise aclnn ops (fused optimizer kernels are absent
-// from first-generation 910):
-//
-//	g = grad*GradScale + WeightDecay*param   (a float32 scratch, unless g is grad itself)
-//	accum = Momentum*accum + g
-//	param -= LR*accum, or with Nesterov param -= LR*(g + Momentum*accum)
+// from first-generation 910): see sgdStep.
 func (b *Backend) SGDMomentum(param, grad, accum ops.Tensor, p ops.SGDParams) {
 	ops.CheckSGD(param, grad, accum, p)
 	const op = "SGDMomentum"
-	P, G, A := get(op, param), get(op, grad), get(op, accum)
-	if P.shape.Numel() == 0 {
-		return
-	}
-	gs := p.GradScale
-	if gs == 0 {
-		gs = 1
-	}
-	g := G
-	if gs != 1 || p.WeightDecay != 0 || p.Nesterov || G.dtype != ops.Float32 {
-		g = b.scratch(ops.Float32, P.shape...)
-		defer b.Free(g)
-		if G.dtype != ops.Float32 {
-			b.run(op, func() error { return b.dev.Cast(b.stream, b, b.desc(G), acl.Float32, b.desc(g)) })
-			if gs != 1 {
-				b.run(op, func() error { return b.dev.InplaceMuls(b.stream, b, b.desc(g), b.scalar(gs)) })
-			}
-		} else {
-			b.run(op, func() error { return b.dev.Muls(b.stream, b, b.desc(G), b.scalar(gs), b.desc(g)) })
-		}
-		if p.WeightDecay != 0 {
-			b.run(op, func() error { return b.dev.InplaceAdd(b.stream, b, b.desc(g), b.desc(P), b.scalar(p.WeightDecay)) })
-		}
-	}
-	b.run(op, func() error { return b.dev.InplaceMuls(b.stream, b, b.desc(A), b.scalar(p.Momentum)) })
-	b.run(op, func() error { return b.dev.InplaceAdd(b.stream, b, b.desc(A), b.desc(g), b.scalar(1)) })
-	step := A
-	if p.Nesterov {
-		b.run(op, func() error { return b.dev.InplaceAdd(b.stream, b, b.desc(g), b.desc(A), b.scalar(p.Momentum)) })
-		step = g
-	}
-	b.run(op, func() error { return b.dev.InplaceAdd(b.stream, b, b.desc(P), b.desc(step), b.scalar(-p.LR)) })
+	b.sgdStep(op, get(op, param), get(op, grad), get(op, accum), p)
 }
 
 // AllFinite sums x*0 over every tensor into one float32 (an infinity or NaN anywhere makes it NaN,
@@ -313,15 +384,19 @@ func (b *Backend) AllFinite(ts []ops.Tensor, out ops.Tensor) {
 			continue
 		}
 		z, s := b.scratch(T.dtype, n), b.scratch(ops.Float32)
-		b.run(op, func() error { return b.dev.Muls(b.stream, b, b.reshaped(T, int64(n)), b.scalar(0), b.desc(z)) })
-		b.run(op, func() error {
-			return b.dev.ReduceSum(b.stream, b, b.desc(z), b.intArray(0), false, acl.Float32, b.desc(s))
-		})
-		b.run(op, func() error { return b.dev.InplaceAdd(b.stream, b, b.desc(acc), b.desc(s), b.scalar(1)) })
+		c := b.newCall(op)
+		ti, zi := c.inReshaped(T, int64(n)), c.out(z)
+		zero := c.scalarF32(0)
+		c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareMuls(c.t(ti), c.sc(zero), c.t(zi)) })
+		b.reduce(op, false, z, s, 0)
+		b.inplaceAdd(op, acc, s, 1)
 		b.Free(z)
 		b.Free(s)
 	}
-	b.run(op, func() error { return b.dev.EqScalar(b.stream, b, b.desc(acc), b.scalar(0), b.desc(O)) })
+	c := b.newCall(op)
+	ai, oi := c.in(acc), c.out(O)
+	zero := c.scalarF32(0)
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareEqScalar(c.t(ai), c.sc(zero), c.t(oi)) })
 }
 
 // labels64 casts Int32 labels to the Int64 targets aclnnNLLLoss takes, into a scratch the caller
@@ -330,7 +405,7 @@ func (b *Backend) labels64(op string, labels ops.Tensor) *tensor {
 	L := get(op, labels)
 	t := b.scratch(ops.Int64, L.shape...)
 	if L.shape.Numel() > 0 {
-		b.run(op, func() error { return b.dev.Cast(b.stream, b, b.desc(L), acl.Int64, b.desc(t)) })
+		b.cast(op, L, t)
 	}
 	return t
 }
@@ -359,7 +434,9 @@ func (b *Backend) CrossEntropy(logits, labels, logProb, loss ops.Tensor, smoothi
 		b.Cast(X, x32)
 		X = x32
 	}
-	b.run(op, func() error { return b.dev.LogSoftmax(b.stream, b, b.desc(X), 1, b.desc(LP)) })
+	k := b.newCall(op)
+	xi, lpi := k.in(X), k.out(LP)
+	k.run(func(k *call) (*acl.Executor, error) { return b.dev.PrepareLogSoftmax(k.t(xi), 1, k.t(lpi)) })
 	tgt := b.labels64(op, labels)
 	defer b.Free(tgt)
 	ones := b.constant("ones", ops.Float32, ops.Shape{c}, 1)
@@ -369,21 +446,20 @@ func (b *Backend) CrossEntropy(logits, labels, logProb, loss ops.Tensor, smoothi
 		nll = b.scratch(ops.Float32)
 		defer b.Free(nll)
 	}
-	b.run(op, func() error {
-		return b.dev.NLLLoss(b.stream, b, b.desc(LP), b.desc(tgt), b.desc(ones), nllReduction, nllIgnore, b.desc(nll), b.desc(tw))
+	k = b.newCall(op)
+	lpi, ti, wi := k.in(LP), k.in(tgt), k.in(ones)
+	nlli, twi := k.out(nll), k.out(tw)
+	k.run(func(k *call) (*acl.Executor, error) {
+		return b.dev.PrepareNLLLoss(k.t(lpi), k.t(ti), k.t(wi), nllReduction, nllIgnore, k.t(nlli), k.t(twi))
 	})
 	if smoothing == 0 {
 		return
 	}
 	sum := b.scratch(ops.Float32)
 	defer b.Free(sum)
-	b.run(op, func() error {
-		return b.dev.ReduceSum(b.stream, b, b.desc(LP), b.intArray(0, 1), false, acl.Float32, b.desc(sum))
-	})
-	b.run(op, func() error { return b.dev.Muls(b.stream, b, b.desc(nll), b.scalar(1-smoothing), b.desc(L)) })
-	b.run(op, func() error {
-		return b.dev.InplaceAdd(b.stream, b, b.desc(L), b.desc(sum), b.scalar(-smoothing/float64(n*c)))
-	})
+	b.reduce(op, false, LP, sum, 0, 1)
+	b.muls(op, nll, L, 1-smoothing)
+	b.inplaceAdd(op, L, sum, -smoothing/float64(n*c))
 }
 
 // CrossEntropyBackward builds the gradient with respect to logProb, g = -scale*target/N, from
@@ -406,21 +482,25 @@ func (b *Backend) CrossEntropyBackward(logProb, labels, dlogits ops.Tensor, smoo
 	defer b.Free(g)
 	b.Fill(gOut, scale*(1-smoothing))
 	b.Fill(tw, float64(n))
-	b.run(op, func() error {
-		return b.dev.NLLLossBackward(b.stream, b, b.desc(gOut), b.desc(LP), b.desc(tgt), b.desc(ones), nllReduction,
-			nllIgnore, b.desc(tw), b.desc(g))
+	k := b.newCall(op)
+	goi, lpi, ti, wi, twi := k.in(gOut), k.in(LP), k.in(tgt), k.in(ones), k.in(tw)
+	gi := k.out(g)
+	k.run(func(k *call) (*acl.Executor, error) {
+		return b.dev.PrepareNLLLossBackward(k.t(goi), k.t(lpi), k.t(ti), k.t(wi), nllReduction, nllIgnore, k.t(twi), k.t(gi))
 	})
 	if smoothing != 0 {
-		b.run(op, func() error {
-			return b.dev.InplaceAdds(b.stream, b, b.desc(g), b.scalar(-scale*smoothing/float64(n*c)), b.scalar(1))
-		})
+		b.inplaceAdds(op, g, -scale*smoothing/float64(n*c))
 	}
 	out := DL
 	if DL.dtype != ops.Float32 {
 		out = b.scratch(ops.Float32, n, c)
 		defer b.Free(out)
 	}
-	b.run(op, func() error { return b.dev.LogSoftmaxBackward(b.stream, b, b.desc(g), b.desc(LP), 1, b.desc(out)) })
+	k = b.newCall(op)
+	gi, lpi, oi := k.in(g), k.in(LP), k.out(out)
+	k.run(func(k *call) (*acl.Executor, error) {
+		return b.dev.PrepareLogSoftmaxBackward(k.t(gi), k.t(lpi), 1, k.t(oi))
+	})
 	if out != DL {
 		b.Cast(out, DL)
 	}

@@ -23,13 +23,21 @@ type Options struct {
 	Lib *acl.Lib
 	// MemoryLimit caps the device memory the backend holds, in bytes; 0 means the device's own.
 	MemoryLimit uint64
-	// CubeMathType is aclnn's cube unit mode for convolutions and matrix products: 0 KEEP_DTYPE,
-	// 1 ALLOW_FP32_DOWN_PRECISION, 2 USE_FP16, 3 USE_HF32. The default, -1, means 1: first-generation
-	// 910 has no float32 cube path, and 910B then computes float32 in HF32. Use 0 on 910B for full
-	// float32 precision.
+	// CubeMathType is aclnn's cube unit mode for convolutions and matrix products: 1
+	// ALLOW_FP32_DOWN_PRECISION, 2 USE_FP16, 3 USE_HF32 (0, KEEP_DTYPE, is not supported with float32 on
+	// any 910: the first generation has no float32 cube path, and the 910B documents it as not
+	// supported). Unset means 1: float16 on the first-generation 910, HF32 on the 910B. The first
+	// generation takes only 1 or 2.
 	CubeMathType int8
-	// CubeMathTypeSet marks CubeMathType as given (so that 0 can be asked for).
+	// CubeMathTypeSet marks CubeMathType as given (so that an explicit 0 is refused rather than taken
+	// as unset).
 	CubeMathTypeSet bool
+	// NoExecutorCache makes every aclnn call run both phases, as when CANN lacks repeatable
+	// executors, instead of replaying kept executors (to measure what the cache saves).
+	NoExecutorCache bool
+	// NoFlatOptimizer makes the group optimizer step (ops.SGDMomentumGroup) run per parameter
+	// instead of over parameters packed in flat buffers (to measure what packing saves).
+	NoFlatOptimizer bool
 }
 
 // EnvDeviceID is the environment variable that picks the card when Options.Device is negative, as

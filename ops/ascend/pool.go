@@ -3,8 +3,6 @@
 package ascend
 
 import (
-	"math"
-
 	"github.com/resnext/resnext/acl"
 	"github.com/resnext/resnext/ops"
 )
@@ -16,7 +14,7 @@ type poolPlan struct {
 	ceil       bool  // aclnn's ceil mode
 	rowOff     int   // the wanted output starts at this row and column of aclnn's
 	colOff     int
-	explicit   bool // pool a copy of x padded with -inf as p says, with no padding of aclnn's
+	explicit   bool // pool a copy of x padded with the lowest finite value as p says, with no padding of aclnn's
 	inH, inW   int  // the size of the plane aclnn pools (padded when explicit)
 	poolH      int  // aclnn's output size
 	poolW      int
@@ -33,7 +31,8 @@ func (pl poolPlan) cropped() bool { return pl.poolH != pl.outH || pl.poolW != pl
 // in both. So the wanted output is a block of aclnn's, in floor or ceil mode, whenever aclnn's is
 // large enough; MindCV's "same" stem pool (112 -> 56) is exactly aclnn's with P = 0 in ceil mode, and
 // symmetric pools run as they are. Padding wider than half the kernel pools an explicitly padded
-// copy of x (there, an all -inf window may pick a padding element, which passes no gradient).
+// copy of x (there, a window whose values all equal the lowest finite value may pick a padding element,
+// which passes no gradient).
 func planPool(x ops.Shape, p ops.Pool2dParams) poolPlan {
 	_, _, h, w := x.NCHW("MaxPool2d")
 	ho, wo := p.OutSize(h, w)
@@ -103,34 +102,57 @@ func planFor(op string, x ops.Shape, p ops.Pool2dParams) (poolPlan, ops.Shape) {
 	return pl, maskShape(x, p, pl)
 }
 
-// poolArgs are the aclnn attributes of a plan.
-func (b *Backend) poolArgs(p ops.Pool2dParams, pl poolPlan) (kernel, stride, pad, dilation *acl.IntArray) {
-	return b.intArray(int64(p.KernelH), int64(p.KernelW)), b.intArray(int64(p.StrideH), int64(p.StrideW)),
-		b.intArray(pl.padH, pl.padW), b.intArray(1, 1)
+// poolAttrs adds the aclnn attributes of a plan to c: kernel, stride, padding and dilation arrays
+// and the ceil mode.
+func poolAttrs(c *call, p ops.Pool2dParams, pl poolPlan, ceil bool) (kernel, stride, pad, dilation int) {
+	kernel, stride = c.intArray(int64(p.KernelH), int64(p.KernelW)), c.intArray(int64(p.StrideH), int64(p.StrideW))
+	pad, dilation = c.intArray(pl.padH, pl.padW), c.intArray(1, 1)
+	cm := int64(0)
+	if ceil {
+		cm = 1
+	}
+	c.attr(cm)
+	return
 }
 
-// maskDesc describes the mask as aclnn's INT8.
-func (b *Backend) maskDesc(m *tensor) *acl.Tensor {
+// maskOperand adds the mask to c as aclnn's INT8, an input or an output.
+func maskOperand(c *call, m *tensor, out bool) int {
 	d := dims64(m.shape)
-	return b.view(m, acl.Int8, d, contiguous(d), 0)
+	return c.viewOf(m, !out, out, acl.Int8, d, contiguous(d), 0)
 }
 
-// block describes the [N, C, h, w] block of big [N, C, H, W] that starts at row top and column left.
-func (b *Backend) block(big *tensor, h, w, top, left int) *acl.Tensor {
-	n, c, bh, bw := big.shape.NCHW("MaxPool2d")
+// block adds to c the [N, C, h, w] block of big [N, C, H, W] that starts at row top and column
+// left, as an input, an output or both.
+func block(c *call, big *tensor, in, out bool, h, w, top, left int) int {
+	n, ch, bh, bw := big.shape.NCHW("MaxPool2d")
 	hw := int64(bh) * int64(bw)
-	return b.view(big, aclType(big.dtype), []int64{int64(n), int64(c), int64(h), int64(w)},
-		[]int64{int64(c) * hw, hw, int64(bw), 1}, int64(top)*int64(bw)+int64(left))
+	return c.viewOf(big, in, out, aclType(big.dtype), []int64{int64(n), int64(ch), int64(h), int64(w)},
+		[]int64{int64(ch) * hw, hw, int64(bw), 1}, int64(top)*int64(bw)+int64(left))
 }
 
-// padded returns a scratch copy of x with -inf around it as p says.
+// copyBlock queues aclnnInplaceCopy between a block and a whole tensor: into the block of big at
+// (top, left) from small when into is true, else from that block into small.
+func (b *Backend) copyBlock(op string, big, small *tensor, into bool, top, left int) {
+	_, _, h, w := small.shape.NCHW(op)
+	c := b.newCall(op)
+	var di, si int
+	if into {
+		di = block(c, big, true, true, h, w, top, left) // selfRef: input 0 and output 0
+		si = c.in(small)
+	} else {
+		di = c.inout(small)
+		si = block(c, big, true, false, h, w, top, left)
+	}
+	c.run(func(c *call) (*acl.Executor, error) { return b.dev.PrepareInplaceCopy(c.t(di), c.t(si)) })
+}
+
+// padded returns a scratch copy of x with the lowest finite value of its type around it as p says
+// (aclnnMaxPool2dWithMask does not take -inf).
 func (b *Backend) padded(x *tensor, p ops.Pool2dParams, pl poolPlan) *tensor {
-	n, c, h, w := x.shape.NCHW("MaxPool2d")
+	n, c, _, _ := x.shape.NCHW("MaxPool2d")
 	xp := b.scratch(x.dtype, n, c, pl.inH, pl.inW)
-	b.Fill(xp, math.Inf(-1))
-	b.run("MaxPool2d", func() error {
-		return b.dev.InplaceCopy(b.stream, b, b.block(xp, h, w, p.PadTop, p.PadLeft), b.desc(x))
-	})
+	b.Fill(xp, x.dtype.Lowest())
+	b.copyBlock("MaxPool2d", xp, x, true, p.PadTop, p.PadLeft)
 	return xp
 }
 
@@ -158,14 +180,14 @@ func (b *Backend) MaxPool2d(x, y, mask ops.Tensor, p ops.Pool2dParams) {
 		out = b.scratch(Y.dtype, n, c, pl.poolH, pl.poolW)
 		defer b.Free(out)
 	}
-	k, s, pad, dil := b.poolArgs(p, pl)
-	b.run(op, func() error {
-		return b.dev.MaxPool2dWithMask(b.stream, b, b.desc(src), k, s, pad, dil, pl.ceil, b.desc(out), b.maskDesc(M))
+	c := b.newCall(op)
+	si, oi, mi := c.in(src), c.out(out), maskOperand(c, M, true)
+	k, s, pad, dil := poolAttrs(c, p, pl, pl.ceil)
+	c.run(func(c *call) (*acl.Executor, error) {
+		return b.dev.PrepareMaxPool2dWithMask(c.t(si), c.ia(k), c.ia(s), c.ia(pad), c.ia(dil), pl.ceil, c.t(oi), c.t(mi))
 	})
 	if out != Y {
-		b.run(op, func() error {
-			return b.dev.InplaceCopy(b.stream, b, b.desc(Y), b.block(out, pl.outH, pl.outW, pl.rowOff, pl.colOff))
-		})
+		b.copyBlock(op, out, Y, false, pl.rowOff, pl.colOff)
 	}
 }
 
@@ -184,31 +206,30 @@ func (b *Backend) MaxPool2dBackward(dy, x, mask, dx ops.Tensor, p ops.Pool2dPara
 	if DX.shape.Numel() == 0 {
 		return
 	}
-	n, c, h, w := X.shape.NCHW(op)
+	n, c, _, _ := X.shape.NCHW(op)
 	grad := DY
 	if pl.cropped() {
 		grad = b.scratch(DY.dtype, n, c, pl.poolH, pl.poolW)
 		defer b.Free(grad)
 		b.Fill(grad, 0)
-		b.run(op, func() error {
-			return b.dev.InplaceCopy(b.stream, b, b.block(grad, pl.outH, pl.outW, pl.rowOff, pl.colOff), b.desc(DY))
-		})
+		b.copyBlock(op, grad, DY, true, pl.rowOff, pl.colOff)
 	}
-	k, s, pad, dil := b.poolArgs(p, pl)
-	if !pl.explicit {
-		b.run(op, func() error {
-			return b.dev.MaxPool2dWithMaskBackward(b.stream, b, b.desc(grad), b.desc(X), b.maskDesc(M), k, s, pad, dil, pl.ceil, b.desc(DX))
-		})
-		return
+	src, dst := X, DX
+	if pl.explicit {
+		src = b.padded(X, p, pl)
+		defer b.Free(src)
+		dst = b.scratch(DX.dtype, n, c, pl.inH, pl.inW)
+		defer b.Free(dst)
 	}
-	xp := b.padded(X, p, pl)
-	defer b.Free(xp)
-	dxp := b.scratch(DX.dtype, n, c, pl.inH, pl.inW)
-	defer b.Free(dxp)
-	b.run(op, func() error {
-		return b.dev.MaxPool2dWithMaskBackward(b.stream, b, b.desc(grad), b.desc(xp), b.maskDesc(M), k, s, pad, dil, false, b.desc(dxp))
+	k := b.newCall(op)
+	gi, si, mi := k.in(grad), k.in(src), maskOperand(k, M, false)
+	di := k.out(dst)
+	ks, s, pad, dil := poolAttrs(k, p, pl, pl.ceil)
+	k.run(func(k *call) (*acl.Executor, error) {
+		return b.dev.PrepareMaxPool2dWithMaskBackward(k.t(gi), k.t(si), k.t(mi), k.ia(ks), k.ia(s), k.ia(pad), k.ia(dil),
+			pl.ceil, k.t(di))
 	})
-	b.run(op, func() error {
-		return b.dev.InplaceCopy(b.stream, b, b.desc(DX), b.block(dxp, h, w, p.PadTop, p.PadLeft))
-	})
+	if pl.explicit {
+		b.copyBlock(op, dst, DX, false, p.PadTop, p.PadLeft)
+	}
 }
