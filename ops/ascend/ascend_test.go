@@ -66,7 +66,7 @@ var otherSoCs = []string{"Ascend910B1", "Ascend910_9391"}
 // perSoCTests are those tests: the conformance suite, the training comparisons with the CPU backend
 // and the mixed-precision runs.
 const perSoCTests = "^(TestConformance|TestResNeXtStepMatchesCPU|TestMixedPrecision|TestPoolRoutesMatchCPU|" +
-	"TestAMPTrainingMatchesCPU|TestAMPLossScale|TestEngineMatchesCPU|TestEngineMixedPrecision|TestChipRules|TestCapture)$"
+	"TestAMPTrainingMatchesCPU|TestAMPLossScale|TestEngineMatchesCPU|TestEngineMixedPrecision|TestChipRules|TestCapture|TestCaptureKeepsAddresses)$"
 
 // runPerSoC runs perSoCTests under each of otherSoCs and returns the exit code.
 func runPerSoC() int {

@@ -34,6 +34,7 @@ type Backend struct {
 	reuse  bool // executors can be made repeatable (for the record in Device)
 
 	capture *capturePool // while capturing a graph (capture.go)
+	graphs  int          // graphs captured and not freed
 	noFlat  bool         // Options.NoFlatOptimizer
 
 	// the executor cache (exec.go)

@@ -107,6 +107,7 @@ func (b *Backend) EndCapture() (ops.Graph, error) {
 	b.pending, b.staged, b.stagedB = nil, nil, 0
 	b.mu.Unlock()
 	gr := &graph{b: b, g: g, pool: pool.all, held: held, staged: staged}
+	b.graphs++
 	if err == nil {
 		err = b.failedErr()
 	}
@@ -124,13 +125,14 @@ type graph struct {
 	pool   []devmem.Block
 	held   []interface{ Destroy() error }
 	staged []devmem.Block
+	freed  bool
 }
 
 // Replay queues the recorded work on the backend's stream.
 func (g *graph) Replay() error {
 	b := g.b
 	switch {
-	case g.g == nil:
+	case g.freed:
 		return errors.New("ascend: Replay of a freed graph")
 	case b.capture != nil:
 		return errors.New("ascend: Replay while capturing")
@@ -145,9 +147,11 @@ func (g *graph) Replay() error {
 // Free waits for the replays queued, then releases the graph, its host objects and its blocks.
 func (g *graph) Free() error {
 	b := g.b
-	if g.g == nil && g.pool == nil {
+	if g.freed {
 		return nil
 	}
+	g.freed = true
+	b.graphs--
 	err := b.stream.Synchronize()
 	if e := g.g.Destroy(); err == nil {
 		err = e

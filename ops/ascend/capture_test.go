@@ -107,3 +107,40 @@ func TestCapture(t *testing.T) {
 		t.Log("capture is checked under the 910B and 910_93 (runPerSoC)")
 	}
 }
+
+// TestCaptureKeepsAddresses: while a captured graph lives, the group optimizer step does not pack
+// (moving tensors would leave the graph's replays on their old memory); once it is freed, it packs.
+func TestCaptureKeepsAddresses(t *testing.T) {
+	b := open(t, Options{Device: 0})
+	if b.soc.gen == soc910 {
+		t.Skip("the first-generation 910 cannot capture")
+	}
+	x := testutil.Upload(b, ops.Shape{3}, []float32{-1, 0, 2})
+	defer b.Free(x)
+	if err := b.BeginCapture(); err != nil {
+		t.Fatal(err)
+	}
+	b.ReLU(x, x)
+	g, err := b.EndCapture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, grads, accums := sgdLists(b, 3)
+	p := ops.SGDParams{LR: 0.1, Momentum: 0.9}
+	b.SGDMomentumGroup(params, grads, accums, p)
+	if get("test", params[0]).pack != nil {
+		t.Error("the group step packed while a graph was alive")
+	}
+	if err := g.Free(); err != nil {
+		t.Fatal(err)
+	}
+	b.SGDMomentumGroup(params, grads, accums, p)
+	if get("test", params[0]).pack == nil {
+		t.Error("the group step did not pack once the graph was freed")
+	}
+	for _, l := range [][]ops.Tensor{params, grads, accums} {
+		for _, t := range l {
+			b.Free(t)
+		}
+	}
+}

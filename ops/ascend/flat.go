@@ -143,11 +143,11 @@ func alignUp(n uint64) uint64 { return (n + devmem.Align - 1) / devmem.Align * d
 
 // pack moves the lists into three packs and returns their group, or returns nil, moving nothing,
 // when they cannot be packed: a tensor that is not float32, given twice or in the pack of a group
-// still whole, nothing to pack, no device memory for the blocks, or a graph being captured (its
-// replays would copy again from the old memory). Members of a broken group move out of their old
+// still whole, nothing to pack, no device memory for the blocks, or a graph being captured or alive
+// (its replays would use the tensors' old memory). Members of a broken group move out of their old
 // pack.
 func (b *Backend) pack(op string, params, grads, accums []ops.Tensor) *flatGroup {
-	if b.capture != nil {
+	if b.capture != nil || b.graphs > 0 {
 		return nil
 	}
 	n := len(params)

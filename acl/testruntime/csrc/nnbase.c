@@ -431,7 +431,7 @@ static aclnnStatus set_addr(aclOpExecutor *ex, size_t index, aclTensor *tensor, 
     aclTensor *slot = rc == 0 ? (output ? &ex->out[index] : &ex->in[index]) : NULL;
     if (rc == 0 && addr != NULL && ((uintptr_t)addr % 32) != 0)
         rc = tr_violation(ACLNN_ERR_PARAM_INVALID, "%s: address %p is not 32-byte aligned", api, addr);
-    if (rc == 0 && addr != NULL && tr_storage_bytes(slot) > 0) {
+    if (rc == 0 && addr != NULL && tr_storage_bytes(slot) > 0 && tr_device_room(addr) < tr_storage_bytes(slot)) {
         char what[96];
         snprintf(what, sizeof what, "%s: address for %s %zu", api, output ? "output" : "input", index);
         rc = tr_check_device(addr, tr_storage_bytes(slot), what, ACLNN_ERR_PARAM_INVALID);

@@ -260,7 +260,7 @@ static void enqueue(tr_stream *s, int kernel, const char *desc, void (*run)(void
     if (t == NULL) abort();
     t->seq = ++s->next_seq;
     t->kernel = kernel;
-    snprintf(t->desc, sizeof t->desc, "%s", desc);
+    strncpy(t->desc, desc, sizeof t->desc - 1); /* calloc'd: the last byte stays 0 */
     t->run = run;
     t->arg = arg;
     if (nranges > (int)(sizeof t->r / sizeof t->r[0])) nranges = (int)(sizeof t->r / sizeof t->r[0]);
