@@ -38,6 +38,6 @@ MindCV's ResNeXt recipe, on Huawei Ascend accelerators or on the CPU, from one s
 		SilenceErrors: true,
 	}
 	root.AddCommand(newTrainCmd(), newValidateCmd(), newFinetuneCmd(), newPredictCmd(), newConvertCmd(), newBenchCmd(),
-		newPlotCmd(), newVersionCmd())
+		newPlotCmd(), newVersionCmd(), newMsrunCmd())
 	return root
 }

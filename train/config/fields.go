@@ -123,8 +123,8 @@ func fieldTable() *table {
 	return &theTable
 }
 
-// parseBool reads a boolean as MindCV's str2bool does, in any case.
-func parseBool(s string) (bool, error) {
+// ParseBool reads a boolean as MindCV's str2bool does, in any case (True, false, yes, 0, ...).
+func ParseBool(s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "true", "yes", "1":
 		return true, nil
@@ -151,7 +151,7 @@ func (f *field) parseWord(s string) (any, error) {
 		}
 		return x, nil
 	case kindBool:
-		return parseBool(s)
+		return ParseBool(s)
 	case kindFloats:
 		var xs []float64
 		for _, w := range splitList(s) {

@@ -136,7 +136,7 @@ func (f *field) decodeNode(n *yaml.Node) (any, error) {
 
 	case kindBool:
 		if n.Kind == yaml.ScalarNode && (n.Tag == "!!bool" || n.Tag == "!!str" || n.Tag == "!!int") {
-			if b, err := parseBool(n.Value); err == nil {
+			if b, err := ParseBool(n.Value); err == nil {
 				return b, nil
 			}
 		}
