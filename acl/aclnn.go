@@ -389,15 +389,9 @@ func (e *Executor) RunRebound(s *Stream, a WorkspaceAllocator, binds []Bind, buf
 	if e.h == nil || !e.repeatable {
 		return fmt.Errorf("acl: %s: RunRebound needs a live repeatable executor", e.op.name)
 	}
-	var ws Ptr
-	if e.ws > 0 {
-		if a == nil {
-			return fmt.Errorf("acl: %s: needs %d bytes of workspace and no allocator was given", e.op.name, e.ws)
-		}
-		var err error
-		if ws, err = a.Workspace(e.ws, s); err != nil {
-			return fmt.Errorf("acl: %s: workspace of %d bytes: %w", e.op.name, e.ws, err)
-		}
+	ws, err := e.workspace(s, a)
+	if err != nil {
+		return err
 	}
 	if buf == nil {
 		buf = &BindBuf{}
@@ -432,19 +426,27 @@ func (e *Executor) RunRebound(s *Stream, a WorkspaceAllocator, binds []Bind, buf
 
 // Run gets the workspace from a (which may be nil when WorkspaceSize is 0) and launches on s.
 func (e *Executor) Run(s *Stream, a WorkspaceAllocator) error {
-	var ws Ptr
-	if e.ws > 0 {
-		if a == nil {
-			e.Destroy()
-			return fmt.Errorf("acl: %s: needs %d bytes of workspace and no allocator was given", e.op.name, e.ws)
-		}
-		var err error
-		if ws, err = a.Workspace(e.ws, s); err != nil {
-			e.Destroy()
-			return fmt.Errorf("acl: %s: workspace of %d bytes: %w", e.op.name, e.ws, err)
-		}
+	ws, err := e.workspace(s, a)
+	if err != nil {
+		e.Destroy()
+		return err
 	}
 	return e.Launch(s, ws)
+}
+
+// workspace gets the launch's workspace from a (0 when the executor needs none).
+func (e *Executor) workspace(s *Stream, a WorkspaceAllocator) (Ptr, error) {
+	if e.ws == 0 {
+		return 0, nil
+	}
+	if a == nil {
+		return 0, fmt.Errorf("acl: %s: needs %d bytes of workspace and no allocator was given", e.op.name, e.ws)
+	}
+	ws, err := a.Workspace(e.ws, s)
+	if err != nil {
+		return 0, fmt.Errorf("acl: %s: workspace of %d bytes: %w", e.op.name, e.ws, err)
+	}
+	return ws, nil
 }
 
 // Destroy releases an executor that will not be launched (again): a repeatable one, or one whose

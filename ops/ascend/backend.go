@@ -324,10 +324,13 @@ func (b *Backend) fail(op string, err error) {
 }
 
 // failed reports whether a failure is recorded (kernels are then skipped).
-func (b *Backend) failed() bool {
+func (b *Backend) failed() bool { return b.failedErr() != nil }
+
+// failedErr is the recorded failure, if any.
+func (b *Backend) failedErr() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.err != nil
+	return b.err
 }
 
 // drain waits for the stream and releases what the queued work was holding.
@@ -343,9 +346,7 @@ func (b *Backend) drain() error {
 	if err != nil {
 		b.fail("synchronize", err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
+	return b.failedErr()
 }
 
 // releaseHeld destroys the host objects and frees the staging blocks kept for queued work, which

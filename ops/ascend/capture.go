@@ -172,11 +172,4 @@ func (g *graph) Free() error {
 	return err
 }
 
-// failedErr is the recorded failure, if any.
-func (b *Backend) failedErr() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}
-
 var _ ops.Capturer = (*Backend)(nil)

@@ -89,12 +89,17 @@ func (e *cachedExec) Destroy() error {
 // newCall starts describing a call of op (the backend's kernel name, for errors).
 func (b *Backend) newCall(op string) *call {
 	c := &b.callBuf
+	c.reset(b, op)
+	return c
+}
+
+// reset starts describing a call of op, keeping c's buffers.
+func (c *call) reset(b *Backend, op string) {
 	c.b, c.op = b, op
 	c.key = append(c.key[:0], op...)
 	c.key = append(c.key, 0)
 	c.opnds, c.nin, c.nout = c.opnds[:0], 0, 0
 	c.ints, c.bools, c.scalars = c.ints[:0], c.bools[:0], c.scalars[:0]
-	return c
 }
 
 func (c *call) keyInt(v int64) { c.key = binary.LittleEndian.AppendUint64(c.key, uint64(v)) }
@@ -407,7 +412,6 @@ func (b *Backend) ExecutorStats() (launches, reused, rebound int) {
 // runs): it does not reuse the backend's call.
 func (b *Backend) freshCall(op string) *call {
 	c := &call{}
-	c.b, c.op = b, op
-	c.key = append(append(c.key, op...), 0)
+	c.reset(b, op)
 	return c
 }
