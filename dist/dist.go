@@ -18,15 +18,25 @@ import (
 )
 
 // Communicator exchanges the tensors of one backend between the ranks of a job. Every rank calls the
-// same operations in the same order with tensors of the same shape and type.
+// same operations in the same order with tensors of the same shapes and types. A Communicator is used
+// by one goroutine at a time.
 type Communicator interface {
 	// Rank is this rank, in [0, Size).
 	Rank() int
 	// Size is the number of ranks.
 	Size() int
 	// AllReduce sums t (Float32 or Float16) over the ranks in place, or averages it when mean is
-	// true; every rank ends with the same bits.
+	// true; every rank ends with the same bits. It is StartAllReduce of t then Wait.
 	AllReduce(t ops.Tensor, mean bool) error
+	// StartAllReduce begins AllReduce of every tensor of ts (one bucket: tensors of one dtype,
+	// Float32 or Float16) and returns without waiting for the other ranks, so the caller can go on
+	// computing (a backward pass) while the bucket travels. The values of ts must be computed when
+	// it is called (a device backend orders this itself), and ts must be neither read nor written
+	// until Wait returns.
+	StartAllReduce(ts []ops.Tensor, mean bool) error
+	// Wait returns when every bucket started is reduced and written back (for a device backend:
+	// ordered before any kernel queued after Wait). It returns the first error of any of them.
+	Wait() error
 	// Broadcast copies root's t to every rank.
 	Broadcast(t ops.Tensor, root int) error
 	// Barrier returns when every rank has reached it.
@@ -58,7 +68,7 @@ func JoinTCP(ctx context.Context, b ops.Backend, env launch.Env, host string, op
 		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
 	}
 	defer c.Close()
-	addrs, err := rendezvous.Join(ctx, c, env.Rank, env.Size, l.Addr().String(), timeout)
+	addrs, err := rendezvous.Join(ctx, c, env.Scope(), env.Rank, env.Size, l.Addr().String(), timeout)
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
@@ -68,68 +78,158 @@ func JoinTCP(ctx context.Context, b ops.Backend, env launch.Env, host string, op
 		l.Close()
 		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
 	}
-	return &hostComm{b: b, ring: r, l: l}, nil
+	return newHostComm(b, r, l), nil
 }
 
-// hostComm runs a tcp.Ring on copies of the tensors in host memory.
+// hostComm runs a tcp.Ring on copies of the tensors in host memory. The ring's operations run one
+// after another on a goroutine of their own, so that a bucket travels while the caller computes;
+// tensors are read and written on the caller's goroutine only.
 type hostComm struct {
 	b    ops.Backend
 	ring *tcp.Ring
 	l    net.Listener
-	buf  []byte
+
+	jobs    chan *ringOp // to the ring's goroutine, in order
+	done    chan struct{}
+	pending []*ringOp // started, not yet waited for
+	free    [][]byte
+}
+
+// ringOp is one operation of the ring: a bucket of tensors and its host buffer.
+type ringOp struct {
+	ts    []ops.Tensor
+	buf   []byte
+	run   func(buf []byte) error
+	errc  chan error
+	write bool // write buf back into ts once done
+}
+
+func newHostComm(b ops.Backend, r *tcp.Ring, l net.Listener) *hostComm {
+	h := &hostComm{b: b, ring: r, l: l, jobs: make(chan *ringOp, 64), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		for j := range h.jobs {
+			j.errc <- j.run(j.buf)
+		}
+	}()
+	return h
 }
 
 func (h *hostComm) Rank() int { return h.ring.Rank() }
 func (h *hostComm) Size() int { return h.ring.Size() }
 
-// host reads t into the communicator's buffer.
-func (h *hostComm) host(t ops.Tensor) ([]byte, error) {
-	n := t.Shape().Numel() * t.DType().Size()
-	if cap(h.buf) < n {
-		h.buf = make([]byte, n)
+// buffer returns a host buffer of n bytes, reusing one a finished job gave back.
+func (h *hostComm) buffer(n int) []byte {
+	for i, b := range h.free {
+		if cap(b) >= n {
+			h.free = append(h.free[:i], h.free[i+1:]...)
+			return b[:n]
+		}
 	}
-	buf := h.buf[:n]
-	if err := h.b.Read(t, buf); err != nil {
-		return nil, fmt.Errorf("dist: reading a %v %v tensor: %w", t.Shape(), t.DType(), err)
+	return make([]byte, n)
+}
+
+// submit reads ts into a host buffer and queues run on it.
+func (h *hostComm) submit(ts []ops.Tensor, write bool, run func([]byte) error) error {
+	n := 0
+	for _, t := range ts {
+		n += t.Shape().Numel() * t.DType().Size()
 	}
-	return buf, nil
+	buf := h.buffer(n)
+	off := 0
+	for _, t := range ts {
+		m := t.Shape().Numel() * t.DType().Size()
+		if err := h.b.Read(t, buf[off:off+m]); err != nil {
+			h.free = append(h.free, buf)
+			return fmt.Errorf("dist: reading a %v %v tensor: %w", t.Shape(), t.DType(), err)
+		}
+		off += m
+	}
+	j := &ringOp{ts: ts, buf: buf, run: run, errc: make(chan error, 1), write: write}
+	h.pending = append(h.pending, j)
+	h.jobs <- j
+	return nil
+}
+
+func (h *hostComm) StartAllReduce(ts []ops.Tensor, mean bool) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	dt := ts[0].DType()
+	for _, t := range ts {
+		if t.DType() != dt {
+			return fmt.Errorf("dist: AllReduce of a bucket of %v and %v tensors: one dtype per bucket", dt, t.DType())
+		}
+	}
+	var run func([]byte) error
+	switch dt {
+	case ops.Float32:
+		run = func(b []byte) error {
+			if len(b) == 0 {
+				return nil
+			}
+			return h.ring.AllReduceFloat32(unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), mean)
+		}
+	case ops.Float16:
+		run = func(b []byte) error {
+			if len(b) == 0 {
+				return nil
+			}
+			return h.ring.AllReduceFloat16(unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2), mean)
+		}
+	default:
+		return fmt.Errorf("dist: AllReduce of a %v tensor: want float32 or float16", dt)
+	}
+	return h.submit(ts, true, run)
+}
+
+func (h *hostComm) Wait() error {
+	var first error
+	for _, j := range h.pending {
+		err := <-j.errc
+		if err == nil && j.write {
+			off := 0
+			for _, t := range j.ts {
+				m := t.Shape().Numel() * t.DType().Size()
+				h.b.Write(t, j.buf[off:off+m])
+				off += m
+			}
+		}
+		if first == nil {
+			first = err
+		}
+		h.free = append(h.free, j.buf)
+	}
+	h.pending = h.pending[:0]
+	return first
 }
 
 func (h *hostComm) AllReduce(t ops.Tensor, mean bool) error {
-	if dt := t.DType(); dt != ops.Float32 && dt != ops.Float16 {
-		return fmt.Errorf("dist: AllReduce of a %v tensor: want float32 or float16", dt)
-	}
-	buf, err := h.host(t)
-	if err != nil || len(buf) == 0 {
+	if err := h.StartAllReduce([]ops.Tensor{t}, mean); err != nil {
 		return err
 	}
-	if t.DType() == ops.Float32 {
-		err = h.ring.AllReduceFloat32(unsafe.Slice((*float32)(unsafe.Pointer(&buf[0])), len(buf)/4), mean)
-	} else {
-		err = h.ring.AllReduceFloat16(unsafe.Slice((*uint16)(unsafe.Pointer(&buf[0])), len(buf)/2), mean)
-	}
-	if err != nil {
-		return err
-	}
-	h.b.Write(t, buf)
-	return nil
+	return h.Wait()
 }
 
 func (h *hostComm) Broadcast(t ops.Tensor, root int) error {
-	buf, err := h.host(t)
-	if err != nil {
+	if err := h.submit([]ops.Tensor{t}, true, func(b []byte) error { return h.ring.Broadcast(b, root) }); err != nil {
 		return err
 	}
-	if err := h.ring.Broadcast(buf, root); err != nil {
-		return err
-	}
-	h.b.Write(t, buf)
-	return nil
+	return h.Wait()
 }
 
-func (h *hostComm) Barrier() error { return h.ring.Barrier() }
+func (h *hostComm) Barrier() error {
+	if err := h.submit(nil, false, func([]byte) error { return h.ring.Barrier() }); err != nil {
+		return err
+	}
+	return h.Wait()
+}
 
+// Close waits for the operations under way and closes the ring.
 func (h *hostComm) Close() error {
+	close(h.jobs)
+	<-h.done
+	h.Wait()
 	err := h.ring.Close()
 	if e := h.l.Close(); err == nil {
 		err = e

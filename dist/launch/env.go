@@ -49,7 +49,16 @@ type Env struct {
 	// ClusterTimeout bounds how long the workers wait for each other (MS_TOPO_TIMEOUT, msrun's
 	// --cluster_time_out, in seconds; 600 s by default). Negative: wait forever.
 	ClusterTimeout time.Duration
+	// Restart counts the times the job was restarted after a failure: RESNEXT_RESTART (resnext msrun
+	// --max_restarts), else torchrun's TORCHELASTIC_RESTART_COUNT, else Slurm's SLURM_RESTART_COUNT
+	// (a requeued job); 0 for the first attempt. A restarted worker resumes from the run's latest
+	// checkpoint.
+	Restart int
 }
+
+// Scope is the prefix of the rendezvous keys of this attempt of the job: the ranks of a restart meet
+// afresh under the same scheduler.
+func (e Env) Scope() string { return "attempt/" + strconv.Itoa(e.Restart) + "/" }
 
 // Forever reports whether the workers wait for each other without a time limit.
 func (e Env) Forever() bool { return e.ClusterTimeout < 0 }
@@ -96,6 +105,14 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			e.ClusterTimeout = -1
 		} else {
 			e.ClusterTimeout = time.Duration(s) * time.Second
+		}
+	}
+	for _, name := range []string{EnvRestart, "TORCHELASTIC_RESTART_COUNT", "SLURM_RESTART_COUNT"} {
+		if getenv(name) != "" {
+			if e.Restart = r.int(name); r.err == nil && e.Restart < 0 {
+				r.fail(name, "must be >= 0")
+			}
+			break
 		}
 	}
 	e.DeviceID = e.LocalRank

@@ -72,6 +72,13 @@ func TestFromEnv(t *testing.T) {
 		{"slurm tasks per node", with(slurmEnv, "SLURM_NTASKS_PER_NODE", "", "SLURM_TASKS_PER_NODE", "3(x2),2", "SLURM_NODEID", "2",
 			"SLURM_PROCID", "7", "SLURM_LOCALID", "1", "SLURM_JOB_NODELIST", "", "SLURM_NODELIST", "a1,b2", "SLURM_JOB_ID", ""),
 			Env{Rank: 7, Size: 8, LocalRank: 1, LocalSize: 2, MasterAddr: "a1", MasterPort: 8118, DeviceID: 1, Launcher: "slurm", ClusterTimeout: 600 * time.Second}},
+		{"msrun restart", with(msrunEnv, "RESNEXT_RESTART", "2", "TORCHELASTIC_RESTART_COUNT", "5"),
+			Env{Rank: 5, Size: 8, LocalRank: 1, LocalSize: 4, MasterAddr: "10.0.0.1", MasterPort: 8118,
+				DeviceID: 1, Launcher: "msrun", ClusterTimeout: 900 * time.Second, Restart: 2}},
+		{"torchrun restart", with(torchrunEnv, "TORCHELASTIC_RESTART_COUNT", "1"), Env{Rank: 3, Size: 4, LocalRank: 1, LocalSize: 2,
+			MasterAddr: "host0", MasterPort: 29500, DeviceID: 1, Launcher: "torchrun", ClusterTimeout: 600 * time.Second, Restart: 1}},
+		{"slurm requeued", with(slurmEnv, "SLURM_RESTART_COUNT", "3"), Env{Rank: 6, Size: 8, LocalRank: 2, LocalSize: 4, MasterAddr: "node03",
+			MasterPort: 10000 + 123456%20000, DeviceID: 2, Launcher: "slurm", ClusterTimeout: 600 * time.Second, Restart: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := FromEnv(getenv(tc.env))
@@ -127,6 +134,8 @@ func TestFromEnvErrors(t *testing.T) {
 		{"slurm job id", with(slurmEnv, "SLURM_JOB_ID", "j1"), `SLURM_JOB_ID="j1"`},
 		{"slurm master port", with(slurmEnv, "MASTER_PORT", "0"), `MASTER_PORT="0"`},
 		{"none master port", map[string]string{"MASTER_PORT": "99999"}, `MASTER_PORT="99999"`},
+		{"restart word", with(msrunEnv, "RESNEXT_RESTART", "again"), `RESNEXT_RESTART="again"`},
+		{"restart negative", with(torchrunEnv, "TORCHELASTIC_RESTART_COUNT", "-1"), `TORCHELASTIC_RESTART_COUNT="-1"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := FromEnv(getenv(tc.env))

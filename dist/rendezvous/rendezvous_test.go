@@ -213,7 +213,7 @@ func TestJoin(t *testing.T) {
 	for rank := range size {
 		c := connect(t, s)
 		wg.Go(func() {
-			addrs, err := Join(context.Background(), c, rank, size, fmt.Sprintf("10.0.0.%d:29500", rank), 5*time.Second)
+			addrs, err := Join(context.Background(), c, "", rank, size, fmt.Sprintf("10.0.0.%d:29500", rank), 5*time.Second)
 			if err != nil {
 				t.Error(err)
 			}
@@ -236,7 +236,7 @@ func TestJoinTimeoutNamesMissingRanks(t *testing.T) {
 	for _, rank := range []int{0, 2} {
 		c := connect(t, s)
 		wg.Go(func() {
-			_, errs[rank] = Join(context.Background(), c, rank, 4, "self", 200*time.Millisecond)
+			_, errs[rank] = Join(context.Background(), c, "", rank, 4, "self", 200*time.Millisecond)
 		})
 	}
 	wg.Wait()
@@ -248,7 +248,7 @@ func TestJoinTimeoutNamesMissingRanks(t *testing.T) {
 	}
 	// One missing rank.
 	s2 := start(t)
-	_, err := Join(context.Background(), connect(t, s2), 0, 2, "self", 100*time.Millisecond)
+	_, err := Join(context.Background(), connect(t, s2), "", 0, 2, "self", 100*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "rank 1 of 2 did not arrive within 100ms") {
 		t.Errorf("one missing: %v", err)
 	}
@@ -260,7 +260,7 @@ func TestJoinDuplicateRank(t *testing.T) {
 	errs := make(chan error, 2)
 	for _, c := range []*Client{a, b} {
 		go func() {
-			_, err := Join(context.Background(), c, 1, 2, "self", 300*time.Millisecond)
+			_, err := Join(context.Background(), c, "", 1, 2, "self", 300*time.Millisecond)
 			errs <- err
 		}()
 	}
@@ -284,17 +284,17 @@ func TestJoinDuplicateRank(t *testing.T) {
 func TestJoinSizeDisagreement(t *testing.T) {
 	s := start(t)
 	a, b := connect(t, s), connect(t, s)
-	go Join(context.Background(), a, 0, 4, "self", time.Second)
+	go Join(context.Background(), a, "", 0, 4, "self", time.Second)
 	if _, err := b.Get(context.Background(), keySize); err != nil { // rank 0 has fixed the size
 		t.Fatal(err)
 	}
-	_, err := Join(context.Background(), b, 1, 2, "self", time.Second)
+	_, err := Join(context.Background(), b, "", 1, 2, "self", time.Second)
 	want := "ranks disagree on the job's size: rank 1 says 2, rank 0 (registered first) says 4"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Join = %v, want an error containing %q", err, want)
 	}
 	for _, tc := range []struct{ rank, size int }{{2, 2}, {-1, 4}, {0, 0}} {
-		if _, err := Join(context.Background(), b, tc.rank, tc.size, "self", time.Second); err == nil {
+		if _, err := Join(context.Background(), b, "", tc.rank, tc.size, "self", time.Second); err == nil {
 			t.Errorf("Join(rank %d, size %d) succeeded", tc.rank, tc.size)
 		}
 	}
@@ -472,5 +472,31 @@ func TestBadFrames(t *testing.T) {
 	conn.Close()
 	if err := good.Set(context.Background(), "still", nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJoinScopes: the ranks of a restarted job meet again in a scope of their own under the same
+// scheduler, where the first attempt's registrations would make them duplicates.
+func TestJoinScopes(t *testing.T) {
+	s := start(t)
+	for _, scope := range []string{"attempt/0/", "attempt/1/"} {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for rank := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[rank] = Join(context.Background(), connect(t, s), scope, rank, 2, "self", 5*time.Second)
+			}()
+		}
+		wg.Wait()
+		for rank, err := range errs {
+			if err != nil {
+				t.Errorf("scope %q rank %d: %v", scope, rank, err)
+			}
+		}
+	}
+	if _, err := Join(context.Background(), connect(t, s), "attempt/1/", 0, 2, "self", time.Second); err == nil || !strings.Contains(err.Error(), "registered twice") {
+		t.Errorf("a second rank 0 in the same scope: %v, want registered twice", err)
 	}
 }
