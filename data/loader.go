@@ -30,6 +30,11 @@ type LoaderOptions struct {
 	// repeating from its start, to a multiple of Size, and rank r takes positions r, r+Size, ...
 	// Size 0 or 1 means no sharding.
 	Rank, Size int
+	// Uneven shards without padding: rank r takes the positions r, r+Size, ... of the order that
+	// exist, so every sample is taken once and the ranks' shares differ by at most one (a rank may
+	// have none). It is for evaluation, whose counts the ranks sum; training needs even shards, so
+	// that every rank takes the same number of steps.
+	Uneven bool
 	// OnSkip is called once for each unreadable sample (the first time it fails), with its name
 	// and the error. Calls come from the loader's goroutines, one at a time.
 	OnSkip func(name string, err error)
@@ -129,6 +134,9 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 		l.m = min(o.NumSamples, l.n)
 	}
 	l.perRank = (l.m + l.shards - 1) / l.shards
+	if o.Uneven {
+		l.perRank = (l.m - o.Rank + l.shards - 1) / l.shards
+	}
 	sizes := func() string {
 		s := fmt.Sprintf("%d samples", l.n)
 		if l.m != l.n {
@@ -139,7 +147,7 @@ func NewLoader(ds Dataset, o LoaderOptions) (*Loader, error) {
 		}
 		return s
 	}
-	if l.perRank < o.BatchSize && (o.DropRemainder || l.shards > 1) {
+	if l.perRank < o.BatchSize && (o.DropRemainder || l.shards > 1 && !o.Uneven) {
 		why := "drop_remainder is set"
 		if !o.DropRemainder {
 			why = "the set is sharded"

@@ -164,6 +164,35 @@ func TestLoaderShards(t *testing.T) {
 	}
 }
 
+// TestLoaderUnevenShards: evaluation's shards take every sample once, without padding, and a rank
+// past the end of a small set gets none.
+func TestLoaderUnevenShards(t *testing.T) {
+	for _, tc := range []struct{ n, size int }{{103, 4}, {3, 5}} {
+		count := map[int]int{}
+		for r := range tc.size {
+			l := newLoader(t, &fakeSet{n: tc.n}, LoaderOptions{BatchSize: 5, Rank: r, Size: tc.size, Uneven: true})
+			want := (tc.n - r + tc.size - 1) / tc.size
+			if l.Len() != want {
+				t.Fatalf("%d samples over %d: rank %d has %d, want %d", tc.n, tc.size, r, l.Len(), want)
+			}
+			for k, v := range samples(epoch(t, l, 0, 0)) {
+				if v != r+k*tc.size {
+					t.Fatalf("%d samples over %d: rank %d position %d: sample %d, want %d", tc.n, tc.size, r, k, v, r+k*tc.size)
+				}
+				count[v]++
+			}
+		}
+		if len(count) != tc.n {
+			t.Errorf("%d samples over %d: the shards cover %d", tc.n, tc.size, len(count))
+		}
+		for v, c := range count {
+			if c != 1 {
+				t.Errorf("%d samples over %d: sample %d taken %d times", tc.n, tc.size, v, c)
+			}
+		}
+	}
+}
+
 func TestLoaderDeterministicAcrossWorkers(t *testing.T) {
 	run := func(workers, e int) []Batch {
 		// A slow Load makes the workers take turns.

@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -43,6 +45,71 @@ type Communicator interface {
 	Barrier() error
 	// Close releases the connections.
 	Close() error
+}
+
+// Join connects this rank to the other ranks of the job env describes. Under a launcher that runs
+// no scheduler of ours (Slurm's srun, torchrun) rank 0 serves it (Env.ServesScheduler) until the
+// communicator is closed. The ranks meet in a TCP ring (JoinTCP) listening on the address from which
+// this host reaches the master (RESNEXT_HOST_IP overrides it); opts are the ring's.
+func Join(ctx context.Context, b ops.Backend, env launch.Env, opts tcp.Options) (Communicator, error) {
+	var srv *rendezvous.Server
+	if env.ServesScheduler() {
+		var err error
+		if srv, err = rendezvous.Listen(net.JoinHostPort("", strconv.Itoa(env.SchedulerPort()))); err != nil {
+			return nil, fmt.Errorf("dist: rank 0 serves the job's scheduler (under %s): %w; another job may hold port %d: give the job another MASTER_PORT",
+				env.Launcher, err, env.SchedulerPort())
+		}
+	}
+	host, err := ringHost(env, os.Getenv("RESNEXT_HOST_IP"))
+	if err == nil {
+		var c Communicator
+		if c, err = JoinTCP(ctx, b, env, host, opts); err == nil {
+			if srv == nil {
+				return c, nil
+			}
+			return &serving{Communicator: c, srv: srv}, nil
+		}
+	}
+	if srv != nil {
+		srv.Close()
+	}
+	return nil, err
+}
+
+// serving is a communicator whose rank serves the job's scheduler.
+type serving struct {
+	Communicator
+	srv *rendezvous.Server
+}
+
+func (s *serving) Close() error {
+	err := s.Communicator.Close()
+	if e := s.srv.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// ringHost is the address this rank's peers reach it on: override when set, the loopback address when
+// the master is on this host's loopback (one node), else the address of the interface that routes to
+// the master (no packet is sent to find it).
+func ringHost(env launch.Env, override string) (string, error) {
+	if override != "" {
+		if net.ParseIP(override) == nil {
+			return "", fmt.Errorf("dist: RESNEXT_HOST_IP=%q is not an IP address", override)
+		}
+		return override, nil
+	}
+	if ip := net.ParseIP(env.MasterAddr); ip != nil && ip.IsLoopback() || env.MasterAddr == "localhost" {
+		return "127.0.0.1", nil
+	}
+	c, err := net.Dial("udp", env.Addr())
+	if err != nil {
+		return "", fmt.Errorf("dist: rank %d: finding the address on which the other ranks reach this host (the route to the master %s): %w; set RESNEXT_HOST_IP",
+			env.Rank, env.Addr(), err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
 }
 
 // JoinTCP meets the other ranks of the job env describes through its scheduler, listening for its

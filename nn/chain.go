@@ -12,7 +12,7 @@ import "github.com/resnext/resnext/ops"
 // finally reads it. The layers holding the result keep their buffers. In a deep network this
 // bounds the memory of a forward pass by a few layers' outputs instead of all of them.
 func ForwardChain(layers []Layer, x ops.Tensor, release bool) (y ops.Tensor, holder Layer) {
-	return pass(layers, false, x, release, nil)
+	return pass(layers, false, x, release, nil, nil)
 }
 
 // BackwardChain runs the Backward of layers in reverse order from dy, the gradient of the last
@@ -31,7 +31,15 @@ func ForwardChain(layers []Layer, x ops.Tensor, release bool) (y ops.Tensor, hol
 // A nil gradient ends the chain with nothing left to read, so every layer is released then, those
 // that did not run included.
 func BackwardChain(layers []Layer, dy ops.Tensor, release bool, out Layer) ops.Tensor {
-	dx, _ := pass(layers, true, dy, release, out)
+	return BackwardChainNotify(layers, dy, release, out, nil)
+}
+
+// BackwardChainNotify is BackwardChain calling done (when not nil) with each layer as soon as its
+// Backward has returned: its parameter gradients are written (queued, on a device backend) while
+// the layers before it still have theirs to compute. A data-parallel step starts averaging them
+// then.
+func BackwardChainNotify(layers []Layer, dy ops.Tensor, release bool, out Layer, done func(Layer)) ops.Tensor {
+	dx, _ := pass(layers, true, dy, release, out, done)
 	return dx
 }
 
@@ -41,12 +49,14 @@ func BackwardChain(layers []Layer, dy ops.Tensor, release bool, out Layer) ops.T
 // read them, but for keep's output and the holders of the result (see ForwardChain and
 // BackwardChain).
 //
+// done, when not nil, is called with each layer after its step.
+//
 // A step reads the tensor handed to it and what its layer saved: its own buffers, and, in a
 // backward pass, its forward input, which belongs to a layer that runs after it. So the layers
 // holding t (the one that made it and those that handed it on since) are dead once a step has
 // returned something else. Those are always the last ones run, so the pass tracks them by position
 // and allocates nothing.
-func pass(layers []Layer, backward bool, t ops.Tensor, release bool, keep Layer) (ops.Tensor, Layer) {
+func pass(layers []Layer, backward bool, t ops.Tensor, release bool, keep Layer, done func(Layer)) (ops.Tensor, Layer) {
 	n := len(layers)
 	at := func(i int) Layer {
 		if backward {
@@ -68,6 +78,9 @@ func pass(layers []Layer, backward bool, t ops.Tensor, release bool, keep Layer)
 			y = l.Backward(t)
 		} else {
 			y = l.Forward(t)
+		}
+		if done != nil {
+			done(l)
 		}
 		if y != t {
 			drop(start, i)

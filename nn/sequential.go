@@ -25,6 +25,7 @@ type Sequential struct {
 	out        Layer   // the child holding the last Forward's output
 	evaluating bool    // set by SetTraining(false): Forward releases buffers as it goes
 	keep       bool    // set by KeepBuffers(true): Backward releases nothing
+	done       func(Layer)
 }
 
 // NewSequential chains layers, naming the i-th one "<i>" (MindSpore's SequentialCell).
@@ -67,8 +68,12 @@ func (s *Sequential) Forward(x ops.Tensor) ops.Tensor {
 // gradient (NoInputGrad), Backward stops there and returns nil: the layers before it get no
 // gradients.
 func (s *Sequential) Backward(dy ops.Tensor) ops.Tensor {
-	return BackwardChain(s.layers, dy, !s.keep, s.out)
+	return BackwardChainNotify(s.layers, dy, !s.keep, s.out, s.done)
 }
+
+// NotifyBackward makes Backward call done with each child as soon as the child's Backward has
+// returned (BackwardChainNotify); nil stops it.
+func (s *Sequential) NotifyBackward(done func(Layer)) { s.done = done }
 
 // Params returns the children's parameters in order, with their prefixed names.
 func (s *Sequential) Params() []*Param { return s.params }

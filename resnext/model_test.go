@@ -558,3 +558,60 @@ func TestEvalReleasesBuffers(t *testing.T) {
 	}
 	t.Logf("live tensors beyond the parameters: training pass %d, evaluation pass %d", train, eval)
 }
+
+// TestOnGrads: Backward tells of every parameter once, the classifier first and the stem's conv1 last, each
+// when its gradient is already what it is at the end of the pass; frozen layers tell of nothing.
+func TestOnGrads(t *testing.T) {
+	b := testutil.CPU(t, 2)
+	cfg, _ := Variant("resnext14_small")
+	m := newModel(t, b, cfg, 1)
+	defer m.Free()
+	x := testutil.Upload(b, ops.Shape{2, 1, 28, 28}, testutil.Randn(rand.New(rand.NewPCG(1, 2)), 2*28*28, 1))
+	defer b.Free(x)
+	dy := testutil.Upload(b, ops.Shape{2, 10}, testutil.Randn(rand.New(rand.NewPCG(3, 4)), 20, 1))
+	defer b.Free(dy)
+	for _, stages := range []int{-1, 1} { // -1: everything trains
+		if stages >= 0 {
+			if err := m.Freeze(stages); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var order []string
+		seen := map[*nn.Param][]float32{}
+		calls := 0
+		m.OnGrads(func(ps []*nn.Param) {
+			calls++
+			for _, p := range ps {
+				if _, dup := seen[p]; dup {
+					t.Errorf("%s told of twice", p.Name)
+				}
+				var g []float32
+				if p.Grad != nil {
+					g = testutil.Download(t, b, p.Grad)
+				}
+				seen[p] = g
+				order = append(order, p.Name)
+			}
+		})
+		m.Forward(x)
+		m.Backward(dy)
+		m.OnGrads(nil)
+		for _, p := range m.Params() {
+			g, told := seen[p]
+			switch {
+			case p.Trainable && !told:
+				t.Errorf("frozen %d: %s (trainable) never told of", stages, p.Name)
+			case p.Trainable && !slices.Equal(g, testutil.Download(t, b, p.Grad)):
+				t.Errorf("frozen %d: %s told of before its gradient was final", stages, p.Name)
+			case !p.Trainable && told && strings.HasPrefix(p.Name, "conv1"):
+				t.Errorf("frozen %d: the frozen stem's %s told of", stages, p.Name)
+			}
+		}
+		if !strings.HasPrefix(order[0], "classifier.") {
+			t.Errorf("frozen %d: first told of %s, want the classifier", stages, order[0])
+		}
+		if stages < 0 && (!strings.HasPrefix(order[len(order)-1], "conv1.") || calls < 2+cfg.Blocks[0]) {
+			t.Errorf("frozen %d: %d calls, last %s; want one per stem layer and block, the stem's conv1 last", stages, calls, order[len(order)-1])
+		}
+	}
+}

@@ -71,6 +71,8 @@ type Model struct {
 	xc      ops.Tensor // the input cast to the compute type, when it came in another
 	logits  ops.Tensor // the classifier's output cast to float32, under another compute type
 	dyc     ops.Tensor // the logits' gradient cast to the compute type
+
+	gradsDone func(nn.Layer) // Backward's notification of each layer or block done (OnGrads)
 }
 
 // New builds the network cfg describes on b and initialises it as MindCV does, drawing from seed
@@ -223,7 +225,7 @@ func (m *Model) Backward(dy ops.Tensor) ops.Tensor {
 		dy = dyc
 	}
 	if m.frozen > 0 {
-		nn.BackwardChain(m.chain[m.frozen:], dy, !m.keep, m.out)
+		nn.BackwardChainNotify(m.chain[m.frozen:], dy, !m.keep, m.out, m.gradsDone)
 		if !m.keep {
 			m.release(&m.dyc)
 			if m.frozenOut != nil {
@@ -233,7 +235,7 @@ func (m *Model) Backward(dy ops.Tensor) ops.Tensor {
 		}
 		return nil
 	}
-	dx := nn.BackwardChain(m.chain, dy, !m.keep, m.out)
+	dx := nn.BackwardChainNotify(m.chain, dy, !m.keep, m.out, m.gradsDone)
 	if !m.keep {
 		m.release(&m.dyc, &m.xc)
 	}
@@ -282,6 +284,26 @@ func (m *Model) release(ts ...*ops.Tensor) {
 			m.b.Free(*t)
 			*t = nil
 		}
+	}
+}
+
+// OnGrads makes Backward call ready, as it goes, with the parameters whose gradients it has just
+// written (queued, on a device backend): those of each stem layer, each bottleneck block and the
+// classifier, the classifier first. A data-parallel step starts averaging them while the rest of
+// the backward pass runs. nil stops the calls.
+func (m *Model) OnGrads(ready func(ps []*nn.Param)) {
+	m.gradsDone = nil
+	var block func(nn.Layer)
+	if ready != nil {
+		block = func(l nn.Layer) { ready(l.Params()) }
+		m.gradsDone = func(l nn.Layer) {
+			if _, stage := l.(*nn.Sequential); !stage { // a stage has told of its blocks
+				ready(l.Params())
+			}
+		}
+	}
+	for _, s := range m.layers {
+		s.NotifyBackward(block)
 	}
 }
 

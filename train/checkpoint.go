@@ -54,6 +54,26 @@ func newCheckpointPolicy(cfg config.Config) (*checkpointPolicy, error) {
 	return p, nil
 }
 
+// LatestCheckpoint returns the newest checkpoint of model in dir, by epoch then batch
+// ({model}-{epoch}_{batch}.ckpt, periodic or written on an interruption), or "" when there is none
+// (or no dir): what a restarted job resumes from.
+func LatestCheckpoint(dir, model string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("ckpt_save_dir %s: %w", dir, err)
+	}
+	best, be, bb := "", -1, -1
+	for _, e := range entries {
+		if epoch, batch, ok := parseCheckpointName(e.Name(), model); ok && e.Type().IsRegular() && (epoch > be || epoch == be && batch > bb) {
+			best, be, bb = filepath.Join(dir, e.Name()), epoch, batch
+		}
+	}
+	return best, nil
+}
+
 // parseCheckpointName returns the epoch and batch of a file named {model}-{epoch}_{batch}.ckpt.
 func parseCheckpointName(name, model string) (epoch, batch int, ok bool) {
 	rest, found := strings.CutPrefix(name, model+"-")
@@ -152,9 +172,10 @@ func (t *Trainer) state() (*ckpt.Checkpoint, error) {
 // {model}_best.ckpt when best (the best validation top-1 so far), and when periodic (every
 // ckpt_save_interval epochs, and the last) {model}-{epoch}_{steps}.ckpt as the policy allows, with
 // MindCV's optim_{model}.ckpt (the optimizer's state alone, which MindCV's train.py reads to
-// resume). It returns the path of the epoch's checkpoint ("" when none was written).
+// resume). It returns the path of the epoch's checkpoint ("" when none was written). Only rank 0
+// of a data-parallel run writes.
 func (t *Trainer) saveEpoch(metric float64, best, periodic bool) (string, error) {
-	if !best && !periodic {
+	if !best && !periodic || !t.leader() {
 		return "", nil
 	}
 	st, err := t.state()

@@ -28,6 +28,7 @@ import (
 
 	"github.com/resnext/resnext/ckpt"
 	"github.com/resnext/resnext/data"
+	"github.com/resnext/resnext/dist"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/resnext"
@@ -68,6 +69,13 @@ type Options struct {
 	// Finetune starts from the weights of Config.CkptPath with a new classifier for the data's
 	// classes (resnext finetune) instead of resuming a run.
 	Finetune bool
+	// Comm, when it has more than one rank, makes the run data-parallel (distribute True): every
+	// rank starts from rank 0's weights and training state, reads its own shard of the data, and
+	// averages the gradients of each step with the others (in buckets of bucket_cap_mb started while
+	// the backward pass goes on), keeping its own batch-norm statistics as MindSpore does. The
+	// global batch is batch_size times the ranks. Only rank 0 writes checkpoints and metrics.jsonl;
+	// validation is sharded too and its counts summed. The Trainer does not close Comm.
+	Comm dist.Communicator
 }
 
 // Summary is what a finished run reports.
@@ -119,9 +127,11 @@ type Trainer struct {
 	overflows, skippedInARow int
 	lastLoss                 float64 // the mean loss of the last interval, for the metrics of each step
 
-	ckpts   *checkpointPolicy
-	jsonl   *metrics.Writer
-	lossSum ops.Tensor // the sum of the losses of the steps since the last log line, on the device
+	par *parallel // data parallelism; nil for one process
+
+	ckpts   *checkpointPolicy // rank 0 only
+	jsonl   *metrics.Writer   // rank 0 only
+	lossSum ops.Tensor        // the sum of the losses of the steps since the last log line, on the device
 	pool    nn.PoolPadding
 }
 
@@ -138,7 +148,10 @@ func New(o Options) (*Trainer, error) {
 	if err := checkSupported(cfg); err != nil {
 		return nil, err
 	}
-	if cfg.Distribute {
+	switch {
+	case o.Comm != nil && o.Comm.Size() > 1:
+		t.par = newParallel(t.b, o.Comm, cfg.BucketCapMB)
+	case cfg.Distribute:
 		t.log.Info("distribute True with no launcher around: this process trains as the only worker")
 	}
 	ok := false
@@ -158,6 +171,16 @@ func New(o Options) (*Trainer, error) {
 	}
 	if err := t.restore(); err != nil {
 		return nil, err
+	}
+	if t.par != nil {
+		if err := t.syncFromRank0(); err != nil {
+			return nil, err
+		}
+		t.net.OnGrads(t.par.ready)
+	}
+	if !t.leader() {
+		ok = true
+		return t, nil
 	}
 	if err := os.MkdirAll(cfg.CkptSaveDir, 0o755); err != nil {
 		return nil, fmt.Errorf("ckpt_save_dir %s: %w", cfg.CkptSaveDir, err)
@@ -217,9 +240,6 @@ func checkSupported(cfg config.Config) error {
 	if cfg.AugRepeats > 1 || cfg.AugSplits > 0 {
 		errs = append(errs, fmt.Sprintf("aug_repeats %d, aug_splits %d: not implemented; set 0", cfg.AugRepeats, cfg.AugSplits))
 	}
-	if n := os.Getenv("RANK_SIZE"); cfg.Distribute && n != "" && n != "1" {
-		errs = append(errs, fmt.Sprintf("distribute True with RANK_SIZE=%s: training over several workers is not available yet; run one worker with --distribute False", n))
-	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "\n"))
 	}
@@ -275,9 +295,11 @@ func (t *Trainer) openData() error {
 	t.classes = t.trainSet.Classes()
 	logDecoder(t.log, t.trainSet)
 	warn := skipWarner(t.log, t.prom)
+	rank, size := t.shard()
 	t.trainLoader, err = data.NewLoader(t.trainSet, data.LoaderOptions{
 		BatchSize: c.BatchSize, Shuffle: c.Shuffle, DropRemainder: c.DropRemainder, Seed: uint64(c.Seed),
 		NumSamples: c.NumSamples, Workers: c.NumParallelWorkers, OnSkip: warn, Buffers: batchBuffers(t.b),
+		Rank: rank, Size: size,
 	})
 	if err != nil {
 		return fmt.Errorf("training set: %w", err)
@@ -287,7 +309,8 @@ func (t *Trainer) openData() error {
 		if t.valSet, err = data.Open(dataOptions(c, c.ValSplit, false)); err != nil {
 			return fmt.Errorf("val_while_train: %w (or set --val_while_train False)", err)
 		}
-		if t.valLoader, err = newEvalLoader(t.valSet, t.evalBatch(), c.NumParallelWorkers, warn, batchBuffers(t.b)); err != nil {
+		if t.valLoader, err = newEvalLoader(t.valSet, data.LoaderOptions{BatchSize: t.evalBatch(), Workers: c.NumParallelWorkers,
+			OnSkip: warn, Buffers: batchBuffers(t.b), Rank: rank, Size: size}); err != nil {
 			return fmt.Errorf("validation set: %w", err)
 		}
 	}
@@ -320,10 +343,63 @@ func skipWarner(log *zap.Logger, prom *metrics.Prom) func(string, error) {
 	}
 }
 
-// newEvalLoader is a loader that gives every image of ds once, in order, its batches in bufs
-// (nil: the Go heap).
-func newEvalLoader(ds data.Dataset, batch, workers int, onSkip func(string, error), bufs data.Buffers) (*data.Loader, error) {
-	return data.NewLoader(ds, data.LoaderOptions{BatchSize: batch, Workers: workers, OnSkip: onSkip, Buffers: bufs})
+// newEvalLoader is a loader that gives every image of ds once, in order: o's batch size, workers,
+// buffers and shard (uneven: the ranks' shares add up to the set), with neither shuffling nor
+// dropping.
+func newEvalLoader(ds data.Dataset, o data.LoaderOptions) (*data.Loader, error) {
+	o.Shuffle, o.DropRemainder, o.NumSamples, o.Uneven = false, false, 0, true
+	return data.NewLoader(ds, o)
+}
+
+// shard is this process's rank and the number of ranks (0 and 1 for one process).
+func (t *Trainer) shard() (rank, size int) {
+	if t.par == nil {
+		return 0, 1
+	}
+	return t.par.comm.Rank(), t.par.comm.Size()
+}
+
+// leader reports whether this process writes the run's files: checkpoints and metrics (rank 0).
+func (t *Trainer) leader() bool {
+	rank, _ := t.shard()
+	return rank == 0
+}
+
+// syncFromRank0 gives every rank rank 0's weights, batch-norm statistics, optimizer state, loss
+// scale, EMA and position, so that the ranks start equal whatever each read (only rank 0 needs to
+// see the checkpoint a restarted run resumes from).
+func (t *Trainer) syncFromRank0() error {
+	var ts []ops.Tensor
+	for _, p := range t.net.Params() {
+		ts = append(ts, p.Value)
+	}
+	if err := t.par.broadcast("the weights", ts); err != nil {
+		return err
+	}
+	_, moments := t.opt.Moments()
+	if err := t.par.broadcast("the optimizer's state", moments); err != nil {
+		return err
+	}
+	emaUpdates := 0
+	if t.ema != nil {
+		_, avg := t.ema.Tensors()
+		if err := t.par.broadcast("the weights' average (ema)", avg); err != nil {
+			return err
+		}
+		emaUpdates = t.ema.Updates()
+	}
+	st := t.scaler.State()
+	if err := t.par.broadcastInts("the position", []*int{&t.globalStep, &t.epoch, &t.batch, &st.GoodSteps, &emaUpdates}); err != nil {
+		return err
+	}
+	if err := t.par.broadcastFloat("the loss scale", &st.Scale); err != nil {
+		return err
+	}
+	t.scaler.SetState(st)
+	if t.ema != nil {
+		t.ema.SetUpdates(emaUpdates)
+	}
+	return nil
 }
 
 // numClasses is num_classes, or the data's when it is 0; data with more classes than the model
@@ -482,6 +558,12 @@ func (t *Trainer) Classes() []string { return t.classes }
 
 // Close releases everything the Trainer holds.
 func (t *Trainer) Close() {
+	if t.par != nil {
+		if t.net != nil {
+			t.net.OnGrads(nil)
+		}
+		t.par.free()
+	}
 	if t.jsonl != nil {
 		t.jsonl.Close()
 	}

@@ -412,7 +412,6 @@ func TestUnsupportedOptionsAreNamed(t *testing.T) {
 		{func(c *config.Config) { c.Loss = "BCE" }, "loss"},
 		{func(c *config.Config) { c.Mixup = 0.2 }, "mixup"},
 		{func(c *config.Config) { c.AmpLevel = "O3" }, "amp_level"},
-		{func(c *config.Config) { c.Distribute = true; t.Setenv("RANK_SIZE", "8") }, "RANK_SIZE=8"},
 		{func(c *config.Config) { c.Model = "resnext51" }, "resnext51"},
 		{func(c *config.Config) { c.NumClasses = 5 }, "num_classes 5"},
 		{func(c *config.Config) { c.DataDir = "/nonexistent" }, "/nonexistent"},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/resnext/resnext/data"
+	"github.com/resnext/resnext/dist"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 )
@@ -29,6 +30,13 @@ type EvalResult struct {
 // and returns top-1, top-5 and the mean loss. The network is put back into training mode after.
 // The loader should not shuffle, drop or pad: every image is counted once.
 func Evaluate(ctx context.Context, b ops.Backend, net nn.Layer, ds data.Dataset, loader *data.Loader) (EvalResult, error) {
+	return evaluate(ctx, b, net, ds, loader, nil)
+}
+
+// evaluate is Evaluate over the ranks of comm (nil: this process alone), each with its own shard of
+// the set in loader: the counts and the loss are summed over the ranks, so every rank returns the
+// result of the whole set.
+func evaluate(ctx context.Context, b ops.Backend, net nn.Layer, ds data.Dataset, loader *data.Loader, comm dist.Communicator) (EvalResult, error) {
 	net.SetTraining(false)
 	defer net.SetTraining(true)
 	start := time.Now()
@@ -75,6 +83,19 @@ func Evaluate(ctx context.Context, b ops.Backend, net nn.Layer, ds data.Dataset,
 		}
 		lossSum += float64(lv[0]) * float64(n)
 		res.Images += n
+	}
+	if comm != nil {
+		sums := []float32{float32(res.Top1), float32(res.Top5), float32(lossSum), float32(res.Images)}
+		t := ops.FromFloat32(b, ops.Float32, ops.Shape{len(sums)}, sums)
+		err := comm.AllReduce(t, false)
+		if err == nil {
+			sums, err = ops.ToFloat32(b, t)
+		}
+		b.Free(t)
+		if err != nil {
+			return res, fmt.Errorf("evaluation: rank %d: summing the counts of %d ranks: %w", comm.Rank(), comm.Size(), err)
+		}
+		res.Top1, res.Top5, lossSum, res.Images = float64(sums[0]), float64(sums[1]), float64(sums[2]), int(sums[3])
 	}
 	if res.Images == 0 {
 		return res, fmt.Errorf("evaluation: the validation set gave no images")

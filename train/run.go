@@ -8,10 +8,19 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/resnext/resnext/dist"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/train/metrics"
 	"github.com/resnext/resnext/train/optim"
 )
+
+// record writes rec to metrics.jsonl (rank 0's only).
+func (t *Trainer) record(rec metrics.Record) error {
+	if t.jsonl == nil {
+		return nil
+	}
+	return t.jsonl.Write(rec)
+}
 
 // interval accumulates what the log line of an interval of steps reports.
 type interval struct {
@@ -56,7 +65,8 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		var epochLossSum float64
 		epochLosses := 0
 		for {
-			if ctx.Err() != nil {
+			// The ranks of a data-parallel run agree at each step's end whether to stop (see below).
+			if t.par == nil && ctx.Err() != nil {
 				it.Close()
 				if t.bar != nil {
 					t.bar.Done()
@@ -76,6 +86,14 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			l := t.loss.Forward(logits, labels)
 			t.b.Add(t.lossSum, l, t.lossSum, 1)
 			t.net.Backward(t.loss.Backward(scale))
+			stop := false
+			if t.par != nil {
+				var err error
+				if stop, err = t.par.finish(ctx.Err() != nil); err != nil {
+					it.Close()
+					return sum, err
+				}
+			}
 			t.batch++
 			iv.steps++
 			iv.images += n
@@ -110,6 +128,13 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			if t.bar != nil {
 				t.bar.Step(t.batch)
 			}
+			if stop {
+				it.Close()
+				if t.bar != nil {
+					t.bar.Done()
+				}
+				return t.interrupted(sum)
+			}
 		}
 		it.Close()
 		if err := it.Err(); err != nil {
@@ -128,7 +153,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			rec.Loss = metrics.F(epochLossSum / float64(epochLosses))
 		}
 		rec.ImgPerS = metrics.F(float64(t.trainLoader.Len()) / since(epochStart))
-		if err := t.jsonl.Write(rec); err != nil {
+		if err := t.record(rec); err != nil {
 			return sum, err
 		}
 		last := t.epoch == c.EpochSize
@@ -250,6 +275,11 @@ const maxSkippedInARow = 2000
 // readLoss returns the mean of the losses summed on the device over the last steps and restarts
 // the sum.
 func (t *Trainer) readLoss(steps int) (float64, error) {
+	if t.par != nil {
+		if err := t.par.mean(t.lossSum); err != nil {
+			return 0, err
+		}
+	}
 	v, err := ops.ToFloat32(t.b, t.lossSum)
 	if err != nil {
 		return 0, err
@@ -270,7 +300,7 @@ func (t *Trainer) report(iv interval, loss float64) {
 		LR: metrics.F(lrv), LossScale: metrics.F(t.scaler.Scale()), ImgPerS: metrics.F(ips),
 		StepTime: metrics.F(secs / float64(iv.steps)), DataWait: metrics.F(iv.dataWait.Seconds()),
 		Skipped: int(t.trainLoader.Skipped()), Overflow: iv.overflow}
-	if err := t.jsonl.Write(rec); err != nil {
+	if err := t.record(rec); err != nil {
 		t.log.Warn("metrics file", zap.Error(err))
 	}
 	t.lastLoss = loss
@@ -292,13 +322,24 @@ func (t *Trainer) validate(ctx context.Context) (EvalResult, error) {
 		t.ema.Swap()
 		defer t.ema.Swap()
 	}
-	r, err := Evaluate(ctx, t.b, t.net, t.valSet, t.valLoader)
+	var comm dist.Communicator
+	if t.par != nil {
+		// Every rank evaluates its shard with rank 0's batch-norm statistics, those of the
+		// checkpoint rank 0 writes, and keeps its own for training.
+		restore, err := t.par.borrowStatistics(t.net.Params())
+		if err != nil {
+			return EvalResult{}, err
+		}
+		defer restore()
+		comm = t.par.comm
+	}
+	r, err := evaluate(ctx, t.b, t.net, t.valSet, t.valLoader, comm)
 	if err != nil {
 		return r, err
 	}
 	rec := metrics.Record{Time: time.Now(), Kind: "eval", Epoch: t.epoch, Step: t.globalStep, Loss: metrics.F(r.Loss),
 		Top1: metrics.F(r.Top1), Top5: metrics.F(r.Top5), Images: r.Images}
-	if err := t.jsonl.Write(rec); err != nil {
+	if err := t.record(rec); err != nil {
 		return r, err
 	}
 	if t.prom != nil {
@@ -310,6 +351,10 @@ func (t *Trainer) validate(ctx context.Context) (EvalResult, error) {
 // interrupted writes a checkpoint of the exact position and returns ErrInterrupted.
 func (t *Trainer) interrupted(sum *Summary) (*Summary, error) {
 	sum.Epochs, sum.Steps = t.epoch, t.globalStep
+	if !t.leader() {
+		t.log.Info("interrupted: rank 0 writes the checkpoint", zap.Int("epoch", t.epoch+1), zap.Int("step", t.batch), zap.Int("global_step", t.globalStep))
+		return sum, fmt.Errorf("%w at epoch %d step %d: rank 0 wrote the checkpoint to resume from", ErrInterrupted, t.epoch+1, t.batch)
+	}
 	path, err := t.saveNow()
 	if err != nil {
 		return sum, fmt.Errorf("%w; writing its checkpoint failed: %v", ErrInterrupted, err)

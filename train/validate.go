@@ -29,7 +29,7 @@ func Validate(ctx context.Context, o Options) (EvalResult, error) {
 		log.Info("batch size lowered to divide the number of images", zap.Int("batch_size", batch), zap.Int("images", ds.Len()))
 	}
 	logDecoder(log, ds)
-	loader, err := newEvalLoader(ds, batch, cfg.NumParallelWorkers, skipWarner(log, nil), batchBuffers(b))
+	loader, err := newEvalLoader(ds, data.LoaderOptions{BatchSize: batch, Workers: cfg.NumParallelWorkers, OnSkip: skipWarner(log, nil), Buffers: batchBuffers(b)})
 	if err != nil {
 		return EvalResult{}, err
 	}

@@ -30,16 +30,18 @@ func (d *deviceOptions) register(f *pflag.FlagSet) {
 
 // open returns the backend the flags ask for, saying in the log which one and why.
 func (d deviceOptions) open(log *zap.Logger) (ops.Backend, error) {
-	return openDeviceWith(d.target, d.threads, d.ascend, log)
+	o := d.ascend
+	o.Device = -1
+	return openDeviceWith(d.target, d.threads, o, log)
 }
 
 // openDevice returns the backend of a device_target (Ascend, CPU or auto) with threads CPU
 // threads (0: all cores), saying in the log which one and why.
 func openDevice(target string, threads int, log *zap.Logger) (ops.Backend, error) {
-	return openDeviceWith(target, threads, ascend.Options{}, log)
+	return openDeviceWith(target, threads, ascend.Options{Device: -1}, log)
 }
 
-// openDeviceWith is openDevice with the Ascend backend's options.
+// openDeviceWith is openDevice with the Ascend backend's options (Device -1: the card in $DEVICE_ID).
 func openDeviceWith(target string, threads int, ao ascend.Options, log *zap.Logger) (ops.Backend, error) {
 	var b ops.Backend
 	switch strings.ToLower(target) {
@@ -67,8 +69,7 @@ func openDeviceWith(target string, threads int, ao ascend.Options, log *zap.Logg
 	return b, nil
 }
 
-// openAscend opens the card $DEVICE_ID names (0 when unset).
+// openAscend opens the card o names (-1: the one $DEVICE_ID names, 0 when unset).
 func openAscend(o ascend.Options) (ops.Backend, error) {
-	o.Device = -1
 	return ascend.New(o)
 }

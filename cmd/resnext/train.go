@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/resnext/resnext/configs"
+	"github.com/resnext/resnext/dist"
+	"github.com/resnext/resnext/dist/launch"
+	"github.com/resnext/resnext/dist/tcp"
+	"github.com/resnext/resnext/ops/ascend"
 	"github.com/resnext/resnext/train"
 	"github.com/resnext/resnext/train/config"
 	"github.com/resnext/resnext/train/metrics"
@@ -92,9 +97,35 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 	if err != nil {
 		return err
 	}
+	env, err := launch.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	return logged(cfg.LogFormat, func(log *zap.Logger) error {
+		parallel := cfg.Distribute && env.Size > 1
+		if parallel {
+			log = log.With(zap.Int("rank", env.Rank))
+		}
 		logConfig(log, rep)
-		b, err := openDevice(cfg.DeviceTarget, cfg.Threads, log)
+		switch {
+		case parallel:
+			log.Info("data-parallel training", zap.Int("ranks", env.Size), zap.String("launcher", env.Launcher),
+				zap.String("scheduler", env.Addr()), zap.Int("device_id", env.DeviceID), zap.Int("restart", env.Restart),
+				zap.Int("global_batch", cfg.BatchSize*env.Size))
+		case env.Size > 1:
+			log.Warn("the launcher started several workers but distribute is False: this one trains alone, on all the data; give --distribute True to train together",
+				zap.Int("workers", env.Size), zap.Int("rank", env.Rank))
+		}
+		if env.Restart > 0 {
+			if cfg, err = resumeAfterRestart(cfg, env, parallel, finetune, log); err != nil {
+				return err
+			}
+		}
+		threads := cfg.Threads
+		if parallel && threads == 0 {
+			threads = env.Threads(runtime.NumCPU())
+		}
+		b, err := openDeviceWith(cfg.DeviceTarget, threads, ascend.Options{Device: env.DeviceID}, log)
 		if err != nil {
 			return err
 		}
@@ -102,8 +133,17 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 		if cfg.AmpLevel == "O2" && b.Name() == "cpu" {
 			log.Info("amp_level O2 computes in float16 on Ascend; the CPU backend computes in float32 (the loss scale still applies)")
 		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		var comm dist.Communicator
+		if parallel {
+			if comm, err = dist.Join(ctx, b, env, tcp.Options{}); err != nil {
+				return err
+			}
+			defer comm.Close()
+		}
 		var prom *metrics.Prom
-		if cfg.MetricsAddr != "" {
+		if cfg.MetricsAddr != "" && env.Rank == 0 {
 			prom = metrics.NewProm()
 			srv, err := prom.Serve(cfg.MetricsAddr)
 			if err != nil {
@@ -112,13 +152,11 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 			defer srv.Close()
 			log.Info("serving Prometheus metrics", zap.String("addr", "http://"+srv.Addr()+"/metrics"))
 		}
-		t, err := train.New(train.Options{Config: cfg, Backend: b, Log: log, Prom: prom, Progress: newProgress(), Finetune: finetune})
+		t, err := train.New(train.Options{Config: cfg, Backend: b, Log: log, Prom: prom, Progress: newProgress(), Finetune: finetune, Comm: comm})
 		if err != nil {
 			return err
 		}
 		defer t.Close()
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
 		sum, err := t.Run(ctx)
 		if errors.Is(err, train.ErrInterrupted) {
 			return exitError{code: 130, err: err}
@@ -126,12 +164,41 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 		if err != nil {
 			return err
 		}
-		if sum.BestEpoch > 0 {
+		if sum.BestEpoch > 0 && env.Rank == 0 {
 			fmt.Fprintf(cmd.OutOrStdout(), "test top-1 %.2f%%, top-5 %.2f%% after %d epochs (best %.2f%% at epoch %d); checkpoint %s\n",
 				100*sum.Last.Top1, 100*sum.Last.Top5, sum.Epochs, 100*sum.Best.Top1, sum.BestEpoch, sum.Checkpoint)
 		}
 		return nil
 	})
+}
+
+// resumeAfterRestart points a restarted job (env.Restart > 0: resnext msrun --max_restarts, torchrun,
+// a requeued Slurm job) at the newest checkpoint in ckpt_save_dir. Rank 0 reads it; the other ranks
+// of a data-parallel run take everything from rank 0, so they need not see its disk. A job that
+// failed before its first checkpoint starts again as its command line says; fine-tuning starts again
+// from the pretrained weights.
+func resumeAfterRestart(cfg config.Config, env launch.Env, parallel, finetune bool, log *zap.Logger) (config.Config, error) {
+	if finetune {
+		log.Warn("restarted: fine-tuning starts again from the pretrained weights", zap.Int("restart", env.Restart))
+		return cfg, nil
+	}
+	if parallel && env.Rank != 0 {
+		log.Info("restarted: rank 0 resumes from the latest checkpoint and this rank takes its state", zap.Int("restart", env.Restart))
+		cfg.CkptPath, cfg.ResumeOpt = "", false
+		return cfg, nil
+	}
+	path, err := train.LatestCheckpoint(cfg.CkptSaveDir, cfg.Model)
+	if err != nil {
+		return cfg, err
+	}
+	if path == "" {
+		log.Warn("restarted, but ckpt_save_dir holds no checkpoint yet: training starts as the command line says",
+			zap.Int("restart", env.Restart), zap.String("ckpt_save_dir", cfg.CkptSaveDir))
+		return cfg, nil
+	}
+	log.Info("restarted: resuming from the latest checkpoint", zap.Int("restart", env.Restart), zap.String("ckpt", path))
+	cfg.CkptPath, cfg.ResumeOpt = path, true
+	return cfg, nil
 }
 
 // logConfig says once which file was read and which keys only MindSpore's graph mode uses.

@@ -25,10 +25,12 @@ const (
 )
 
 // Environment variables Run sets for its workers besides msrun's: which attempt this is (0 first, then one
-// more per restart), and how many workers run on this node (FromEnv's LocalSize).
+// more per restart), how many workers run on this node (FromEnv's LocalSize), and whether each worker is
+// bound to a share of the node's cores (1) or not (0).
 const (
 	EnvRestart     = "RESNEXT_RESTART"
 	EnvLocalWorker = "MS_LOCAL_WORKER"
+	EnvBoundCores  = "RESNEXT_BIND_CORE"
 )
 
 // Env is a worker's view of the job, from the launcher that started it.
@@ -54,6 +56,18 @@ type Env struct {
 	// (a requeued job); 0 for the first attempt. A restarted worker resumes from the run's latest
 	// checkpoint.
 	Restart int
+	// BoundCores says the launcher bound this worker to a share of the node's cores (msrun
+	// --bind_core True): the cores it may use are its own.
+	BoundCores bool
+}
+
+// Threads is how many CPU threads a worker of this job runs its kernels on when not told: the cores it
+// may use, shared with the other workers of its node unless the launcher bound each to its own.
+func (e Env) Threads(cores int) int {
+	if e.BoundCores || e.LocalSize <= 1 {
+		return max(cores, 1)
+	}
+	return max(cores/e.LocalSize, 1)
 }
 
 // Scope is the prefix of the rendezvous keys of this attempt of the job: the ranks of a restart meet
@@ -63,8 +77,23 @@ func (e Env) Scope() string { return "attempt/" + strconv.Itoa(e.Restart) + "/" 
 // Forever reports whether the workers wait for each other without a time limit.
 func (e Env) Forever() bool { return e.ClusterTimeout < 0 }
 
-// Addr is MasterAddr:MasterPort, as net.Dial takes it.
-func (e Env) Addr() string { return joinHostPort(e.MasterAddr, e.MasterPort) }
+// Addr is the scheduler's address, as net.Dial takes it: MasterAddr:MasterPort, but for torchrun,
+// whose own store holds MASTER_PORT, where the scheduler is on the port after it.
+func (e Env) Addr() string { return joinHostPort(e.MasterAddr, e.SchedulerPort()) }
+
+// SchedulerPort is the port of the job's scheduler (see Addr).
+func (e Env) SchedulerPort() int {
+	if e.Launcher == LauncherTorchrun {
+		return e.MasterPort + 1
+	}
+	return e.MasterPort
+}
+
+// ServesScheduler reports whether this worker runs the job's scheduler itself: rank 0 under a
+// launcher that runs none of ours (Slurm's srun, torchrun). Under resnext msrun, msrun runs it.
+func (e Env) ServesScheduler() bool {
+	return e.Size > 1 && e.Rank == 0 && (e.Launcher == LauncherSlurm || e.Launcher == LauncherTorchrun)
+}
 
 func joinHostPort(host string, port int) string {
 	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
@@ -115,6 +144,7 @@ func FromEnv(getenv func(string) string) (Env, error) {
 			break
 		}
 	}
+	e.BoundCores = getenv(EnvBoundCores) == "1"
 	e.DeviceID = e.LocalRank
 	if getenv("DEVICE_ID") != "" {
 		e.DeviceID = r.int("DEVICE_ID")
@@ -227,6 +257,9 @@ func (r *envReader) torchrun() Env {
 	e.LocalSize = r.int("LOCAL_WORLD_SIZE")
 	e.MasterAddr = r.host("MASTER_ADDR")
 	e.MasterPort = r.port("MASTER_PORT")
+	if r.err == nil && e.MasterPort == 65535 {
+		r.fail("MASTER_PORT", "the scheduler listens on the port after torchrun's: use a port below 65535")
+	}
 	return e
 }
 

@@ -189,3 +189,49 @@ func TestEnvAddr(t *testing.T) {
 		t.Errorf("Addr = %q", a)
 	}
 }
+
+// TestScheduler: rank 0 serves the scheduler under srun and torchrun, on the port after torchrun's
+// own store; msrun runs its own.
+func TestScheduler(t *testing.T) {
+	for _, tc := range []struct {
+		env   map[string]string
+		serve bool
+		addr  string
+	}{
+		{with(torchrunEnv, "RANK", "0"), true, "host0:29501"},
+		{torchrunEnv, false, "host0:29501"},
+		{with(slurmEnv, "SLURM_PROCID", "0", "SLURM_LOCALID", "0"), true, "node03:13456"},
+		{with(msrunEnv, "RANK_ID", "0"), false, "10.0.0.1:8118"},
+		{nil, false, "127.0.0.1:8118"},
+	} {
+		e, err := FromEnv(getenv(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.ServesScheduler() != tc.serve || e.Addr() != tc.addr {
+			t.Errorf("%s rank %d: serves %v at %s, want %v at %s", e.Launcher, e.Rank, e.ServesScheduler(), e.Addr(), tc.serve, tc.addr)
+		}
+	}
+	if _, err := FromEnv(getenv(with(torchrunEnv, "MASTER_PORT", "65535"))); err == nil || !strings.Contains(err.Error(), "MASTER_PORT") {
+		t.Errorf("torchrun on port 65535: %v", err)
+	}
+}
+
+func TestThreads(t *testing.T) {
+	for _, tc := range []struct {
+		env         Env
+		cores, want int
+	}{
+		{Env{Size: 1, LocalSize: 1}, 8, 8},
+		{Env{Size: 4, LocalSize: 2}, 8, 4},
+		{Env{Size: 4, LocalSize: 2, BoundCores: true}, 4, 4},
+		{Env{Size: 8, LocalSize: 8}, 2, 1},
+	} {
+		if got := tc.env.Threads(tc.cores); got != tc.want {
+			t.Errorf("%+v on %d cores: %d threads, want %d", tc.env, tc.cores, got, tc.want)
+		}
+	}
+	if e, _ := FromEnv(getenv(with(msrunEnv, EnvBoundCores, "1"))); !e.BoundCores {
+		t.Error("RESNEXT_BIND_CORE=1 not read")
+	}
+}

@@ -147,7 +147,15 @@ func (o resolved) workerEnv(i, attempt int) []string {
 		fmt.Sprintf("LOCAL_RANK=%d", i),
 		fmt.Sprintf("DEVICE_ID=%d", i),
 		fmt.Sprintf("%s=%d", EnvRestart, attempt),
+		fmt.Sprintf("%s=%d", EnvBoundCores, boolInt(o.BindCore)),
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // coreRange is the share of the cores worker i of local gets with --bind_core, as msrun computes it:

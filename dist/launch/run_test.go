@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 var workerVars = []string{"RANK_ID", "RANK_SIZE", "MS_WORKER_NUM", "MS_LOCAL_WORKER", "MS_SCHED_HOST", "MS_SCHED_PORT",
-	"MS_ROLE", "MS_TOPO_TIMEOUT", "LOCAL_RANK", "DEVICE_ID", "RESNEXT_RESTART", "LAUNCH_TEST_INHERITED"}
+	"MS_ROLE", "MS_TOPO_TIMEOUT", "LOCAL_RANK", "DEVICE_ID", "RESNEXT_RESTART", "RESNEXT_BIND_CORE", "LAUNCH_TEST_INHERITED"}
 
 func testWorker(acts []string) int {
 	local, _ := strconv.Atoi(os.Getenv("LOCAL_RANK"))
@@ -163,7 +163,7 @@ func TestRunEnvironmentAndLogs(t *testing.T) {
 			rank := node*2 + i
 			log := readLog(t, o, rank)
 			want := fmt.Sprintf("RANK_ID=%d\nRANK_SIZE=4\nMS_WORKER_NUM=4\nMS_LOCAL_WORKER=2\nMS_SCHED_HOST=10.1.2.3\nMS_SCHED_PORT=9000\n"+
-				"MS_ROLE=MS_WORKER\nMS_TOPO_TIMEOUT=-1\nLOCAL_RANK=%d\nDEVICE_ID=%d\nRESNEXT_RESTART=0\nLAUNCH_TEST_INHERITED=yes\nto stderr\n", rank, i, i)
+				"MS_ROLE=MS_WORKER\nMS_TOPO_TIMEOUT=-1\nLOCAL_RANK=%d\nDEVICE_ID=%d\nRESNEXT_RESTART=0\nRESNEXT_BIND_CORE=0\nLAUNCH_TEST_INHERITED=yes\nto stderr\n", rank, i, i)
 			if !strings.HasPrefix(log, fmt.Sprintf("==== msrun: rank %d, attempt 0,", rank)) || !strings.HasSuffix(log, want) {
 				t.Errorf("node %d: worker_%d.log:\n%s\nwant a header, then\n%s", node, rank, log, want)
 			}

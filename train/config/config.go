@@ -281,6 +281,10 @@ type Config struct {
 	// ExifOrientation turns JPEGs upright by their EXIF orientation tag (MindSpore's decoder
 	// ignores the tag, so MindCV's recipe does).
 	ExifOrientation bool `key:"exif_orientation" help:"turn JPEGs upright by their EXIF orientation tag (MindCV ignores it)"`
+	// BucketCapMB bounds the gradient buckets of data-parallel training, in MiB (PyTorch DDP's
+	// bucket_cap_mb): a bucket is averaged over the ranks as soon as its gradients are computed,
+	// while the backward pass goes on.
+	BucketCapMB float64 `key:"bucket_cap_mb" help:"distribute: MiB of gradients averaged at a time while backward goes on"`
 }
 
 // Default returns MindCV's defaults (config.py's create_parser) and this project's.
@@ -395,6 +399,7 @@ func Default() Config {
 		PoolPadding:     "auto",
 		EvalBatchSize:   0,
 		JPEGDecoder:     "auto",
+		BucketCapMB:     25,
 	}
 }
 

@@ -299,6 +299,7 @@ func (c Config) problems() []problem {
 	ch.oneOf("pool_padding", c.PoolPadding, poolPaddings, false)
 	ch.intMin("eval_batch_size", c.EvalBatchSize, 0)
 	ch.oneOf("jpeg_decoder", c.JPEGDecoder, jpegDecoders, true)
+	ch.floatRange("bucket_cap_mb", c.BucketCapMB, 0, true, 1<<16, false)
 
 	return ch.probs
 }
