@@ -97,7 +97,7 @@ func (p *parallel) finish(stop bool) (bool, error) {
 	}
 	p.err, p.started = nil, false
 	if err != nil {
-		return false, fmt.Errorf("rank %d: averaging the gradients over %d ranks: %w", p.comm.Rank(), p.comm.Size(), err)
+		return false, fmt.Errorf("averaging the gradients over %d ranks: %w", p.comm.Size(), err)
 	}
 	v, err := ops.ToFloat32(p.b, p.stop)
 	if err != nil {
@@ -109,7 +109,7 @@ func (p *parallel) finish(stop bool) (bool, error) {
 // mean averages the scalar t (the sum of the losses) over the ranks.
 func (p *parallel) mean(t ops.Tensor) error {
 	if err := p.comm.AllReduce(t, true); err != nil {
-		return fmt.Errorf("rank %d: averaging the loss over %d ranks: %w", p.comm.Rank(), p.comm.Size(), err)
+		return fmt.Errorf("averaging the loss over %d ranks: %w", p.comm.Size(), err)
 	}
 	return nil
 }
