@@ -35,7 +35,13 @@ dataset-fashion-mnist package).
 Checkpoints {model}-{epoch}_{step}.ckpt go to ckpt_save_dir as ckpt_save_policy says, holding the
 optimizer's state as MindSpore does; --ckpt_path FILE --resume_opt True resumes a run where it
 stopped. SIGINT and SIGTERM write a checkpoint of the exact position, then stop. Metrics go to
-ckpt_save_dir/metrics.jsonl (resnext plot draws them) and, with --metrics_addr, to Prometheus.`
+ckpt_save_dir/metrics.jsonl (resnext plot draws them) and, with --metrics_addr, to Prometheus.
+
+--distribute True under a launcher (resnext msrun, torchrun, Slurm's srun) trains with the job's
+other workers: each reads its shard of the data and gradients are averaged over the workers (HCCL
+on Ascend, a TCP ring on the CPU); the global batch is batch_size times the workers, and only rank 0
+writes checkpoints and metrics. A job restarted after a failure resumes from the newest checkpoint
+in ckpt_save_dir.`
 
 func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -45,6 +51,7 @@ func newTrainCmd() *cobra.Command {
 		Example: `  resnext train
   resnext train -c configs/cpu/fashion_mnist.yaml --data_dir /usr/share/datasets/fashion-mnist
   resnext train --config configs/resnext/resnext50_32x4d_ascend.yaml --data_dir /path/to/imagenet --distribute False
+  resnext msrun --worker_num 8 resnext train --config configs/resnext/resnext50_32x4d_ascend.yaml --data_dir /path/to/imagenet --distribute True
   resnext train -c configs/resnext/resnext50_32x4d_ascend.yaml --data_dir D --ckpt_path ckpt/resnext50_32x4d-10_1251.ckpt --resume_opt True`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrainCmd(cmd, false) },
