@@ -36,6 +36,8 @@ const (
 	ErrRTFailure              Code = 500003
 	ErrRTInternalError        Code = 507000
 	ErrRTModelExecute         Code = 507011
+	ErrRTTaskTimeout          Code = 507048 // a queued task (an HCCL collective) timed out on the device
+	ErrRTTaskException        Code = 507049 // a queued task (an HCCL collective) failed on the device
 	ErrRTDrvInternalError     Code = 507899
 )
 
@@ -80,6 +82,8 @@ var codeNames = map[Code]string{
 	ErrRTFailure:              "ACL_ERROR_RT_FAILURE",
 	ErrRTInternalError:        "ACL_ERROR_RT_INTERNAL_ERROR",
 	ErrRTModelExecute:         "ACL_ERROR_RT_MODEL_EXECUTE",
+	ErrRTTaskTimeout:          "ACL_ERROR_RT_FFTS_PLUS_TIMEOUT",
+	ErrRTTaskException:        "ACL_ERROR_RT_FFTS_PLUS_EXCEPTION",
 	ErrRTDrvInternalError:     "ACL_ERROR_RT_DRV_INTERNAL_ERROR",
 	NNErrParamNullptr:         "ACLNN_ERR_PARAM_NULLPTR",
 	NNErrParamInvalid:         "ACLNN_ERR_PARAM_INVALID",
@@ -144,15 +148,20 @@ func (e *Error) Error() string {
 	} else {
 		fmt.Fprintf(&b, ": %s (%d)", e.Code.String(), int32(e.Code))
 	}
-	if e.Detail != "" {
+	writeDetail(&b, e.Detail, e.Msg)
+	return b.String()
+}
+
+// writeDetail appends ": detail: msg" to an error's text, leaving out what is empty.
+func writeDetail(b *strings.Builder, detail, msg string) {
+	if detail != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Detail)
+		b.WriteString(detail)
 	}
-	if m := strings.TrimSpace(e.Msg); m != "" {
+	if m := strings.TrimSpace(msg); m != "" {
 		b.WriteString(": ")
 		b.WriteString(m)
 	}
-	return b.String()
 }
 
 // Is reports whether target is the same Code, so errors.Is(err, acl.ErrRTMemoryAllocation) works.

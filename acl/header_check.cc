@@ -41,3 +41,17 @@ static_assert(sizeof(aclDataType) == sizeof(int) && sizeof(aclFormat) == sizeof(
                   sizeof(aclrtMemcpyKind) == sizeof(int) && sizeof(aclrtMemMallocPolicy) == sizeof(int) &&
                   sizeof(aclrtMemAttr) == sizeof(int),
               "the enums are passed as int by the C shim");
+
+// HCCL (hccl/hccl_types.h): the values the Go side mirrors, and the root info's size.
+static_assert(HCCL_SUCCESS == 0 && HCCL_E_PARA == 1 && HCCL_E_PTR == 2 && HCCL_E_MEMORY == 3 && HCCL_E_INTERNAL == 4 &&
+                  HCCL_E_NOT_SUPPORT == 5 && HCCL_E_TIMEOUT == 9 && HCCL_E_RUNTIME == 15 && HCCL_E_SUSPENDING == 22,
+              "HcclResult values");
+static_assert(HCCL_DATA_TYPE_INT8 == 0 && HCCL_DATA_TYPE_INT32 == 2 && HCCL_DATA_TYPE_FP16 == 3 &&
+                  HCCL_DATA_TYPE_FP32 == 4 && HCCL_DATA_TYPE_INT64 == 5 && HCCL_DATA_TYPE_BFP16 == 11,
+              "HcclDataType values");
+static_assert(HCCL_REDUCE_SUM == 0 && HCCL_REDUCE_PROD == 1 && HCCL_REDUCE_MAX == 2 && HCCL_REDUCE_MIN == 3,
+              "HcclReduceOp values");
+static_assert(sizeof(HcclRootInfo) == 4108, "HcclRootInfo is HCCL_ROOT_INFO_BYTES");
+static_assert(sizeof(HcclResult) == sizeof(int) && sizeof(HcclDataType) == sizeof(int) &&
+                  sizeof(HcclReduceOp) == sizeof(int),
+              "the HCCL enums are passed as int by the C shim");

@@ -27,6 +27,9 @@ type Lib struct {
 	inited   bool
 	// finalized: aclFinalize was called; aclInit cannot be again.
 	finalized bool
+	// hcclErr says why HCCL cannot be used (libhccl.so missing, rejected or lacking a symbol); nil
+	// when it loaded.
+	hcclErr error
 }
 
 var (
@@ -135,9 +138,18 @@ func load(p searchPlan) (*Lib, error) {
 		}
 	}
 
+	// HCCL: optional. Without it one device still works; the error is kept for the HCCL calls.
+	var hcclErr error
+	if err := need(C.RX_LIB_HCCL, libHCCL); err != nil {
+		hcclErr = err
+		if le, ok := err.(*LoadError); ok && notFound(err) {
+			le.Hint = "HCCL (multi-device training) ships with the CANN toolkit; one device works without it; " + p.hint()
+		}
+	}
+
 	// C memory, so the C wrappers may read it at any time; kept for the process's life like the libraries.
 	table := (*C.rx_lib)(C.calloc(1, C.size_t(unsafe.Sizeof(C.rx_lib{}))))
-	l := &Lib{c: table, optional: map[string]bool{}}
+	l := &Lib{c: table, optional: map[string]bool{}, hcclErr: hcclErr}
 	for i := range libs {
 		for _, o := range libs[i] {
 			l.paths[i] = append(l.paths[i], o.path)
@@ -157,6 +169,14 @@ func load(p searchPlan) (*Lib, error) {
 		goName := C.GoString(name)
 		if opt {
 			l.optional[goName] = sym != nil
+		}
+		if lib == int(C.RX_LIB_HCCL) && sym == nil && !opt {
+			// A libhccl.so without one of the symbols: HCCL is unavailable, the rest loads.
+			if l.hcclErr == nil {
+				l.hcclErr = &LoadError{Symbol: goName, Library: libHCCL, Path: joinPaths(l.paths[lib]),
+					Reason: C.GoString(&errbuf[0]), Hint: "this HCCL is too old or the installation is incomplete; " + p.hint()}
+			}
+			continue
 		}
 		if sym == nil && !opt {
 			C.free(unsafe.Pointer(table))
@@ -192,6 +212,8 @@ func libNames(idx int, paths []string) string {
 		return libACL
 	case int(C.RX_LIB_NNOPBASE):
 		return libNNOpBase
+	case int(C.RX_LIB_HCCL):
+		return libHCCL
 	}
 	return libOpAPI
 }
@@ -207,7 +229,8 @@ func joinPaths(p []string) string {
 	return s
 }
 
-// Paths lists the files loaded: libascendcl, libnnopbase, then the op libraries.
+// Paths lists the files loaded: libascendcl, libnnopbase, the op libraries, then libhccl when it
+// was found.
 func (l *Lib) Paths() []string {
 	var s []string
 	for _, p := range l.paths {

@@ -30,6 +30,8 @@ const (
 	libACLRT    = "libacl_rt.so"
 	libNNOpBase = "libnnopbase.so"
 	libOpAPI    = "libopapi.so"
+	// libHCCL is the collective communication library, optional: without it one device works.
+	libHCCL = "libhccl.so"
 )
 
 // libOpAPISplit are the op libraries of the packages that split libopapi.so.

@@ -515,3 +515,78 @@ rx_ret rx_graph_destroy(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI
     RX_ENSURE(L, ctx, id);
     return rx_result(L, RX_FN(L, aclmdlRIDestroy)(g));
 }
+
+rx_ret rx_stream_wait_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s, aclrtEvent e) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtStreamWaitEvent)(s, e));
+}
+
+rx_ret rx_reset_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, aclrtResetEvent)(e, s));
+}
+
+/* ---- HCCL ---- */
+
+rx_ret rx_hccl_get_root_info(const rx_lib *L, aclrtContext ctx, uint64_t id, HcclRootInfo *rootInfo) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, HcclGetRootInfo)(rootInfo));
+}
+
+/* The size and rank of a new communicator c in r (r.p = c); a failure leaves c to the caller. */
+static rx_ret rx_hccl_describe(const rx_lib *L, HcclComm c) {
+    uint32_t size = 0, rank = 0;
+    int32_t rc = RX_FN(L, HcclGetRankSize)(c, &size);
+    if (rc == 0) rc = RX_FN(L, HcclGetRankId)(c, &rank);
+    rx_ret r = rc == 0 ? rx_ok() : rx_fail(L, rc, RX_STAGE_SECOND);
+    r.p = c;
+    r.v = size;
+    r.v2 = rank;
+    return r;
+}
+
+rx_ret rx_hccl_init_root_info(const rx_lib *L, aclrtContext ctx, uint64_t id, uint32_t nRanks,
+                              const HcclRootInfo *rootInfo, uint32_t rank) {
+    RX_ENSURE(L, ctx, id);
+    HcclComm c = NULL;
+    int32_t rc = RX_FN(L, HcclCommInitRootInfo)(nRanks, rootInfo, rank, &c);
+    if (rc != 0) return rx_fail(L, rc, RX_STAGE_CALL);
+    return rx_hccl_describe(L, c);
+}
+
+rx_ret rx_hccl_init_cluster_info(const rx_lib *L, aclrtContext ctx, uint64_t id, const char *clusterInfo,
+                                 uint32_t rank) {
+    RX_ENSURE(L, ctx, id);
+    HcclComm c = NULL;
+    int32_t rc = RX_FN(L, HcclCommInitClusterInfo)(clusterInfo, rank, &c);
+    if (rc != 0) return rx_fail(L, rc, RX_STAGE_CALL);
+    return rx_hccl_describe(L, c);
+}
+
+rx_ret rx_hccl_all_reduce(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t sendBuf, uintptr_t recvBuf,
+                          uint64_t count, int32_t dataType, int32_t op, HcclComm comm, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, HcclAllReduce)((void *)sendBuf, (void *)recvBuf, count, dataType, op, comm, s));
+}
+
+rx_ret rx_hccl_broadcast(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t buf, uint64_t count,
+                         int32_t dataType, uint32_t root, HcclComm comm, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, HcclBroadcast)((void *)buf, count, dataType, root, comm, s));
+}
+
+rx_ret rx_hccl_barrier(const rx_lib *L, aclrtContext ctx, uint64_t id, HcclComm comm, aclrtStream s) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, HcclBarrier)(comm, s));
+}
+
+rx_ret rx_hccl_comm_destroy(const rx_lib *L, aclrtContext ctx, uint64_t id, HcclComm comm) {
+    RX_ENSURE(L, ctx, id);
+    return rx_result(L, RX_FN(L, HcclCommDestroy)(comm));
+}
+
+char *rx_hccl_error_string(const rx_lib *L, int32_t code) {
+    if (L->sym[RX_SYM_HcclGetErrorString] == NULL) return NULL;
+    const char *m = RX_FN(L, HcclGetErrorString)(code);
+    return m == NULL ? NULL : strdup(m);
+}

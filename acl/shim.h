@@ -44,6 +44,8 @@
 #include <aclnnop/aclnn_fill_scalar.h>
 #include <aclnnop/aclnn_eq_scalar.h>
 #include <aclnnop/aclnn_copy.h>
+#include <hccl/hccl.h>
+#include <hccl/hccl_types.h>
 #ifdef RESNEXT_ACL_SKIP_OPTIONAL
 /* Headers without the optional symbols (CANN before 8.1) lack graph capture's types as well. */
 typedef void *aclmdlRI;
@@ -68,14 +70,24 @@ typedef struct aclBoolArray aclBoolArray;
 typedef struct aclOpExecutor aclOpExecutor;
 typedef void *aclmdlRI;
 typedef int aclmdlRICaptureMode;
+/* HCCL (hccl/hccl_types.h): the enums as int, the root info as its 4108 bytes. */
+typedef int HcclResult;
+typedef void *HcclComm;
+typedef int HcclDataType;
+typedef int HcclReduceOp;
+typedef struct HcclRootInfoDef {
+    char internal[4108];
+} HcclRootInfo;
 #endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Libraries, in load order. The op symbols are looked up in libopapi.so, or in the split packages. */
-enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
+/* Libraries, in load order. The op symbols are looked up in libopapi.so, or in the split packages.
+ * libhccl.so is optional: without it (or with one that lacks a symbol) the rest loads and the HCCL
+ * wrappers report why HCCL is unavailable. */
+enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_LIB_HCCL = 3, RX_NLIB = 4 };
 
 /* BEGIN RX_SYMBOLS: this block, up to END RX_SYMBOLS, is mirrored verbatim in
  * testruntime/csrc/cann_symbols.h, from which the test runtime declares its stand-ins, so the C
@@ -103,6 +115,8 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclrtRecordEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event, aclrtStream stream))             \
     X(aclrtSynchronizeEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event))                            \
     X(aclrtDestroyEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event))                                \
+    X(aclrtStreamWaitEvent, RX_LIB_ACL, REQ, aclError, (aclrtStream stream, aclrtEvent event))         \
+    X(aclrtResetEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event, aclrtStream stream))              \
     X(aclrtMalloc, RX_LIB_ACL, REQ, aclError, (void **devPtr, size_t size, aclrtMemMallocPolicy policy)) \
     X(aclrtFree, RX_LIB_ACL, REQ, aclError, (void *devPtr))                                            \
     X(aclrtMallocHost, RX_LIB_ACL, REQ, aclError, (void **hostPtr, size_t size))                       \
@@ -267,7 +281,25 @@ enum { RX_LIB_ACL = 0, RX_LIB_NNOPBASE = 1, RX_LIB_OPAPI = 2, RX_NLIB = 3 };
     X(aclnnInplaceRsqrt, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                             \
     X(aclnnInplaceReciprocalGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
       (const aclTensor *selfRef, uint64_t *workspaceSize, aclOpExecutor **executor))                   \
-    X(aclnnInplaceReciprocal, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+    X(aclnnInplaceReciprocal, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                        \
+    /* HCCL: libhccl.so (hccl/hccl.h), an optional library; REQ here means required of a libhccl.so. */ \
+    X(HcclGetRootInfo, RX_LIB_HCCL, REQ, HcclResult, (HcclRootInfo *rootInfo))                         \
+    X(HcclCommInitRootInfo, RX_LIB_HCCL, REQ, HcclResult,                                              \
+      (uint32_t nRanks, const HcclRootInfo *rootInfo, uint32_t rank, HcclComm *comm))                  \
+    X(HcclCommInitClusterInfo, RX_LIB_HCCL, REQ, HcclResult,                                           \
+      (const char *clusterInfo, uint32_t rank, HcclComm *comm))                                        \
+    X(HcclAllReduce, RX_LIB_HCCL, REQ, HcclResult,                                                     \
+      (void *sendBuf, void *recvBuf, uint64_t count, HcclDataType dataType, HcclReduceOp op,           \
+       HcclComm comm, aclrtStream stream))                                                             \
+    X(HcclBroadcast, RX_LIB_HCCL, REQ, HcclResult,                                                     \
+      (void *buf, uint64_t count, HcclDataType dataType, uint32_t root, HcclComm comm,                 \
+       aclrtStream stream))                                                                            \
+    X(HcclBarrier, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm, aclrtStream stream))                  \
+    X(HcclCommDestroy, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm))                                  \
+    X(HcclGetRankSize, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm, uint32_t *rankSize))              \
+    X(HcclGetRankId, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm, uint32_t *rank))                    \
+    /* Absent from older HCCL, probed. */                                                              \
+    X(HcclGetErrorString, RX_LIB_HCCL, OPT, const char *, (HcclResult code))
 
 /* The second phase of every aclnn op has this parameter list. */
 #define RX_LAUNCH_PARAMS \
@@ -478,6 +510,29 @@ rx_ret rx_capture_begin(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStr
 rx_ret rx_capture_end(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s);
 rx_ret rx_graph_launch(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI g, aclrtStream s);
 rx_ret rx_graph_destroy(const rx_lib *L, aclrtContext ctx, uint64_t id, aclmdlRI g);
+
+/* Cross-stream ordering: s waits (device-side) for e's last record; e is reset on s afterwards. */
+rx_ret rx_stream_wait_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtStream s, aclrtEvent e);
+rx_ret rx_reset_event(const rx_lib *L, aclrtContext ctx, uint64_t id, aclrtEvent e, aclrtStream s);
+
+/* HCCL, with the device's context made current first (a communicator belongs to the current
+ * device). The caller checks that libhccl.so loaded. rc is the HcclResult (or, at RX_STAGE_CTX, the
+ * aclError of aclrtSetCurrentContext); msg is aclGetRecentErrMsg's text, where CANN reports HCCL's
+ * errors too. The init wrappers return the communicator in p, its size in v and its rank in v2
+ * (RX_STAGE_SECOND when HcclGetRankSize or HcclGetRankId failed). */
+rx_ret rx_hccl_get_root_info(const rx_lib *L, aclrtContext ctx, uint64_t id, HcclRootInfo *rootInfo);
+rx_ret rx_hccl_init_root_info(const rx_lib *L, aclrtContext ctx, uint64_t id, uint32_t nRanks,
+                              const HcclRootInfo *rootInfo, uint32_t rank);
+rx_ret rx_hccl_init_cluster_info(const rx_lib *L, aclrtContext ctx, uint64_t id, const char *clusterInfo,
+                                 uint32_t rank);
+rx_ret rx_hccl_all_reduce(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t sendBuf, uintptr_t recvBuf,
+                          uint64_t count, int32_t dataType, int32_t op, HcclComm comm, aclrtStream s);
+rx_ret rx_hccl_broadcast(const rx_lib *L, aclrtContext ctx, uint64_t id, uintptr_t buf, uint64_t count,
+                         int32_t dataType, uint32_t root, HcclComm comm, aclrtStream s);
+rx_ret rx_hccl_barrier(const rx_lib *L, aclrtContext ctx, uint64_t id, HcclComm comm, aclrtStream s);
+rx_ret rx_hccl_comm_destroy(const rx_lib *L, aclrtContext ctx, uint64_t id, HcclComm comm);
+/* HcclGetErrorString's text for code (a malloc'd copy), or NULL when the symbol is absent. */
+char *rx_hccl_error_string(const rx_lib *L, int32_t code);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Ascend test runtime (acl/testruntime, the host-memory stand-in for CANN) into DIR for
-# use outside the tests: DIR/libascendcl.so, the links DIR/libnnopbase.so and DIR/libopapi.so to it,
-# and the sources under DIR/src. Point resnext at it with RESNEXT_ACL_LIB_DIR=DIR.
+# use outside the tests: DIR/libascendcl.so, the links DIR/libnnopbase.so, DIR/libopapi.so and
+# DIR/libhccl.so (HCCL across processes) to it, and the sources under DIR/src. Point resnext at it with RESNEXT_ACL_LIB_DIR=DIR.
 #
 #   scripts/build_testruntime.sh DIR
 #

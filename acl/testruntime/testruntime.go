@@ -1,6 +1,7 @@
 // Package testruntime builds the test runtime: a C library that exports the subset of the CANN
-// runtime (libascendcl.so), aclnn base (libnnopbase.so) and aclnn operator (libopapi.so) symbols the
-// project uses, over host memory, with reference math and checks of the calling contract.
+// runtime (libascendcl.so), aclnn base (libnnopbase.so), aclnn operator (libopapi.so) and HCCL
+// (libhccl.so) symbols the project uses, over host memory, with reference math and checks of the
+// calling contract; its HCCL meets the ranks of a communicator across processes.
 //
 // Machines without an Ascend device or CANN toolkit (CI among them) point the acl package's loader at
 // the directory Build returns, through RESNEXT_ACL_LIB_DIR. The library is never loaded otherwise.
@@ -23,9 +24,10 @@ import (
 //go:embed csrc/*.c csrc/*.h
 var sources embed.FS
 
-// LibNames are the file names Build creates in its directory, one per CANN library. All but the first
-// are symbolic links to the first, so that loading the three names loads one instance of the runtime.
-var LibNames = []string{"libascendcl.so", "libnnopbase.so", "libopapi.so"}
+// LibNames are the file names Build creates in its directory, one per CANN library: the runtime,
+// aclnn's base and operators, and HCCL. All but the first are symbolic links to the first, so that
+// loading the four names loads one instance of the runtime.
+var LibNames = []string{"libascendcl.so", "libnnopbase.so", "libopapi.so", "libhccl.so"}
 
 // SrcDir is the subdirectory of a build directory that holds the C sources, among them testrt.h, the
 // header test programs include.
@@ -93,7 +95,7 @@ func BuildInto(dir string) (diagnostics string, err error) {
 }
 
 // Build compiles the test runtime into a temporary directory of t and returns the directory, which
-// holds the three library names (see LibNames) and the sources under SrcDir. It skips t when no C
+// holds the four library names (see LibNames) and the sources under SrcDir. It skips t when no C
 // compiler is installed and fails it when the build fails.
 func Build(t testing.TB) (dir string) {
 	t.Helper()

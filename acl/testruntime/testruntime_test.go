@@ -120,6 +120,9 @@ func TestExportedSymbols(t *testing.T) {
 		aclnnInplaceCopyGetWorkspaceSize aclnnInplaceCopy aclrtGetSocName
 		aclnnInplaceRsqrtGetWorkspaceSize aclnnInplaceRsqrt aclnnInplaceReciprocalGetWorkspaceSize aclnnInplaceReciprocal
 		aclmdlRICaptureBegin aclmdlRICaptureEnd aclmdlRIExecuteAsync aclmdlRIDestroy
+		aclrtStreamWaitEvent aclrtResetEvent
+		HcclGetRootInfo HcclCommInitRootInfo HcclCommInitClusterInfo HcclAllReduce HcclBroadcast HcclBarrier
+		HcclCommDestroy HcclGetRankSize HcclGetRankId HcclGetErrorString
 		testrt_violations testrt_last_violation testrt_reset testrt_device_bytes_in_use testrt_pending_tasks
 		testrt_graph_tasks`)
 	for _, name := range want {
@@ -206,6 +209,14 @@ var violations = []struct{ scenario, message string }{
 	{"capture_replay_destroyed", "used after aclmdlRIDestroy"},
 	{"capture_destroy_unknown", "is not a graph from aclmdlRICaptureEnd"},
 	{"capture_replay_other_context", "was captured in context"},
+	{"wait_event_never_recorded", "was never recorded"},
+	{"hccl_rank_out_of_range", "rank 2 is out of range for nRanks 2"},
+	{"hccl_bad_root_info", "was not made by HcclGetRootInfo"},
+	{"hccl_host_pointer", "is not device memory"},
+	{"hccl_use_after_destroy", "used after HcclCommDestroy"},
+	{"hccl_destroy_pending", "are queued and have not run"},
+	{"hccl_stream_other_context", "belongs to context"},
+	{"hccl_stream_other_device", "is on device 1 but the communicator belongs to device 0"},
 }
 
 // scenarioEnv is the environment a scenario runs in: the capture scenarios run as a 910B, since the
@@ -213,6 +224,9 @@ var violations = []struct{ scenario, message string }{
 func scenarioEnv(scenario string, env ...string) []string {
 	if strings.HasPrefix(scenario, "capture_") {
 		env = append(env, "RESNEXT_TESTRT_SOC=Ascend910B1")
+	}
+	if strings.HasPrefix(scenario, "hccl_stream_other_device") {
+		env = append(env, "RESNEXT_TESTRT_DEVICES=2")
 	}
 	return env
 }

@@ -36,6 +36,8 @@
     X(aclrtRecordEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event, aclrtStream stream))             \
     X(aclrtSynchronizeEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event))                            \
     X(aclrtDestroyEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event))                                \
+    X(aclrtStreamWaitEvent, RX_LIB_ACL, REQ, aclError, (aclrtStream stream, aclrtEvent event))         \
+    X(aclrtResetEvent, RX_LIB_ACL, REQ, aclError, (aclrtEvent event, aclrtStream stream))              \
     X(aclrtMalloc, RX_LIB_ACL, REQ, aclError, (void **devPtr, size_t size, aclrtMemMallocPolicy policy)) \
     X(aclrtFree, RX_LIB_ACL, REQ, aclError, (void *devPtr))                                            \
     X(aclrtMallocHost, RX_LIB_ACL, REQ, aclError, (void **hostPtr, size_t size))                       \
@@ -200,7 +202,25 @@
     X(aclnnInplaceRsqrt, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                             \
     X(aclnnInplaceReciprocalGetWorkspaceSize, RX_LIB_OPAPI, REQ, aclnnStatus,                          \
       (const aclTensor *selfRef, uint64_t *workspaceSize, aclOpExecutor **executor))                   \
-    X(aclnnInplaceReciprocal, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)
+    X(aclnnInplaceReciprocal, RX_LIB_OPAPI, REQ, aclnnStatus, RX_LAUNCH_PARAMS)                        \
+    /* HCCL: libhccl.so (hccl/hccl.h), an optional library; REQ here means required of a libhccl.so. */ \
+    X(HcclGetRootInfo, RX_LIB_HCCL, REQ, HcclResult, (HcclRootInfo *rootInfo))                         \
+    X(HcclCommInitRootInfo, RX_LIB_HCCL, REQ, HcclResult,                                              \
+      (uint32_t nRanks, const HcclRootInfo *rootInfo, uint32_t rank, HcclComm *comm))                  \
+    X(HcclCommInitClusterInfo, RX_LIB_HCCL, REQ, HcclResult,                                           \
+      (const char *clusterInfo, uint32_t rank, HcclComm *comm))                                        \
+    X(HcclAllReduce, RX_LIB_HCCL, REQ, HcclResult,                                                     \
+      (void *sendBuf, void *recvBuf, uint64_t count, HcclDataType dataType, HcclReduceOp op,           \
+       HcclComm comm, aclrtStream stream))                                                             \
+    X(HcclBroadcast, RX_LIB_HCCL, REQ, HcclResult,                                                     \
+      (void *buf, uint64_t count, HcclDataType dataType, uint32_t root, HcclComm comm,                 \
+       aclrtStream stream))                                                                            \
+    X(HcclBarrier, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm, aclrtStream stream))                  \
+    X(HcclCommDestroy, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm))                                  \
+    X(HcclGetRankSize, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm, uint32_t *rankSize))              \
+    X(HcclGetRankId, RX_LIB_HCCL, REQ, HcclResult, (HcclComm comm, uint32_t *rank))                    \
+    /* Absent from older HCCL, probed. */                                                              \
+    X(HcclGetErrorString, RX_LIB_HCCL, OPT, const char *, (HcclResult code))
 
 /* The second phase of every aclnn op has this parameter list. */
 #define RX_LAUNCH_PARAMS \

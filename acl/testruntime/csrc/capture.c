@@ -107,6 +107,8 @@ int tr_capture_task(tr_stream *s, int kernel, const char *desc, void (*run)(void
     return 1;
 }
 
+int tr_stream_capturing(const tr_stream *s) { return captures != NULL && capture_of(s) != NULL; }
+
 int tr_capture_event(tr_stream *s, aclrtEvent e) {
     tr_graph *g = captures != NULL ? capture_of(s) : NULL;
     if (g == NULL) return 0;

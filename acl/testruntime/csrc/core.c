@@ -185,6 +185,8 @@ const char *tr_kind_name(int kind) {
     case TR_BOOL_ARRAY: return "bool array";
     case TR_FLOAT_ARRAY: return "float array";
     case TR_EXECUTOR: return "executor";
+    case TR_GRAPH: return "graph";
+    case TR_COMM: return "communicator";
     }
     return "handle";
 }

@@ -54,6 +54,7 @@ enum tr_kind {
     TR_FLOAT_ARRAY,
     TR_EXECUTOR,
     TR_GRAPH,
+    TR_COMM,
 };
 const char *tr_kind_name(int kind);
 void tr_handle_add(const void *p, int kind);
@@ -103,6 +104,17 @@ int tr_stream_is_default(const tr_stream *s);
 const void *tr_stream_context(const tr_stream *s);
 void tr_requeue(tr_stream *s, const char *desc, void (*run)(void *), void *arg, const tr_range *ranges, int nranges);
 void tr_record_event(tr_stream *s, aclrtEvent e);
+/* Whether s is capturing (capture.c). */
+int tr_stream_capturing(const tr_stream *s);
+/* The device of s's context. */
+int tr_stream_device(const tr_stream *s);
+/* Checks that the calling thread has a current context (the runtime is initialized) and gives its
+ * device and the context (compared, never dereferenced). Returns an ACL code, the error recorded. */
+int tr_current_device(const char *api, int *device, const void **ctx);
+/* Called by a task's run function when the task failed on the "device" (an HCCL collective whose
+ * peer timed out): the synchronization that ran it returns code (an ACL error), with the message
+ * the task recorded (tr_error or tr_violation) on the synchronizing thread. */
+void tr_task_fail(int code);
 
 /* ---- capture.c: graph capture (aclmdlRI), hooked into rt.c under the lock ---- */
 

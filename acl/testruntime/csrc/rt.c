@@ -31,6 +31,7 @@ struct tr_stream {
     tr_context *ctx;
     tr_task *head, *tail;
     uint64_t next_seq, done_seq;
+    uint64_t running; /* the sequence number of the task running now (0: none) */
     int is_default;
     tr_stream *next_all;
 };
@@ -205,20 +206,44 @@ static tr_stream *stream_new(tr_context *ctx, int is_default) {
     return s;
 }
 
-/* Runs the stream's tasks with sequence number <= upto. */
-static void drain(tr_stream *s, uint64_t upto) {
+/* The failure of the task running now (tr_task_fail), 0 when none; under the lock. */
+static int task_rc;
+
+void tr_task_fail(int code) {
+    if (task_rc == 0) task_rc = code;
+}
+
+/* Runs the stream's tasks with sequence number <= upto and returns the code of the first that
+ * failed (0 when none did). Every task runs, failed or not; the first failure's message is the one
+ * the calling thread keeps. A task may drain another stream (a wait for an event recorded there). */
+static int drain(tr_stream *s, uint64_t upto) {
+    int first = 0;
+    char msg[1024];
     while (s->head != NULL && s->head->seq <= upto) {
         tr_task *t = s->head;
         s->head = t->next;
         if (s->head == NULL) s->tail = NULL;
+        int outer = task_rc;
+        task_rc = 0;
+        uint64_t was = s->running;
+        s->running = t->seq;
         if (t->run != NULL && !(t->kernel && tr_timing())) t->run(t->arg);
+        s->running = was;
+        if (task_rc != 0 && first == 0) {
+            first = task_rc;
+            const char *m = aclGetRecentErrMsg();
+            snprintf(msg, sizeof msg, "%s", m != NULL ? m : "");
+        }
+        task_rc = outer;
         free(t->arg);
         s->done_seq = t->seq;
         free(t);
     }
+    if (first != 0) tr_error("%s", msg);
+    return first;
 }
 
-static void drain_all(tr_stream *s) { drain(s, UINT64_MAX); }
+static int drain_all(tr_stream *s) { return drain(s, UINT64_MAX); }
 
 static void stream_unlink(tr_stream *s, const char *why) {
     for (tr_stream **pp = &all_streams; *pp != NULL; pp = &(*pp)->next_all)
@@ -487,7 +512,7 @@ TR_EXPORT aclError aclrtSynchronizeStream(aclrtStream stream) {
     tr_stream *s = NULL;
     int rc = tr_resolve_stream(stream, &s, "aclrtSynchronizeStream");
     if (rc == 0) rc = tr_capture_check_stream(s, "aclrtSynchronizeStream");
-    if (rc == 0) drain_all(s);
+    if (rc == 0) rc = drain_all(s);
     tr_unlock();
     return rc;
 }
@@ -497,9 +522,15 @@ TR_EXPORT aclError aclrtSynchronizeDevice(void) {
     int rc = need_context("aclrtSynchronizeDevice");
     for (tr_stream *s = all_streams; s != NULL && rc == 0; s = s->next_all)
         if (s->ctx->device == current->device) rc = tr_capture_check_stream(s, "aclrtSynchronizeDevice");
-    if (rc == 0)
+    if (rc == 0) {
+        int first = 0;
         for (tr_stream *s = all_streams; s != NULL; s = s->next_all)
-            if (s->ctx->device == current->device) drain_all(s);
+            if (s->ctx->device == current->device) {
+                int r = drain_all(s);
+                if (first == 0) first = r;
+            }
+        rc = first;
+    }
     tr_unlock();
     return rc;
 }
@@ -551,9 +582,92 @@ TR_EXPORT aclError aclrtSynchronizeEvent(aclrtEvent event) {
     if (rc == 0) {
         tr_event *e = event;
         /* A destroyed stream had nothing queued (aclrtDestroyStream refuses otherwise). */
-        if (e->stream != NULL && tr_handle_live(e->stream, TR_STREAM)) drain(e->stream, e->seq);
+        if (e->stream != NULL && tr_handle_live(e->stream, TR_STREAM)) rc = drain(e->stream, e->seq);
     }
     tr_unlock();
+    return rc;
+}
+
+/* A queued wait: when its stream reaches it, the work of `on` up to seq runs first (on this thread,
+ * as every task does). */
+typedef struct {
+    tr_stream *self, *on;
+    uint64_t seq;
+} wait_task;
+
+static void run_wait(void *arg) {
+    wait_task *w = arg;
+    /* A destroyed stream had nothing queued (aclrtDestroyStream refuses otherwise). */
+    if (!tr_handle_live(w->on, TR_STREAM) || w->on->done_seq >= w->seq) return;
+    if (w->on->running != 0 && w->on->running <= w->seq) {
+        /* The stream waited for is itself waiting, further up, for the stream of this wait. */
+        tr_task_fail(tr_violation(ACL_ERROR_RT_FFTS_PLUS_EXCEPTION,
+                                  "aclrtStreamWaitEvent: stream %p waits for work of stream %p that waits for it: "
+                                  "the streams wait for each other and would hang on a card",
+                                  (void *)w->self, (void *)w->on));
+        return;
+    }
+    int rc = drain(w->on, w->seq);
+    if (rc != 0) tr_task_fail(rc);
+}
+
+/* The waits take the event's record at the time of the call, as CUDA's do: later records of the
+ * event do not change a queued wait. */
+TR_EXPORT aclError aclrtStreamWaitEvent(aclrtStream stream, aclrtEvent event) {
+    tr_lock();
+    tr_stream *s = NULL;
+    int rc = check_event(event, "aclrtStreamWaitEvent");
+    if (rc == 0) rc = tr_resolve_stream(stream, &s, "aclrtStreamWaitEvent");
+    tr_event *e = event;
+    if (rc == 0 && tr_stream_capturing(s)) {
+        tr_error("aclrtStreamWaitEvent: waiting inside a capture is not modelled by the test runtime");
+        rc = ACL_ERROR_RT_FEATURE_NOT_SUPPORT;
+    }
+    if (rc == 0 && e->stream == NULL)
+        rc = tr_violation(ACL_ERROR_INVALID_PARAM,
+                          "aclrtStreamWaitEvent: event %p was never recorded (aclrtRecordEvent): the stream would "
+                          "wait for it forever",
+                          event);
+    if (rc == 0 && tr_handle_live(e->stream, TR_STREAM) && e->stream->ctx->device != s->ctx->device)
+        rc = tr_violation(ACL_ERROR_INVALID_PARAM,
+                          "aclrtStreamWaitEvent: event %p was recorded on device %d, the stream is on device %d",
+                          event, e->stream->ctx->device, s->ctx->device);
+    if (rc == 0 && e->stream != s) {
+        wait_task *w = calloc(1, sizeof *w);
+        if (w == NULL) abort();
+        w->self = s;
+        w->on = e->stream;
+        w->seq = e->seq;
+        enqueue(s, 0, "aclrtStreamWaitEvent", run_wait, w, NULL, 0);
+    }
+    tr_unlock();
+    return rc;
+}
+
+/* Queued on the stream that waited, as CANN 8.0 documents (record, wait, reset); it changes nothing
+ * here, since a queued wait already holds the record it waits for. */
+TR_EXPORT aclError aclrtResetEvent(aclrtEvent event, aclrtStream stream) {
+    tr_lock();
+    tr_stream *s = NULL;
+    int rc = check_event(event, "aclrtResetEvent");
+    if (rc == 0) rc = tr_resolve_stream(stream, &s, "aclrtResetEvent");
+    if (rc == 0 && tr_stream_capturing(s)) {
+        tr_error("aclrtResetEvent: resetting inside a capture is not modelled by the test runtime");
+        rc = ACL_ERROR_RT_FEATURE_NOT_SUPPORT;
+    }
+    if (rc == 0) enqueue(s, 0, "aclrtResetEvent", NULL, NULL, NULL, 0);
+    tr_unlock();
+    return rc;
+}
+
+int tr_stream_device(const tr_stream *s) { return s->ctx->device; }
+
+int tr_current_device(const char *api, int *device, const void **ctx) {
+    int rc = need_context(api);
+    if (rc == 0) {
+        *device = current->device;
+        *ctx = current;
+    }
     return rc;
 }
 

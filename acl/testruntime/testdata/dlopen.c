@@ -1,6 +1,6 @@
-/* dlopen.c: loads the test runtime the way the acl package does, by its three CANN library names
+/* dlopen.c: loads the test runtime the way the acl package does, by its four CANN library names
  * (argv[1] is their directory), resolves each symbol from the library CANN ships it in, and runs an
- * Add. The three names must resolve to one instance: memory from the runtime library has to be
+ * Add. The four names must resolve to one instance: memory from the runtime library has to be
  * device memory to the aclnn libraries. */
 #include "testrt.h"
 
@@ -42,9 +42,11 @@ int main(int argc, char **argv) {
     void *rt = open_lib(argv[1], "libascendcl.so");
     void *base = open_lib(argv[1], "libnnopbase.so");
     void *ops = open_lib(argv[1], "libopapi.so");
+    void *hccl = open_lib(argv[1], "libhccl.so");
     if (sym(rt, "testrt_violations") != sym(base, "testrt_violations") ||
-        sym(rt, "testrt_violations") != sym(ops, "testrt_violations")) {
-        fprintf(stderr, "the three library names loaded separate copies of the runtime\n");
+        sym(rt, "testrt_violations") != sym(ops, "testrt_violations") ||
+        sym(rt, "testrt_violations") != sym(hccl, "testrt_violations")) {
+        fprintf(stderr, "the four library names loaded separate copies of the runtime\n");
         return 1;
     }
     LOAD(rt, aclInit);

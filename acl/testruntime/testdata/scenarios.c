@@ -209,6 +209,44 @@ static void ok_capture(void) {
     OK(aclDestroyScalar(alpha));
 }
 
+/* Cross-stream order and a one-rank communicator: a second stream waits for an event recorded on
+ * the first (synchronizing the second runs the first up to the record), and HCCL's collectives run
+ * when their stream does. */
+static void ok_hccl(void) {
+    aclrtStream s2;
+    OK(aclrtCreateStream(&s2));
+    const float v[] = {1, -2, 3.5f, 4};
+    void *x = dev_alloc(64), *y = dev_alloc(64);
+    OK(aclrtMemcpy(y, 64, v, sizeof v, ACL_MEMCPY_HOST_TO_DEVICE));
+    aclrtEvent ev;
+    OK(aclrtCreateEvent(&ev));
+    OK(aclrtMemcpyAsync(x, 64, y, 16, ACL_MEMCPY_DEVICE_TO_DEVICE, stream));
+    OK(aclrtRecordEvent(ev, stream));
+    OK(aclrtStreamWaitEvent(s2, ev));
+    OK(aclrtResetEvent(ev, s2));
+
+    HcclRootInfo ri;
+    HcclComm comm = NULL;
+    OK(HcclGetRootInfo(&ri));
+    OK(HcclCommInitRootInfo(1, &ri, 0, &comm));
+    uint32_t n = 0, rank = 9;
+    OK(HcclGetRankSize(comm, &n));
+    OK(HcclGetRankId(comm, &rank));
+    CHECK(n == 1 && rank == 0);
+    OK(HcclAllReduce(x, y, 4, HCCL_DATA_TYPE_FP32, HCCL_REDUCE_SUM, comm, s2));
+    OK(HcclBroadcast(y, 4, HCCL_DATA_TYPE_FP32, 0, comm, s2));
+    OK(HcclBarrier(comm, s2));
+    OK(aclrtSynchronizeStream(s2)); /* runs stream's copy into x first */
+    CHECK(testrt_pending_tasks() == 0);
+    expect_floats(y, v, 4, 0);
+    CHECK(strcmp(HcclGetErrorString(HCCL_E_TIMEOUT), "timeout") == 0);
+    OK(HcclCommDestroy(comm));
+    OK(aclrtDestroyEvent(ev));
+    OK(aclrtDestroyStream(s2));
+    OK(aclrtFree(x));
+    OK(aclrtFree(y));
+}
+
 static int scenario_ok(void) {
     setup();
     uint32_t count = 0;
@@ -351,6 +389,7 @@ static int scenario_ok(void) {
 
     ok_max_pool();
     ok_capture();
+    ok_hccl();
 
     size_t fr = 0, total = 0;
     OK(aclrtGetMemInfo(ACL_HBM_MEM, &fr, &total));
@@ -913,6 +952,81 @@ static int capture_replay_other_context(void) {
     return caught(aclmdlRIExecuteAsync(g, s2), ACL_ERROR_RT_MODEL_CONTEXT, "was captured in context");
 }
 
+/* ---- events across streams and HCCL ---- */
+
+static int wait_event_never_recorded(void) {
+    setup();
+    aclrtEvent ev;
+    OK(aclrtCreateEvent(&ev));
+    return caught(aclrtStreamWaitEvent(stream, ev), ACL_ERROR_INVALID_PARAM, "was never recorded");
+}
+
+/* A one-rank communicator on the current device. */
+static HcclComm one_rank(void) {
+    HcclRootInfo ri;
+    HcclComm comm = NULL;
+    OK(HcclGetRootInfo(&ri));
+    OK(HcclCommInitRootInfo(1, &ri, 0, &comm));
+    return comm;
+}
+
+static int hccl_rank_out_of_range(void) {
+    setup();
+    HcclRootInfo ri;
+    HcclComm comm;
+    OK(HcclGetRootInfo(&ri));
+    return caught(HcclCommInitRootInfo(2, &ri, 2, &comm), HCCL_E_PARA, "rank 2 is out of range for nRanks 2");
+}
+
+static int hccl_bad_root_info(void) {
+    setup();
+    HcclRootInfo ri;
+    memset(&ri, 0, sizeof ri);
+    HcclComm comm;
+    return caught(HcclCommInitRootInfo(2, &ri, 1, &comm), HCCL_E_PARA, "was not made by HcclGetRootInfo");
+}
+
+static int hccl_host_pointer(void) {
+    setup();
+    HcclComm comm = one_rank();
+    static float host[4];
+    return caught(HcclAllReduce(host, host, 4, HCCL_DATA_TYPE_FP32, HCCL_REDUCE_SUM, comm, stream), HCCL_E_PTR,
+                  "is not device memory");
+}
+
+static int hccl_use_after_destroy(void) {
+    setup();
+    HcclComm comm = one_rank();
+    void *p = dev_alloc(16);
+    OK(HcclCommDestroy(comm));
+    return caught(HcclAllReduce(p, p, 4, HCCL_DATA_TYPE_FP32, HCCL_REDUCE_SUM, comm, stream), HCCL_E_PARA,
+                  "used after HcclCommDestroy");
+}
+
+static int hccl_destroy_pending(void) {
+    setup();
+    HcclComm comm = one_rank();
+    OK(HcclBarrier(comm, stream));
+    return caught(HcclCommDestroy(comm), HCCL_E_PARA, "are queued and have not run");
+}
+
+static int hccl_stream_other_context(void) {
+    setup();
+    HcclComm comm = one_rank();
+    aclrtContext other;
+    OK(aclrtCreateContext(&other, 0)); /* current on this thread from now on */
+    return caught(HcclBarrier(comm, stream), HCCL_E_RUNTIME, "belongs to context");
+}
+
+static int hccl_stream_other_device(void) {
+    setup(); /* device 0 */
+    HcclComm comm = one_rank();
+    aclrtStream s1;
+    OK(aclrtSetDevice(1));
+    OK(aclrtCreateStream(&s1));
+    return caught(HcclBarrier(comm, s1), HCCL_E_PARA, "is on device 1 but the communicator belongs to device 0");
+}
+
 static const struct {
     const char *name;
     int (*run)(void);
@@ -965,6 +1079,14 @@ static const struct {
     {"capture_replay_destroyed", capture_replay_destroyed},
     {"capture_destroy_unknown", capture_destroy_unknown},
     {"capture_replay_other_context", capture_replay_other_context},
+    {"wait_event_never_recorded", wait_event_never_recorded},
+    {"hccl_rank_out_of_range", hccl_rank_out_of_range},
+    {"hccl_bad_root_info", hccl_bad_root_info},
+    {"hccl_host_pointer", hccl_host_pointer},
+    {"hccl_use_after_destroy", hccl_use_after_destroy},
+    {"hccl_destroy_pending", hccl_destroy_pending},
+    {"hccl_stream_other_context", hccl_stream_other_context},
+    {"hccl_stream_other_device", hccl_stream_other_device},
 };
 
 int main(int argc, char **argv) {

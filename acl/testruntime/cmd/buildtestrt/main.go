@@ -1,6 +1,6 @@
 // Command buildtestrt builds the test runtime (package testruntime) into a directory for use
-// outside the tests: libascendcl.so, the links libnnopbase.so and libopapi.so to it, and the sources
-// under src/. Point the acl loader at it with RESNEXT_ACL_LIB_DIR.
+// outside the tests: libascendcl.so, the links libnnopbase.so, libopapi.so and libhccl.so to it, and
+// the sources under src/. Point the acl loader at it with RESNEXT_ACL_LIB_DIR.
 //
 //	go run ./acl/testruntime/cmd/buildtestrt DIR
 //
