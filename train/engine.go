@@ -176,7 +176,7 @@ func New(o Options) (*Trainer, error) {
 		if err := t.syncFromRank0(); err != nil {
 			return nil, err
 		}
-		t.net.OnGrads(t.par.ready)
+		t.net.OnGrads(t.par.buckets.Ready)
 	}
 	if !t.leader() {
 		ok = true

@@ -11,18 +11,12 @@ import (
 )
 
 // parallel is the data-parallel part of a Trainer (Options.Comm): the gradients of each step are
-// averaged over the ranks in buckets started while the backward pass goes on, as PyTorch's
-// DistributedDataParallel and MindSpore's gradient fusion do; the ranks start from rank 0's state
-// and agree at every step on whether to stop.
+// averaged over the ranks in buckets started while the backward pass goes on (dist.Buckets); the
+// ranks start from rank 0's state and agree at every step on whether to stop.
 type parallel struct {
-	comm dist.Communicator
-	b    ops.Backend
-
-	capBytes int // bucket_cap_mb
-	bucket   []ops.Tensor
-	bytes    int
-	err      error // the first failure to start a bucket in this step
-	started  bool  // a bucket of this step has been started
+	comm    dist.Communicator
+	b       ops.Backend
+	buckets *dist.Buckets
 
 	// stop holds this rank's wish to stop after the step (1) or not (0); it travels with the last
 	// bucket, so that every rank learns of any rank's wish at the same step.
@@ -31,12 +25,8 @@ type parallel struct {
 	zero []byte
 }
 
-// firstBucketBytes bounds the first bucket (the classifier's and the last blocks' gradients), so that
-// averaging starts early in the backward pass; PyTorch's DDP does the same.
-const firstBucketBytes = 1 << 20
-
 func newParallel(b ops.Backend, comm dist.Communicator, capMB float64) *parallel {
-	p := &parallel{comm: comm, b: b, capBytes: max(int(capMB*(1<<20)), 1)}
+	p := &parallel{comm: comm, b: b, buckets: dist.NewBuckets(comm, capMB)}
 	p.stop = b.Alloc(ops.Float32, ops.Shape{1})
 	p.one = ops.Bytes([]float32{1})
 	p.zero = ops.Bytes([]float32{0})
@@ -50,37 +40,6 @@ func (p *parallel) free() {
 	}
 }
 
-// ready is the model's OnGrads: it adds the gradients just computed to the bucket and starts the
-// bucket once it is full.
-func (p *parallel) ready(ps []*nn.Param) {
-	for _, q := range ps {
-		if !q.Trainable || q.Grad == nil {
-			continue
-		}
-		p.bucket = append(p.bucket, q.Grad)
-		p.bytes += q.Grad.Shape().Numel() * q.Grad.DType().Size()
-	}
-	limit := p.capBytes
-	if !p.started {
-		limit = min(limit, firstBucketBytes)
-	}
-	if p.bytes >= limit {
-		p.start()
-	}
-}
-
-// start hands the bucket to the communicator.
-func (p *parallel) start() {
-	if len(p.bucket) == 0 {
-		return
-	}
-	if err := p.comm.StartAllReduce(p.bucket, true); err != nil && p.err == nil {
-		p.err = err
-	}
-	p.started = true
-	p.bucket, p.bytes = nil, 0 // the communicator holds the slice until Wait
-}
-
 // finish follows the backward pass: the last bucket, with this rank's wish to stop, is started and
 // every bucket awaited. It returns whether any rank wishes to stop after this step.
 func (p *parallel) finish(stop bool) (bool, error) {
@@ -89,15 +48,8 @@ func (p *parallel) finish(stop bool) (bool, error) {
 		flag = p.one
 	}
 	p.b.Write(p.stop, flag)
-	p.bucket = append(p.bucket, p.stop)
-	p.start()
-	err := p.comm.Wait()
-	if p.err != nil {
-		err = p.err
-	}
-	p.err, p.started = nil, false
-	if err != nil {
-		return false, fmt.Errorf("averaging the gradients over %d ranks: %w", p.comm.Size(), err)
+	if err := p.buckets.Finish(p.stop); err != nil {
+		return false, err
 	}
 	v, err := ops.ToFloat32(p.b, p.stop)
 	if err != nil {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -19,6 +21,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/resnext/resnext/dist"
+	"github.com/resnext/resnext/dist/launch"
+	"github.com/resnext/resnext/dist/tcp"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/resnext"
@@ -37,6 +42,10 @@ type benchOptions struct {
 	graphCapture, executorCache, fusedOptimizer bool
 	data                                        dataBenchOptions
 	progressEvery                               time.Duration // 0: benchProgressEvery
+	// distribute times a data-parallel step under a launcher: the gradients averaged over the
+	// job's workers in buckets of bucketCapMB while the backward pass goes on.
+	distribute  bool
+	bucketCapMB float64
 }
 
 // The fixed parts of a benchmark run: the seed of the weights and data, and MindCV's recipe for
@@ -108,6 +117,8 @@ and which JPEG decoder ran (--jpeg_decoder auto, libjpeg-turbo or go).`,
 	f.IntVar(&o.data.prefetch, "prefetch", 0, "--mode data: batches made ready ahead (0: the loader's default, 2)")
 	f.StringVar(&o.data.jpegDecoder, "jpeg_decoder", "auto", "--mode data: auto, libjpeg-turbo or go")
 	f.StringVar(&o.logFormat, "log_format", "console", "log format: console or json")
+	f.Var(wordBool{&o.distribute}, "distribute", "--mode train under a launcher (resnext msrun): average the gradients over the job's workers, as train --distribute True does")
+	f.Float64Var(&o.bucketCapMB, "bucket_cap_mb", dist.DefaultBucketCapMB, "--distribute: MiB of gradients averaged at a time while backward goes on")
 	return cmd
 }
 
@@ -157,6 +168,11 @@ type benchResult struct {
 	CaptureUnavailable string `json:"capture_unavailable,omitempty"`
 	ExecutorCache      *bool  `json:"executor_cache,omitempty"`
 	FusedOptimizer     *bool  `json:"fused_optimizer,omitempty"`
+	// Ranks, Rank and BucketCapMB describe a data-parallel step (--distribute True): the job's
+	// workers, this one, and the gradient buckets' size.
+	Ranks       int     `json:"ranks,omitempty"`
+	Rank        int     `json:"rank,omitempty"`
+	BucketCapMB float64 `json:"bucket_cap_mb,omitempty"`
 }
 
 func (o benchOptions) validate() (resnext.Config, error) {
@@ -195,12 +211,37 @@ func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
 	}
 	o.device.ascend.NoExecutorCache = !o.executorCache
 	o.device.ascend.NoFlatOptimizer = !o.fusedOptimizer
+	env, err := launch.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	parallel := o.distribute && env.Size > 1
+	switch {
+	case parallel && o.mode != "train":
+		return fmt.Errorf("--distribute True times a training step: give --mode train")
+	case parallel && !(o.bucketCapMB > 0):
+		return fmt.Errorf("--bucket_cap_mb %v: want a positive size", o.bucketCapMB)
+	case parallel:
+		log = log.With(zap.Int("rank", env.Rank))
+		if o.device.threads == 0 {
+			o.device.threads = env.Threads(runtime.NumCPU())
+		}
+	}
 	b, err := o.device.open(log)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	res, err := benchOn(b, o, log)
+	var comm dist.Communicator
+	if parallel {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if comm, err = dist.Join(ctx, b, env, tcp.Options{}); err != nil {
+			return err
+		}
+		defer comm.Close()
+	}
+	res, err := benchOn(b, o, comm, log)
 	if err != nil {
 		return err
 	}
@@ -213,8 +254,8 @@ func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
 	return printBench(out, res)
 }
 
-// benchOn runs the benchmark o describes on b.
-func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error) {
+// benchOn runs the benchmark o describes on b, averaging the gradients over comm when it is not nil.
+func benchOn(b ops.Backend, o benchOptions, comm dist.Communicator, log *zap.Logger) (benchResult, error) {
 	cfg, err := o.validate()
 	if err != nil {
 		return benchResult{}, err
@@ -256,6 +297,14 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 		}
 		defer opt.Free()
 	}
+	var buckets *dist.Buckets
+	var stepErr error
+	if comm != nil {
+		buckets = dist.NewBuckets(comm, o.bucketCapMB)
+		net.OnGrads(buckets.Ready)
+		defer net.OnGrads(nil)
+		o.graphCapture = false // the host takes part in every step
+	}
 	// step queues one step and returns when the calls have returned, before any synchronisation.
 	step := func() {
 		if !training {
@@ -264,11 +313,19 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 		}
 		loss = ce.Forward(net.Forward(x), y)
 		net.Backward(ce.Backward(1))
+		if buckets != nil {
+			if err := buckets.Finish(); err != nil && stepErr == nil {
+				stepErr = err
+			}
+		}
 		opt.Step(benchLR, 1, nil)
 	}
 
 	res := benchResult{Model: cfg.Name, Mode: o.mode, Backend: b.Name(), Device: b.Device(), BatchSize: o.batchSize,
 		ImageSize: o.imageSize, Warmup: o.warmup, Steps: o.steps, Parameters: trainable}
+	if comm != nil {
+		res.Ranks, res.Rank, res.BucketCapMB = comm.Size(), comm.Rank(), o.bucketCapMB
+	}
 	log.Info("bench", zap.String("model", cfg.Name), zap.String("mode", o.mode),
 		zap.Int("batch_size", o.batchSize), zap.Int("image_size", o.imageSize), zap.Int("warmup", o.warmup),
 		zap.Int("steps", o.steps), zap.Int("parameters", trainable))
@@ -304,6 +361,9 @@ func benchOn(b ops.Backend, o benchOptions, log *zap.Logger) (benchResult, error
 		queued := time.Now()
 		if err := b.Sync(); err != nil {
 			return res, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		if stepErr != nil {
+			return res, fmt.Errorf("step %d: %w", i+1, stepErr)
 		}
 		end := time.Now()
 		if i >= o.warmup {
@@ -429,6 +489,9 @@ func printBench(out io.Writer, r benchResult) error {
 	fmt.Fprintf(tw, "device\t%s\n", r.Device)
 	fmt.Fprintf(tw, "batch\t%d x %dx%d\n", r.BatchSize, r.ImageSize, r.ImageSize)
 	fmt.Fprintf(tw, "steps\t%d timed after %d warm-up\n", r.Steps, r.Warmup)
+	if r.Ranks > 0 {
+		fmt.Fprintf(tw, "data parallel\trank %d of %d, gradients averaged in buckets of %g MiB\n", r.Rank, r.Ranks, r.BucketCapMB)
+	}
 	fmt.Fprintf(tw, "throughput\t%.2f img/s\n", r.ImgPerS)
 	fmt.Fprintf(tw, "ms/step\tmedian %.3f, mean %.3f, min %.3f, max %.3f\n", r.MsPerStepMedian, r.MsPerStep, r.MsPerStepMin, r.MsPerStepMax)
 	if r.HostMsPerStep != nil {

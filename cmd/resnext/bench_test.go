@@ -135,7 +135,7 @@ func TestBenchAscend(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	o := benchOptions{model: "resnext14_small", mode: "train", batchSize: 2, steps: 2, warmup: 1, imageSize: 12,
 		progressEvery: time.Nanosecond}
-	res, err := benchOn(b, o, zap.New(core))
+	res, err := benchOn(b, o, nil, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}

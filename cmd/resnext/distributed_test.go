@@ -286,3 +286,19 @@ func TestDistributedRestart(t *testing.T) {
 	}
 	noOrphans(t, j)
 }
+
+// TestBenchDistributed: bench --distribute True times the data-parallel step of each worker.
+func TestBenchDistributed(t *testing.T) {
+	dir := chdir(t)
+	j := startMsrun(t, "--worker_num", "2", "--local_worker_num", "2", "--join", "True", "--log_dir", filepath.Join(dir, "logs"),
+		"--master_port", freePort(t), os.Args[0], "--", "bench", "--model", "resnext14_small", "--image_size", "28", "--batch_size", "8",
+		"--mode", "train", "--steps", "2", "--warmup", "1", "--distribute", "True", "--bucket_cap_mb", "0.1", "--json")
+	if code, out := j.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for r := range 2 {
+		if log := readLog(t, dir, r); !strings.Contains(log, `"ranks":2`) || !strings.Contains(log, `"bucket_cap_mb":0.1`) {
+			t.Errorf("worker %d's result:\n%s", r, log)
+		}
+	}
+}

@@ -399,7 +399,7 @@ func Default() Config {
 		PoolPadding:     "auto",
 		EvalBatchSize:   0,
 		JPEGDecoder:     "auto",
-		BucketCapMB:     25,
+		BucketCapMB:     25, // dist.DefaultBucketCapMB
 	}
 }
 
