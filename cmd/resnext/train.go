@@ -159,7 +159,11 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 			defer srv.Close()
 			log.Info("serving Prometheus metrics", zap.String("addr", "http://"+srv.Addr()+"/metrics"))
 		}
-		t, err := train.New(train.Options{Config: cfg, Backend: b, Log: log, Prom: prom, Progress: newProgress(), Finetune: finetune, Comm: comm})
+		var bar train.Progress
+		if env.Rank == 0 { // the other ranks of a job launched on a terminal (srun --pty) log lines
+			bar = newProgress()
+		}
+		t, err := train.New(train.Options{Config: cfg, Backend: b, Log: log, Prom: prom, Progress: bar, Finetune: finetune, Comm: comm})
 		if err != nil {
 			return err
 		}
