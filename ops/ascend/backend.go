@@ -60,6 +60,11 @@ type Backend struct {
 
 	// packs are the blocks holding the tensors the group step packed (flat.go).
 	packs []*flatPack
+
+	// colls are the HCCL collectives open on the backend (collective.go); syncs counts the
+	// synchronizations of the compute stream, after which their retired events may be reused.
+	colls []*Collective
+	syncs uint64
 }
 
 // Pending host objects and staging bytes beyond which the backend drains the stream to release them.
@@ -340,6 +345,9 @@ func (b *Backend) drain() error {
 		return b.failedErr()
 	}
 	err := b.stream.Synchronize()
+	if err == nil {
+		b.syncs++
+	}
 	if e := b.releaseHeld(); err == nil {
 		err = e
 	}
@@ -493,6 +501,12 @@ func (b *Backend) Close() error {
 	if b.closed {
 		return nil
 	}
+	var collErr error
+	for len(b.colls) > 0 { // before the device goes
+		if err := b.colls[0].Close(); err != nil && collErr == nil {
+			collErr = err
+		}
+	}
 	b.closed = true
 	for _, c := range b.consts {
 		b.Free(c)
@@ -501,7 +515,7 @@ func (b *Backend) Close() error {
 		b.Free(b.finiteAc)
 	}
 	b.releasePacks()
-	var err error
+	err := collErr
 	keep := func(e error) {
 		if err == nil {
 			err = e
