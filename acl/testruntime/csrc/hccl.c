@@ -25,6 +25,7 @@
  * A task runs under the runtime's lock, so other threads of the process wait while a collective
  * waits for its peers: the stand-in holds one rank per process.
  */
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -278,7 +279,7 @@ static int meet_as_root(tr_comm *c, int lfd, const uint8_t job[16], long long de
             code = HCCL_E_TIMEOUT;
             break;
         }
-        int fd = w == IO_OK ? accept(lfd, NULL, NULL) : -1;
+        int fd = w == IO_OK ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
         if (fd < 0) {
             if (w == IO_OK && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
             snprintf(why, whyn, "%s: rank 0: accepting the other ranks failed: %s", api, strerror(errno));
