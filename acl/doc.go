@@ -1,13 +1,15 @@
 // Package acl is the thin cgo layer over Huawei's CANN: the ACL runtime (libascendcl.so, or
-// libacl_rt.so where a newer CANN ships only that), the aclnn base (libnnopbase.so) and the aclnn
-// operators (libopapi.so, or libopapi_nn.so and libopapi_math.so).
+// libacl_rt.so where a newer CANN ships only that), the aclnn base (libnnopbase.so), the aclnn
+// operators (libopapi.so, or libopapi_nn.so and libopapi_math.so) and HCCL (libhccl.so, optional:
+// Lib.HCCL says why it is unavailable; Device.HCCLRootInfo, NewComm and NewCommRankTable make a
+// Comm, whose AllReduce, Broadcast and Barrier queue on a stream, errors as *HCCLError).
 //
 // # Loading
 //
 // Nothing is linked at build time: Load finds the libraries with dlopen and binds each symbol with
 // dlsym, so one binary runs with or without a CANN installation and says why Ascend is unusable
 // where it is. Search order: $RESNEXT_ACL_LIB_DIR alone when set (one directory holding every
-// library; tests point it at acl/testruntime, whose three names may be links to one file); else
+// library; tests point it at acl/testruntime, whose four names may be links to one file); else
 // $ASCEND_TOOLKIT_HOME/lib64, $ASCEND_TOOLKIT_HOME/<arch>-linux/lib64, the same under
 // /usr/local/Ascend/ascend-toolkit/latest, then the dynamic loader's default path. A missing library
 // or symbol is a *LoadError naming it and where it looked. The executor-reuse symbols absent from

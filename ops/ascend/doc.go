@@ -17,6 +17,11 @@
 // (flat.go). Where the chip and CANN allow it (910B, 910_93; CANN 8.1), a whole step can be
 // captured and replayed (capture.go, ops.Capturer).
 //
+// Data parallelism (collective.go, ops.Collectives): a Collective is one rank of an HCCL
+// communicator. Its collectives run on a stream of their own, ordered against the compute stream by
+// events recorded and waited for on the device, so a bucket's all-reduce overlaps the kernels queued
+// after it until Wait; package dist's JoinHCCL makes one through the job's scheduler.
+//
 // # Chips
 //
 // The backend reads the chip from aclrtGetSocName (soc.go) and follows its rules: the cube math
@@ -29,8 +34,9 @@
 // # Memory
 //
 // Device memory comes from a caching allocator (internal/devmem): size classes, reuse in stream
-// order (everything runs on one stream, so a block freed on the host may be handed to the next
-// kernel at once), an optional limit, and an out-of-memory error that says how much was asked and
+// order (every kernel runs on one stream, so a block freed on the host may be handed to the next
+// kernel at once; a Collective's stream uses only memory it holds until the compute stream waited
+// for it), an optional limit, and an out-of-memory error that says how much was asked and
 // how much is held. Nothing goes back to the device until the stream has drained.
 //
 // # Kernels
