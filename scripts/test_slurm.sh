@@ -9,7 +9,8 @@
 #      place in the job with dist/launch.FromEnv, starts the scheduler on rank 0 and all-reduces a
 #      tensor over dist.JoinTCP (the environment parses and the ranks meet);
 #   4. srun -N1 -n2 resnext train -c configs/cpu/fashion_mnist.yaml --distribute True on a few
-#      hundred images, one epoch: both tasks must succeed and train as two workers of one job;
+#      hundred images, one epoch: both tasks must succeed, each logging a job of 2 ranks, end the
+#      epoch with the same loss, and only rank 0 write checkpoints;
 #   5. sbatch --wait scripts/slurm/train.sbatch with the CPU settings, once per launcher (srun: one
 #      task per worker; msrun: one resnext msrun per node);
 #
@@ -22,6 +23,9 @@
 #   RESNEXT_BIN            the resnext binary to run (default: go build of this repository)
 #   KEEP=1                 keep the temporary directory
 #   NUM_SAMPLES            training images for the train steps (default 512)
+#   SLURM_TEST_REQUEUE=1   also check that train.sbatch requeues a failed run (MAX_RESTARTS=1) and
+#                          that it runs again as attempt 1 (about 3 minutes more: Slurm holds a
+#                          requeued job before it runs again)
 #
 # Takes about 20 s once the packages are installed (installing them adds 10-60 s).
 set -euo pipefail
@@ -190,7 +194,10 @@ if [ -n "${RESNEXT_BIN:-}" ]; then
 	bin=$RESNEXT_BIN
 else
 	[ -n "$go" ] || skip "no go to build resnext and no RESNEXT_BIN"
-	(cd "$repo" && "$go" build -o "$tmp/bin/resnext" ./cmd/resnext)
+	if ! (cd "$repo" && "$go" build -o "$tmp/bin/resnext" ./cmd/resnext); then
+		echo "test_slurm: go build ./cmd/resnext failed" >&2
+		exit 1
+	fi
 	bin=$tmp/bin/resnext
 fi
 cat >"$tmp/bin/probe.go" <<'EOF'
@@ -263,7 +270,10 @@ func run() error {
 }
 EOF
 if [ -n "$go" ]; then
-	(cd "$repo" && "$go" build -o "$tmp/bin/probe" "$tmp/bin/probe.go")
+	if ! (cd "$repo" && "$go" build -o "$tmp/bin/probe" "$tmp/bin/probe.go"); then
+		echo "test_slurm: go build of the probe ($tmp/bin/probe.go) failed" >&2
+		exit 1
+	fi
 fi
 
 failures=()
@@ -305,8 +315,10 @@ check_train() { # check_train NAME STATUS OUTPUT CKPT_DIR: both ranks trained as
 	local name=$1 status=$2 out=$3 ckpt=$4 why=
 	if [ "$status" != 0 ]; then
 		why="exit $status"
-	elif grep -q 'as the only worker' <<<"$out"; then
-		why="the tasks trained as separate single workers, not as one job"
+	elif grep -q 'as the only worker' <<<"$out" || [ "$(grep -c '^ *[01]: .*data-parallel training.*"ranks": 2' <<<"$out")" != 2 ]; then
+		why="ranks 0 and 1 did not both log data-parallel training with 2 ranks (separate single workers?)"
+	elif [ "$(grep '^ *[01]: .*epoch done' <<<"$out" | grep -o '"loss": [0-9.e+-]*' | sort -u | wc -l)" != 1 ]; then
+		why="the ranks ended the epoch with different losses (not one job): $(grep -o '^ *[01]: .*epoch done.*"loss": [0-9.e+-]*' <<<"$out" | tr '\n' ' ')"
 	elif ! ls "$ckpt"/*.ckpt >/dev/null 2>&1; then
 		why="no checkpoint in $ckpt"
 	elif grep -q '^ *1: .*checkpoint saved' <<<"$out"; then
@@ -362,6 +374,33 @@ for launcher in srun msrun; do
 	echo "$out" | tail -n 12
 	check_train "sbatch train.sbatch ($launcher)" "$status" "$out" "$tmp/ckpt-sbatch-$launcher"
 done
+
+# 6. Optional (Slurm holds a requeued job for about two minutes before it runs again): a run that
+# fails is requeued by train.sbatch with MAX_RESTARTS=1 and runs again as attempt 1.
+if [ "${SLURM_TEST_REQUEUE:-0}" = 1 ]; then
+	echo "== sbatch train.sbatch MAX_RESTARTS=1 with a failing run: requeued once, then failed (takes minutes)"
+	t0=$(date +%s)
+	why=
+	job=$(LAUNCHER=srun RESNEXT_BIN=$bin CONFIG=$repo/configs/cpu/fashion_mnist.yaml DATA_DIR='' \
+		LOG_DIR=$tmp/logs-requeue MAX_RESTARTS=1 \
+		sbatch --parsable --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --time=10:00 \
+		--output="$tmp/sbatch-requeue.out" "$repo/scripts/slurm/train.sbatch" --epoch_size -1) || why="sbatch failed"
+	info=
+	for _ in $(seq 1200); do
+		[ -z "$why" ] || break
+		info=$(scontrol -o show job "$job" 2>/dev/null || true)
+		case $info in *JobState=FAILED*Restarts=1* | *JobState=COMPLETED* | *JobState=CANCELLED*) break ;; esac
+		sleep 0.5
+	done
+	grep -q 'JobState=FAILED.*Restarts=1' <<<"$info" || why="${why:-job $job ended as $(grep -o 'JobState=[A-Z_]*\|Restarts=[0-9]*' <<<"$info" | tr '\n' ' ')}"
+	grep -q "job $job attempt 1" "$tmp/sbatch-requeue.out" 2>/dev/null || why="${why:-no attempt 1 in $tmp/sbatch-requeue.out}"
+	cat "$tmp/sbatch-requeue.out" 2>/dev/null || true
+	if [ -z "$why" ]; then
+		step "sbatch train.sbatch requeue" $(($(date +%s) - t0)) ok
+	else
+		step "sbatch train.sbatch requeue" $(($(date +%s) - t0)) "FAILED ($why)"
+	fi
+fi
 
 echo
 echo "== summary ($(($(date +%s) - start)) s in all)"
