@@ -47,10 +47,12 @@ type Communicator interface {
 	Close() error
 }
 
-// Join connects this rank to the other ranks of the job env describes. Under a launcher that runs
-// no scheduler of ours (Slurm's srun, torchrun) rank 0 serves it (Env.ServesScheduler) until the
-// communicator is closed. The ranks meet in a TCP ring (JoinTCP) listening on the address from which
-// this host reaches the master (RESNEXT_HOST_IP overrides it); opts are the ring's.
+// Join connects this rank to the other ranks of the job env describes, with the communicator that
+// suits b: HCCL for a backend with device collectives (Ascend; JoinHCCL, through a rank table when
+// RANK_TABLE_FILE names one), else a TCP ring (JoinTCP) listening on the address from which this
+// host reaches the master (RESNEXT_HOST_IP overrides it), with opts. Under a launcher that runs no
+// scheduler of ours (Slurm's srun, torchrun) rank 0 serves it (Env.ServesScheduler) until the
+// communicator is closed.
 func Join(ctx context.Context, b ops.Backend, env launch.Env, opts tcp.Options) (Communicator, error) {
 	var srv *rendezvous.Server
 	if env.ServesScheduler() {
@@ -60,20 +62,35 @@ func Join(ctx context.Context, b ops.Backend, env launch.Env, opts tcp.Options) 
 				env.Launcher, err, env.SchedulerPort())
 		}
 	}
-	host, err := ringHost(env, os.Getenv("RESNEXT_HOST_IP"))
-	if err == nil {
-		var c Communicator
-		if c, err = JoinTCP(ctx, b, env, host, opts); err == nil {
-			if srv == nil {
-				return c, nil
-			}
-			return &serving{Communicator: c, srv: srv}, nil
+	var c Communicator
+	var err error
+	if Transport(b) == "HCCL" {
+		c, err = JoinHCCL(ctx, b, env, HCCLOptions{})
+	} else {
+		var host string
+		if host, err = ringHost(env, os.Getenv("RESNEXT_HOST_IP")); err == nil {
+			c, err = JoinTCP(ctx, b, env, host, opts)
 		}
+	}
+	if err == nil {
+		if srv == nil {
+			return c, nil
+		}
+		return &serving{Communicator: c, srv: srv}, nil
 	}
 	if srv != nil {
 		srv.Close()
 	}
 	return nil, err
+}
+
+// Transport names how Join connects b's ranks: "HCCL" for a backend with device collectives, else
+// "TCP ring".
+func Transport(b ops.Backend) string {
+	if _, ok := b.(ops.Collectives); ok {
+		return "HCCL"
+	}
+	return "TCP ring"
 }
 
 // serving is a communicator whose rank serves the job's scheduler.

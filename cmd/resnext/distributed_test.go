@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resnext/resnext/acl"
+	"github.com/resnext/resnext/acl/testruntime"
+	"github.com/resnext/resnext/ckpt"
+	"github.com/resnext/resnext/internal/testutil"
+	"github.com/resnext/resnext/ops/cpu"
+	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train/config"
 	"github.com/resnext/resnext/train/metrics"
 )
 
@@ -300,5 +308,84 @@ func TestBenchDistributed(t *testing.T) {
 		if log := readLog(t, dir, r); !strings.Contains(log, `"ranks":2`) || !strings.Contains(log, `"bucket_cap_mb":0.1`) {
 			t.Errorf("worker %d's result:\n%s", r, log)
 		}
+	}
+}
+
+// TestDistributedAscendMatchesCPU: the two-worker job on the Ascend backend, against the test runtime,
+// meets in HCCL and trains to the weights the same job computes on the CPU (within the two backends'
+// float32 rounding, amplified by the steps: see ops/ascend's TestEngineMatchesCPU).
+func TestDistributedAscendMatchesCPU(t *testing.T) {
+	if _, err := acl.LoadDir(t.TempDir()); errors.Is(err, acl.ErrNoCgo) {
+		t.Skip("the Ascend backend needs a cgo build")
+	}
+	lib := testruntime.Build(t)
+	dir := chdir(t)
+	data := filepath.Join(dir, "data")
+	testutil.WriteImageFolder(t, data, []string{"a", "b", "c", "d"}, 8, 16)
+	weights := map[string]map[string][]float32{}
+	for _, target := range []string{"Ascend", "CPU"} {
+		out := filepath.Join(dir, target)
+		args := []string{"--worker_num", "2", "--local_worker_num", "2", "--join", "True", "--log_dir", filepath.Join(out, "logs"),
+			"--master_port", freePort(t), os.Args[0], "--", "train", "--distribute", "True", "--device_target", target,
+			"--dataset", "imagenet", "--data_dir", data, "--model", "resnext14_small", "--num_classes", "4", "--image_resize", "16",
+			"--batch_size", "8", "--epoch_size", "1", "--decay_epochs", "1", "--warmup_epochs", "0", "--lr", "0.05",
+			"--amp_level", "O0", "--loss_scale", "1", "--val_while_train", "False", "--num_parallel_workers", "1",
+			"--ckpt_save_dir", filepath.Join(out, "ckpt")}
+		t.Setenv("RESNEXT_ACL_LIB_DIR", lib)
+		t.Setenv("RESNEXT_TESTRT_DEVICES", "2")
+		j := startMsrun(t, args...)
+		if code, o := j.wait(t, 5*time.Minute); code != 0 {
+			b, _ := os.ReadFile(filepath.Join(out, "logs", "worker_0.log"))
+			t.Fatalf("%s: exit %d:\n%s\n%s", target, code, o, b)
+		}
+		b, _ := os.ReadFile(filepath.Join(out, "logs", "worker_1.log"))
+		via := map[string]string{"Ascend": `"via": "HCCL"`, "CPU": `"via": "TCP ring"`}[target]
+		if !strings.Contains(string(b), via) {
+			t.Errorf("%s: worker 1 did not meet the other %s:\n%s", target, via, b)
+		}
+		c, err := ckpt.Read(filepath.Join(out, "ckpt", "resnext14_small-1_2.ckpt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		weights[target] = map[string][]float32{}
+		for _, e := range c.Tensors {
+			v, err := e.Float32()
+			if err != nil {
+				t.Fatal(err)
+			}
+			weights[target][e.Name] = v
+		}
+	}
+	if len(weights["CPU"]) == 0 {
+		t.Fatal("no weights in the CPU checkpoint")
+	}
+	for name, w := range weights["CPU"] {
+		testutil.AssertClose(t, name, weights["Ascend"][name], w, 2e-3)
+	}
+	// The two steps move the weights little from where the seed put them; the backends must agree on
+	// the move itself, which they would miss by its whole size without the averaging.
+	mc, _ := resnext.Variant("resnext14_small")
+	mc.InChannels, mc.NumClasses = 3, 4
+	b := cpu.New(cpu.Options{Threads: 1})
+	defer b.Close()
+	net, err := resnext.New(b, mc, uint64(config.Default().Seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Free()
+	var moved, differ float64
+	for _, p := range net.Params() {
+		if !p.Trainable {
+			continue
+		}
+		init := testutil.Download(t, b, p.Value)
+		for i, w := range weights["CPU"][p.Name] {
+			moved += math.Pow(float64(w-init[i]), 2)
+			differ += math.Pow(float64(weights["Ascend"][p.Name][i]-w), 2)
+		}
+	}
+	t.Logf("the weights moved by %.4g (L2); Ascend and CPU differ by %.3g of that", math.Sqrt(moved), math.Sqrt(differ/moved))
+	if moved == 0 || differ > 1e-4*moved {
+		t.Errorf("Ascend's update differs from the CPU's by %.3g of its size", math.Sqrt(differ/moved))
 	}
 }

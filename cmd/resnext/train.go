@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -144,10 +145,12 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 		defer stop()
 		var comm dist.Communicator
 		if parallel {
+			start := time.Now()
 			if comm, err = dist.Join(ctx, b, env, tcp.Options{}); err != nil {
 				return err
 			}
 			defer comm.Close()
+			log.Info("the ranks met", zap.String("via", dist.Transport(b)), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
 		}
 		var prom *metrics.Prom
 		if cfg.MetricsAddr != "" && env.Rank == 0 {
