@@ -389,3 +389,23 @@ func TestDistributedAscendMatchesCPU(t *testing.T) {
 		t.Errorf("Ascend's update differs from the CPU's by %.3g of its size", math.Sqrt(differ/moved))
 	}
 }
+
+// TestDistributedWorkerByHand: a worker started by hand with msrun's environment joins the job whose
+// other worker msrun started.
+func TestDistributedWorkerByHand(t *testing.T) {
+	dir := chdir(t)
+	port := freePort(t)
+	j := startMsrun(t, append([]string{"--worker_num", "2", "--local_worker_num", "1", "--node_rank", "0", "--join", "True",
+		"--log_dir", filepath.Join(dir, "logs"), "--master_port", port}, distTrain(dir, 1)...)...)
+	args := distTrain(dir, 1)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1", "RANK_ID=1", "RANK_SIZE=2", "MS_SCHED_HOST=127.0.0.1", "MS_SCHED_PORT="+port,
+		"MS_ROLE=MS_WORKER", "DEVICE_ID=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(`"rank": 1, "ranks": 2`)) || !bytes.Contains(out, []byte("training done")) {
+		t.Errorf("the worker started by hand: %v\n%s", err, out)
+	}
+	if code, o := j.wait(t, 2*time.Minute); code != 0 {
+		t.Errorf("msrun: exit %d:\n%s", code, o)
+	}
+}
