@@ -108,6 +108,43 @@ func (c Config) Stages() [4][]BlockSpec {
 	return stages
 }
 
+// Limits on the sizes a run may ask for. They are far above any real use (ImageNet-21k has 21,843
+// classes, MindCV's largest input is 448 pixels) and keep a mistyped value from reaching the
+// allocator: a value above one is refused with its name and the limit, not an out-of-memory crash.
+const (
+	// MaxNumClasses is the most classifier outputs a model may have.
+	MaxNumClasses = 100_000
+	// MaxInChannels is the most input channels a model may have.
+	MaxInChannels = 64
+	// MaxImageSize is the largest image height and width a model is run on.
+	MaxImageSize = 4096
+	// MaxBatchSize is the largest batch a model is run on.
+	MaxBatchSize = 65536
+)
+
+// FeatureSize is the height (or width) of the last stage's output for an input image of side size
+// (at least 1): the stem, then one halving (rounded up) per strided stage.
+func (c Config) FeatureSize(size int) int {
+	if c.Stem == ImageNetStem {
+		size = (size + 1) / 2 // 7x7 convolution, stride 2, padding 3
+		size = (size + 1) / 2 // 3x3 max pool, stride 2
+	}
+	for k := 1; k < 4; k++ {
+		size = (size + 1) / 2 // 3x3 convolution, stride 2, padding 1
+	}
+	return size
+}
+
+// MinTrainBatch is the smallest batch a training step can take on images of side size: batch norm
+// in training needs at least two values per channel, and the last stage has FeatureSize(size)^2 per
+// image.
+func (c Config) MinTrainBatch(size int) int {
+	if f := c.FeatureSize(size); f*f >= 2 {
+		return 1
+	}
+	return 2
+}
+
 // Validate reports what is wrong with the configuration, if anything.
 func (c Config) Validate() error {
 	var errs []string
@@ -130,11 +167,11 @@ func (c Config) Validate() error {
 		bad("planes %d and base width %d give int(%d*%d/64) = 0 channels per group in layer1: "+
 			"want planes*base_width >= 64", c.Planes, c.BaseWidth, c.Planes, c.BaseWidth)
 	}
-	if c.NumClasses < 1 {
-		bad("num classes %d: want at least 1 (the number of classes in the data)", c.NumClasses)
+	if c.NumClasses < 1 || c.NumClasses > MaxNumClasses {
+		bad("num classes %d: want 1 to %d (the number of classes in the data)", c.NumClasses, MaxNumClasses)
 	}
-	if c.InChannels < 1 {
-		bad("in channels %d: want at least 1 (3 for RGB, 1 for grey-scale)", c.InChannels)
+	if c.InChannels < 1 || c.InChannels > MaxInChannels {
+		bad("in channels %d: want 1 to %d (3 for RGB, 1 for grey-scale)", c.InChannels, MaxInChannels)
 	}
 	if c.Stem != ImageNetStem && c.Stem != SmallStem {
 		bad("stem %v: want ImageNetStem or SmallStem", c.Stem)

@@ -211,3 +211,37 @@ func TestValidate(t *testing.T) {
 		t.Errorf("zero Config: %v, want every problem on one line", err)
 	}
 }
+
+// TestMinTrainBatch runs a training forward pass of both stems at the smallest batch MinTrainBatch
+// allows, for images from 1 pixel up, and checks that one image fewer is the batch norm misuse it
+// guards against.
+func TestMinTrainBatch(t *testing.T) {
+	for _, name := range []string{"resnext14_small", "resnext50_32x4d"} {
+		cfg, _ := Variant(name)
+		m, err := Build(noCompute{}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetTraining(true)
+		forward := func(n, size int) (msg string) {
+			defer func() {
+				if r := recover(); r != nil {
+					msg = fmt.Sprint(r)
+				}
+			}()
+			m.Forward(noCompute{}.Alloc(ops.Float32, ops.Shape{n, cfg.InChannels, size, size}))
+			return ""
+		}
+		for _, size := range []int{1, 2, 3, 7, 8, 9, 16, 17, 32, 33, 64} {
+			n := cfg.MinTrainBatch(size)
+			if msg := forward(n, size); msg != "" {
+				t.Errorf("%s, %d pixels, batch %d: %s", name, size, n, msg)
+			}
+			if n > 1 {
+				if msg := forward(n-1, size); !strings.Contains(msg, "one value per channel") {
+					t.Errorf("%s, %d pixels, batch %d: %q, want the one-value misuse", name, size, n-1, msg)
+				}
+			}
+		}
+	}
+}

@@ -335,7 +335,7 @@ func TestYAMLErrors(t *testing.T) {
 		{"inf loss_scale", "loss_scale: .inf\n", [][]string{{":1:", "loss_scale = +Inf", "finite"}}},
 		{"out of range", "momentum: 1.5\nbatch_size: 0\n", [][]string{
 			{":1:", "momentum = 1.5", "[0, 1)"},
-			{":2:", "batch_size = 0", "at least 1"},
+			{":2:", "batch_size = 0", "from 1 to 65536"},
 		}},
 		{"bad choice", "opt: adamax\n", [][]string{{":1:", `opt = "adamax"`, "want one of", "momentum"}}},
 		{"repeated key", "lr: 0.1\nlr: 0.2\n", [][]string{{":2:", `"lr"`, "twice", "line 1"}}},
@@ -530,7 +530,7 @@ func TestValidate(t *testing.T) {
 		change func(*Config)
 		errHas string // "" means valid
 	}{
-		{"batch_size 0", func(c *Config) { c.BatchSize = 0 }, "batch_size = 0: must be at least 1"},
+		{"batch_size 0", func(c *Config) { c.BatchSize = 0 }, "batch_size = 0: must be from 1 to 65536"},
 		{"epoch_size -1", func(c *Config) { c.EpochSize = -1 }, "epoch_size = -1"},
 		{"lr negative", func(c *Config) { c.LR = -0.1 }, "lr = -0.1: must be at least 0"},
 		{"lr NaN", func(c *Config) { c.LR = math.NaN() }, "lr = NaN: must be a finite number"},
@@ -576,6 +576,36 @@ func TestValidate(t *testing.T) {
 		{"aug_splits", func(c *Config) { c.AugSplits = 2 }, "aug_splits = 2"},
 		{"model empty", func(c *Config) { c.Model = " " }, `model = " ": must not be empty`},
 		{"graph-mode keys unchecked", func(c *Config) { c.Mode, c.JitLevel = 7, "O9" }, ""},
+		// Sizes and counts that would reach the allocator or run for ever are refused with the limit.
+		{"batch_size huge", func(c *Config) { c.BatchSize = 1_000_000_000 }, "batch_size = 1000000000: must be from 1 to 65536"},
+		{"eval_batch_size huge", func(c *Config) { c.EvalBatchSize = 99999999999 }, "eval_batch_size = 99999999999: must be from 0 to 65536"},
+		{"image_resize 0", func(c *Config) { c.ImageResize = 0 }, "image_resize = 0: must be from 1 to 4096"},
+		{"image_resize huge", func(c *Config) { c.ImageResize = 1_000_000_000 }, "image_resize = 1000000000: must be from 1 to 4096"},
+		{"num_classes huge", func(c *Config) { c.NumClasses = 1_000_000_000 }, "num_classes = 1000000000: must be from 0 to 100000"},
+		{"num_classes negative", func(c *Config) { c.NumClasses = -1 }, "num_classes = -1: must be from 0 to 100000"},
+		{"in_channels huge", func(c *Config) { c.InChannels = 1 << 20 }, "in_channels = 1048576: must be from 1 to 64"},
+		{"epoch_size huge", func(c *Config) { c.EpochSize = 99999999999 }, "epoch_size = 99999999999: must be from 1 to 100000"},
+		{"warmup_epochs huge", func(c *Config) { c.WarmupEpochs = 99999999999 }, "warmup_epochs = 99999999999: must be from 0 to 100000"},
+		{"decay_epochs huge", func(c *Config) { c.DecayEpochs = 99999999999 }, "decay_epochs = 99999999999: must be from 0 to 100000"},
+		{"milestones huge", func(c *Config) { c.MultiStepDecayMilestones = []int{30, 99999999999} }, "multi_step_decay_milestones = 30,99999999999: want increasing epochs, each from 0 to 100000"},
+		{"num_cycles huge", func(c *Config) { c.NumCycles = 99999999999 }, "num_cycles = 99999999999: must be from 1 to 100000"},
+		{"num_parallel_workers huge", func(c *Config) { c.NumParallelWorkers = 99999999999 }, "num_parallel_workers = 99999999999: must be from 1 to 1024"},
+		{"threads huge", func(c *Config) { c.Threads = 99999999999 }, "threads = 99999999999: must be from 0 to 4096"},
+		{"threads negative", func(c *Config) { c.Threads = -1 }, "threads = -1: must be from 0 to 4096"},
+		{"re_max_attempts huge", func(c *Config) { c.ReMaxAttempts = 99999999999 }, "re_max_attempts = 99999999999: must be from 1 to 10000"},
+		{"aug_repeats huge", func(c *Config) { c.AugRepeats = 99999999999 }, "aug_repeats = 99999999999: must be from 0 to 64"},
+		{"gradient_accumulation_steps huge", func(c *Config) { c.GradientAccumulationSteps = 99999999999 }, "gradient_accumulation_steps = 99999999999: must be from 1 to 65536"},
+		// Out-of-range or NaN fractions name their own key.
+		{"label_smoothing 1", func(c *Config) { c.LabelSmoothing = 1 }, "label_smoothing = 1: must be in [0, 1)"},
+		{"label_smoothing negative", func(c *Config) { c.LabelSmoothing = -0.1 }, "label_smoothing = -0.1: must be in [0, 1)"},
+		{"label_smoothing NaN", func(c *Config) { c.LabelSmoothing = math.NaN() }, "label_smoothing = NaN: must be a finite number"},
+		{"crop_pct 0", func(c *Config) { c.CropPct = 0 }, "crop_pct = 0: must be in (0, 1]"},
+		{"crop_pct above 1", func(c *Config) { c.CropPct = 1.5 }, "crop_pct = 1.5: must be in (0, 1]"},
+		{"crop_pct NaN", func(c *Config) { c.CropPct = math.NaN() }, "crop_pct = NaN: must be a finite number"},
+		{"momentum NaN", func(c *Config) { c.Momentum = math.NaN() }, "momentum = NaN: must be a finite number"},
+		{"weight_decay NaN", func(c *Config) { c.WeightDecay = math.NaN() }, "weight_decay = NaN: must be a finite number"},
+		{"weight_decay Inf", func(c *Config) { c.WeightDecay = math.Inf(1) }, "weight_decay = +Inf: must be a finite number"},
+		{"bucket_cap_mb NaN", func(c *Config) { c.BucketCapMB = math.NaN() }, "bucket_cap_mb = NaN: must be a finite number"},
 	}
 	for _, tt := range tests {
 		c := Default()
@@ -717,5 +747,23 @@ func TestForeignFlag(t *testing.T) {
 	_, _, err := Resolve(fs)
 	if err == nil || err.Error() != `flag --threads: threads = "many": want an integer` {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestNaNEachKeyNamed: NaN momentum and weight decay are two problems, each naming its own key,
+// and neither is reported as a learning-rate problem.
+func TestNaNEachKeyNamed(t *testing.T) {
+	c := Default()
+	c.Momentum, c.WeightDecay = math.NaN(), math.NaN()
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "momentum = NaN") || !strings.HasPrefix(lines[1], "weight_decay = NaN") {
+		t.Errorf("got %q, want one line for momentum and one for weight_decay", err)
+	}
+	if strings.Contains(err.Error(), "lr") || strings.Contains(err.Error(), "learning rate") {
+		t.Errorf("got %q: names the learning rate", err)
 	}
 }

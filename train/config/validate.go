@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/resnext/resnext/resnext"
 )
 
 // problem is one key whose value is out of range.
@@ -38,7 +40,26 @@ var (
 	jpegDecoders       = []string{"auto", "libjpeg-turbo", "go"}
 )
 
-// Validate checks every key's range: counts and sizes positive, probabilities in [0, 1], every
+// Upper limits of counts. They are far above any real run and keep a mistyped value from reaching
+// the allocator or the clock: the learning-rate schedule holds one value per step of the run, a
+// worker or thread is a goroutine with its own buffers. The sizes' limits (batch_size, image_resize,
+// num_classes, in_channels) are the model's, resnext.MaxBatchSize and the others.
+const (
+	// MaxEpochs limits epoch_size, warmup_epochs, decay_epochs, num_cycles and the milestones.
+	MaxEpochs = 100_000
+	// MaxWorkers limits num_parallel_workers.
+	MaxWorkers = 1024
+	// MaxThreads limits threads.
+	MaxThreads = 4096
+	// maxAttempts limits re_max_attempts (random erasing tries per image).
+	maxAttempts = 10_000
+	// maxAugRepeats limits aug_repeats (copies of each sample per epoch).
+	maxAugRepeats = 64
+	// maxAccumulation limits gradient_accumulation_steps.
+	maxAccumulation = 65536
+)
+
+// Validate checks every key's range: counts and sizes positive and within their limits, probabilities in [0, 1], every
 // number finite, names among MindCV's choices, pairs ordered. Its error has one line per problem,
 // each naming the key, the value and the valid range. Values MindCV accepts that this project does
 // not implement (an optimizer other than momentum, mixup, ...) pass: the engine decides.
@@ -174,12 +195,12 @@ func (c Config) problems() []problem {
 	ch.notEmpty("dataset", c.Dataset)
 	ch.notEmpty("train_split", c.TrainSplit)
 	ch.notEmpty("val_split", c.ValSplit)
-	ch.intMin("num_parallel_workers", c.NumParallelWorkers, 1)
+	ch.intRange("num_parallel_workers", c.NumParallelWorkers, 1, MaxWorkers)
 	ch.intMin("num_samples", c.NumSamples, 0)
-	ch.intMin("batch_size", c.BatchSize, 1)
+	ch.intRange("batch_size", c.BatchSize, 1, resnext.MaxBatchSize)
 
 	// Augmentation.
-	ch.intMin("image_resize", c.ImageResize, 1)
+	ch.intRange("image_resize", c.ImageResize, 1, resnext.MaxImageSize)
 	ch.pair("scale", c.Scale)
 	ch.pair("ratio", c.Ratio)
 	ch.floatRange("hflip", c.Hflip, 0, false, 1, false)
@@ -209,7 +230,7 @@ func (c Config) problems() []problem {
 	if !validReValue(c.ReValue) {
 		ch.fail("re_value", c.ReValue, "want a number, three comma-separated numbers (one per channel) or random")
 	}
-	ch.intMin("re_max_attempts", c.ReMaxAttempts, 1)
+	ch.intRange("re_max_attempts", c.ReMaxAttempts, 1, maxAttempts)
 	if len(c.Mean) == 0 {
 		ch.fail("mean", c.Mean, "want one number per channel")
 	}
@@ -225,23 +246,23 @@ func (c Config) problems() []problem {
 	ch.floatMin("mixup", c.Mixup, 0, false)
 	ch.floatMin("cutmix", c.Cutmix, 0, false)
 	ch.floatRange("cutmix_prob", c.CutmixProb, 0, false, 1, false)
-	ch.intMin("aug_repeats", c.AugRepeats, 0)
+	ch.intRange("aug_repeats", c.AugRepeats, 0, maxAugRepeats)
 
 	// Model.
 	ch.notEmpty("model", c.Model)
-	ch.intMin("num_classes", c.NumClasses, 0)
-	ch.intMin("in_channels", c.InChannels, 1)
+	ch.intRange("num_classes", c.NumClasses, 0, resnext.MaxNumClasses)
+	ch.intRange("in_channels", c.InChannels, 1, resnext.MaxInChannels)
 	ch.floatRange("drop_rate", c.DropRate, 0, false, 1, true)
 	ch.floatRange("drop_path_rate", c.DropPathRate, 0, false, 1, true)
 	ch.intMin("keep_checkpoint_max", c.KeepCheckpointMax, 1)
 	ch.notEmpty("ckpt_save_dir", c.CkptSaveDir)
 	ch.intMin("ckpt_save_interval", c.CkptSaveInterval, 1)
 	ch.oneOf("ckpt_save_policy", c.CkptSavePolicy, ckptSavePolicies, false)
-	ch.intMin("epoch_size", c.EpochSize, 1)
+	ch.intRange("epoch_size", c.EpochSize, 1, MaxEpochs)
 	ch.floatRange("ema_decay", c.EmaDecay, 0, false, 1, false)
 	ch.floatMin("clip_value", c.ClipValue, 0, true)
 	ch.floatRange("layer_decay", c.LayerDecay, 0, false, 1, false)
-	ch.intMin("gradient_accumulation_steps", c.GradientAccumulationSteps, 1)
+	ch.intRange("gradient_accumulation_steps", c.GradientAccumulationSteps, 1, maxAccumulation)
 
 	// Optimizer.
 	ch.oneOf("opt", c.Opt, optNames, true)
@@ -254,9 +275,9 @@ func (c Config) problems() []problem {
 	ch.oneOf("scheduler", c.Scheduler, schedulerNames, false)
 	ch.floatMin("lr", c.LR, 0, false)
 	ch.floatMin("min_lr", c.MinLR, 0, false)
-	ch.intMin("warmup_epochs", c.WarmupEpochs, 0)
+	ch.intRange("warmup_epochs", c.WarmupEpochs, 0, MaxEpochs)
 	ch.floatRange("warmup_factor", c.WarmupFactor, 0, false, 1, false)
-	ch.intMin("decay_epochs", c.DecayEpochs, 0)
+	ch.intRange("decay_epochs", c.DecayEpochs, 0, MaxEpochs)
 	switch c.Scheduler {
 	case "cosine_decay", "warmup_cosine_decay", "step_decay":
 		if c.DecayEpochs < 1 {
@@ -265,11 +286,11 @@ func (c Config) problems() []problem {
 	}
 	ch.floatMin("decay_rate", c.DecayRate, 0, true)
 	for i, m := range c.MultiStepDecayMilestones {
-		if m < 0 || i > 0 && m < c.MultiStepDecayMilestones[i-1] {
-			ch.fail("multi_step_decay_milestones", c.MultiStepDecayMilestones, "want increasing epochs, each at least 0")
+		if m < 0 || m > MaxEpochs || i > 0 && m < c.MultiStepDecayMilestones[i-1] {
+			ch.fail("multi_step_decay_milestones", c.MultiStepDecayMilestones, "want increasing epochs, each from 0 to %d", MaxEpochs)
 		}
 	}
-	ch.intMin("num_cycles", c.NumCycles, 1)
+	ch.intRange("num_cycles", c.NumCycles, 1, MaxEpochs)
 	ch.floatMin("cycle_decay", c.CycleDecay, 0, true)
 
 	// Loss.
@@ -285,7 +306,7 @@ func (c Config) problems() []problem {
 	ch.floatMin("loss_scale", c.LossScale, 0, true)
 
 	// This project's keys.
-	ch.intMin("threads", c.Threads, 0)
+	ch.intRange("threads", c.Threads, 0, MaxThreads)
 	ch.oneOf("log_format", c.LogFormat, logFormats, false)
 	if c.MetricsAddr != "" {
 		if err := checkAddr(c.MetricsAddr); err != nil {
@@ -297,7 +318,7 @@ func (c Config) problems() []problem {
 		ch.fail("trainable_stages", c.TrainableStages, "has an effect only with freeze_backbone True (without it every stage trains); set freeze_backbone True or trainable_stages 0")
 	}
 	ch.oneOf("pool_padding", c.PoolPadding, poolPaddings, false)
-	ch.intMin("eval_batch_size", c.EvalBatchSize, 0)
+	ch.intRange("eval_batch_size", c.EvalBatchSize, 0, resnext.MaxBatchSize)
 	ch.oneOf("jpeg_decoder", c.JPEGDecoder, jpegDecoders, true)
 	ch.floatRange("bucket_cap_mb", c.BucketCapMB, 0, true, 1<<16, false)
 
