@@ -12,6 +12,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+
+	"github.com/resnext/resnext/data/internal/readn"
 )
 
 // IDX is a decoded IDX file of unsigned bytes: its dimensions and its data in C order.
@@ -20,9 +22,12 @@ type IDX struct {
 	Data []byte
 }
 
-// maxIDXBytes bounds what a header may ask for, so a corrupt header fails cleanly instead of
-// allocating without limit.
-const maxIDXBytes = 1 << 34
+// MaxIDXBytes bounds the data an IDX header may declare (4 GiB by default; the full MNIST training
+// images are 47 MB): a larger header is refused before anything is read. Raise it before reading
+// for larger files. Whatever the limit, the data buffer grows only as the data arrives (a gzipped
+// file's size is not known beforehand), so a header that claims more than the file holds fails
+// with "truncated" having allocated about what the file holds.
+var MaxIDXBytes int64 = 1 << 32
 
 // ReadIDX decodes an IDX file of unsigned bytes (type code 0x08) from r, gunzipping it first when it
 // starts with the gzip magic.
@@ -55,17 +60,19 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 		return nil, fmt.Errorf("idx: reading %d dimensions: %w", ndim, err)
 	}
 	dims := make([]int, ndim)
-	n := 1
 	for i := range dims {
 		dims[i] = int(binary.BigEndian.Uint32(raw[4*i:]))
-		n *= dims[i]
-		if n > maxIDXBytes {
-			return nil, fmt.Errorf("idx: dimensions %v are implausibly large", dims[:i+1])
+		if dims[i] == 0 {
+			return nil, fmt.Errorf("idx: dimensions %v: dimension %d is 0, the file holds no data", dims[:i+1], i)
 		}
 	}
-	data := make([]byte, n)
-	if got, err := io.ReadFull(br, data); err != nil {
-		return nil, fmt.Errorf("idx: dimensions %v need %d bytes of data, the file has %d: truncated", dims, n, got)
+	n, ok := readn.Product(dims, 1, MaxIDXBytes)
+	if !ok {
+		return nil, fmt.Errorf("idx: dimensions %v are implausibly large: more than data.MaxIDXBytes (%d bytes); raise it if the file is genuine", dims, MaxIDXBytes)
+	}
+	data, err := readn.Read(br, n)
+	if err != nil {
+		return nil, fmt.Errorf("idx: dimensions %v: %w", dims, err)
 	}
 	return &IDX{Dims: dims, Data: data}, nil
 }

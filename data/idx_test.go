@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/resnext/resnext/data/internal/alloctest"
 )
 
 func idxBytes(dims []int, data []byte) []byte {
@@ -85,5 +87,33 @@ func TestLoadMNISTFS(t *testing.T) {
 	}
 	if _, err := LoadMNISTFS(fsys, "missing", "train", nil); err == nil || !strings.Contains(err.Error(), "neither") {
 		t.Errorf("missing files: got %v", err)
+	}
+}
+
+// Headers that ask for more than the file holds, or whose dimensions overflow, fail cleanly and
+// cheaply, plain or gzipped; a dimension of 0 is an error, not an empty set.
+func TestReadIDXHostileHeaders(t *testing.T) {
+	cases := map[string]struct {
+		in   []byte
+		want string
+	}{
+		// 3.9 GiB claimed by a 20-byte file: under MaxIDXBytes, so only the data's end stops it.
+		"claims 3.9 GiB":      {idxBytes([]int{60000, 256, 256}, make([]byte, 8)), "truncated"},
+		"claims 3.9 GiB gzip": {gz(idxBytes([]int{60000, 256, 256}, make([]byte, 8))), "truncated"},
+		// The product wraps in 64 bits (it used to panic in make).
+		"overflow":      {idxBytes([]int{1<<32 - 1, 1<<32 - 1, 1<<32 - 1}, nil), "implausibly large"},
+		"overflow gzip": {gz(idxBytes([]int{1<<32 - 1, 1<<32 - 1}, nil)), "implausibly large"},
+		"0 rows":        {idxBytes([]int{0, 28, 28}, nil), "dimension 0 is 0"},
+		"0 columns":     {gz(idxBytes([]int{5, 28, 0}, nil)), "dimension 2 is 0"},
+	}
+	for name, c := range cases {
+		var err error
+		n := alloctest.Bytes(func() { _, err = ReadIDX(bytes.NewReader(c.in)) })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got error %v, want one containing %q", name, err, c.want)
+		}
+		if n > 8<<20 {
+			t.Errorf("%s: %d bytes allocated", name, n)
+		}
 	}
 }

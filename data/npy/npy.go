@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/resnext/resnext/data/internal/readn"
 	"github.com/resnext/resnext/internal/atomicfile"
 )
 
@@ -33,6 +34,12 @@ var magic = []byte("\x93NUMPY")
 
 // maxHeader bounds the header a file may declare, so a corrupt length fails cleanly.
 const maxHeader = 1 << 20
+
+// MaxBytes bounds the data an array's header may declare (16 GiB by default): a larger shape is
+// refused before anything is read. Raise it before calling Read or Decode for larger arrays.
+// Whatever the limit, the data buffer grows only as the data arrives, so a header that claims more
+// than the file holds fails with "truncated" having allocated about what the file holds.
+var MaxBytes int64 = 1 << 34
 
 // Numel is the number of elements.
 func (a *Array) Numel() int {
@@ -142,7 +149,6 @@ func Decode(r io.Reader) (*Array, error) {
 	if string(m[2]) == "True" {
 		return nil, errors.New("npy: Fortran-order arrays are not supported: save with numpy.ascontiguousarray")
 	}
-	n := size
 	for _, f := range strings.Split(string(m[3]), ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -153,15 +159,16 @@ func Decode(r io.Reader) (*Array, error) {
 			return nil, fmt.Errorf("npy: bad dimension %q in the shape (%s)", f, m[3])
 		}
 		a.Shape = append(a.Shape, d)
-		if d > 0 && n > math.MaxInt32*8/d {
-			return nil, fmt.Errorf("npy: shape (%s) is implausibly large", m[3])
-		}
-		n *= d
 	}
-	a.Data = make([]byte, n)
-	if got, err := io.ReadFull(r, a.Data); err != nil {
-		return nil, fmt.Errorf("npy: shape %v of %s needs %d bytes of data, the file has %d: truncated", a.Shape, a.DType, n, got)
+	n, ok := readn.Product(a.Shape, int64(size), MaxBytes)
+	if !ok {
+		return nil, fmt.Errorf("npy: shape (%s) of %s needs more than npy.MaxBytes (%d bytes): not read; raise npy.MaxBytes if the array is genuine", m[3], a.DType, MaxBytes)
 	}
+	data, err := readn.Read(r, n)
+	if err != nil {
+		return nil, fmt.Errorf("npy: shape %v of %s: %w", a.Shape, a.DType, err)
+	}
+	a.Data = data
 	return a, nil
 }
 

@@ -2,9 +2,12 @@ package npy
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/resnext/resnext/data/internal/alloctest"
 )
 
 // The files in testdata were written by numpy.save.
@@ -122,4 +125,37 @@ func FuzzDecode(f *testing.F) {
 			a.Float32()
 		}
 	})
+}
+
+// A header that asks for more than the file holds fails cheaply; one whose shape overflows, or
+// asks for more than MaxBytes, fails before reading.
+func TestDecodeHostileHeaders(t *testing.T) {
+	header := func(shape string) []byte {
+		h := fmt.Sprintf("{'descr': '<f8', 'fortran_order': False, 'shape': (%s), }", shape)
+		h += strings.Repeat(" ", 117-len(h)) + "\n"
+		return append([]byte("\x93NUMPY\x01\x00\x76\x00"), h...)
+	}
+	cases := map[string]struct {
+		in   []byte
+		want string
+	}{
+		// The reporter's 128-byte file asking for 16 GiB minus a little.
+		"claims 15.9 GiB":  {header("1000, 1000, 2000"), "truncated"},
+		"overflows":        {header("4294967296, 4294967296, 4294967296"), "npy.MaxBytes"},
+		"above MaxBytes":   {header("100000, 100000, 1000"), "npy.MaxBytes"},
+		"negative product": {header("3037000500, 3037000500"), "npy.MaxBytes"},
+	}
+	for name, c := range cases {
+		if len(c.in) != 128 {
+			t.Fatalf("%s: %d bytes", name, len(c.in))
+		}
+		var err error
+		n := alloctest.Bytes(func() { _, err = Decode(bytes.NewReader(c.in)) })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", name, err, c.want)
+		}
+		if n > 8<<20 {
+			t.Errorf("%s: %d bytes allocated", name, n)
+		}
+	}
 }
