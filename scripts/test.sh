@@ -24,6 +24,11 @@ go test -count=1 "$@" ./...
 echo "== go test -race (the packages that run kernels, loaders or servers on several goroutines)"
 go test -count=1 -race "$@" ./ops/... ./nn/... ./internal/devmem/ ./data/... ./train/...
 
+echo "== fuzz targets, 10 s each in at most 4 GiB of address space (scripts/fuzz.sh)"
+if [ "${1:-}" != "-short" ]; then
+	FUZZTIME=10s bash scripts/fuzz.sh
+fi
+
 echo "== data-parallel training under a real one-host Slurm (skipped where it cannot run: not root, no apt-get)"
 if [ "${1:-}" != "-short" ]; then
 	SLURM_TEST_OPTIONAL=1 bash scripts/test_slurm.sh
