@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/resnext/resnext/ckpt/internal/quote"
 )
 
 // kind says what an allow-listed global is.
@@ -85,18 +87,21 @@ func lookupGlobal(module, name string) (*global, error) {
 		"torch.save(model.state_dict(), path)", printable(full))
 }
 
-// printable quotes s if it holds anything but the characters of Python dotted names.
+// printable quotes s if it holds anything but the characters of Python dotted names, or is long.
 func printable(s string) string {
 	for _, c := range s {
 		if !(c == '.' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return fmt.Sprintf("%q", s)
+			return quote.String(s)
 		}
+	}
+	if len(s) > quote.Max {
+		return quote.String(s)
 	}
 	return s
 }
 
 // call runs the allow-listed function or class g on args (a REDUCE).
-func call(g *global, args tuple, depth int) (any, error) {
+func call(g *global, args tuple, depth int, work *int64) (any, error) {
 	nargs := func(want ...int) error {
 		for _, w := range want {
 			if len(args) == w {
@@ -107,7 +112,7 @@ func call(g *global, args tuple, depth int) (any, error) {
 	}
 	switch g.kind {
 	case kindOrderedDict:
-		d := newDict()
+		d := newDict(work)
 		if len(args) == 0 {
 			return d, nil
 		}
@@ -179,7 +184,7 @@ func call(g *global, args tuple, depth int) (any, error) {
 		if depth >= 8 {
 			return nil, fmt.Errorf("%s nested too deeply", g)
 		}
-		v, err := call(fn, inner, depth+1)
+		v, err := call(fn, inner, depth+1, work)
 		if err != nil {
 			return nil, err
 		}
@@ -260,11 +265,11 @@ func rebuildTensor(args tuple) (*tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensor stride: %w", err)
 	}
+	if len(shape) > maxDims || len(stride) > maxDims {
+		return nil, errors.New("tensor has more than 64 dimensions")
+	}
 	if len(shape) != len(stride) {
 		return nil, fmt.Errorf("tensor size %v and stride %v differ in length", shape, stride)
-	}
-	if len(shape) > maxDims {
-		return nil, errors.New("tensor has more than 64 dimensions")
 	}
 	return &tensor{storage: st, offset: off, shape: shape, stride: stride}, nil
 }

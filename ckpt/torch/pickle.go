@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/big"
 	"strings"
+
+	"github.com/resnext/resnext/ckpt/internal/quote"
 )
 
 // This file is a small unpickler: it understands the opcodes of pickle protocols 2 to 5 that torch.save
@@ -30,13 +32,15 @@ type list struct{ items []any }
 type dict struct {
 	keys, values []any
 	index        map[any]int
+	// work is the hashing budget of the pickle that builds the dict.
+	work *int64
 }
 
-func newDict() *dict { return &dict{index: map[any]int{}} }
+func newDict(work *int64) *dict { return &dict{index: map[any]int{}, work: work} }
 
 // set stores value under key; a key already present keeps its place, as in Python.
 func (d *dict) set(key, value any) error {
-	h, err := hashKey(key, 0)
+	h, err := hashKey(key, d.work)
 	if err != nil {
 		return err
 	}
@@ -67,38 +71,148 @@ type (
 	tupleKey string
 )
 
-// maxDepth bounds the nesting that recursive walks over decoded values follow.
-const maxDepth = 64
+// Limits of the pickle machine. They bound its work, not only what it reads: values built from shared
+// references (memo GET, DUP) can be exponentially larger than the pickle, so any walk over a value
+// is bounded as well.
+const (
+	// maxDepth bounds the nesting that recursive walks over decoded values follow.
+	maxDepth = 64
+	// maxOps bounds the opcodes one pickle runs.
+	maxOps = 1 << 26
+	// maxMemo bounds the memo entries of one pickle.
+	maxMemo = 1 << 20
+	// maxKeyWork bounds the work of hashing one dict key, in units of one per item (nested items
+	// included) and per byte of its text: a tuple key of more than 64 Ki items and bytes is refused.
+	maxKeyWork = 1 << 16
+	// maxHashWork bounds the work of hashing all the dict keys of one pickle, in the same units.
+	maxHashWork = 1 << 22
+	// maxLong bounds the bytes of an int (LONG1, LONG4): 256 bytes is an integer of 616 digits.
+	maxLong = 256
+)
 
 // hashKey returns a comparable Go value that identifies a Python dict key, or an error for the types
-// Python cannot hash.
-func hashKey(k any, depth int) (any, error) {
+// Python cannot hash. Hashing a tuple costs one unit per item and per byte of its identity; a key
+// that costs more than maxKeyWork, or more than what is left of *work (the pickle's budget, which
+// it is charged), is refused.
+func hashKey(k any, work *int64) (any, error) {
+	t, ok := k.(tuple)
+	if !ok {
+		cost := 1 + int64(textLen(k)) // a Go map hashes the whole text on every insertion
+		if work != nil {
+			if *work < cost {
+				return nil, errHashWork
+			}
+			*work -= cost
+		}
+		return hashLeaf(k)
+	}
+	budget := int64(maxKeyWork)
+	if work != nil && *work < budget {
+		budget = *work
+	}
+	left := budget
+	var b strings.Builder
+	if err := hashTuple(&b, t, 0, &left); err != nil {
+		if errors.Is(err, errKeyWork) && budget < maxKeyWork {
+			return nil, errHashWork
+		}
+		return nil, err
+	}
+	if work != nil {
+		*work -= budget - left
+	}
+	return tupleKey(b.String()), nil
+}
+
+// errHashWork reports a pickle whose dict keys, in all, cost too much to hash.
+var errHashWork = fmt.Errorf("the dict keys of the pickle are too large to compare: more than %d "+
+	"units of work (items and bytes) in all (limit maxHashWork in ckpt/torch)", maxHashWork)
+
+// textLen is the length of a string or bytes value, 0 for other values.
+func textLen(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v)
+	case []byte:
+		return len(v)
+	}
+	return 0
+}
+
+// errKeyWork reports a tuple key too large to hash.
+var errKeyWork = fmt.Errorf("dict key is a tuple too large to compare: more than %d items and bytes "+
+	"(limit maxKeyWork in ckpt/torch; a state dict's keys are names)", maxKeyWork)
+
+// hashTuple writes the identity of a tuple key to b, charging its items and bytes to *left.
+func hashTuple(b *strings.Builder, t tuple, depth int, left *int64) error {
+	if depth >= maxDepth {
+		return errors.New("dict key: tuple nested too deeply")
+	}
+	b.WriteByte('(')
+	for _, e := range t {
+		if *left--; *left < 0 {
+			return errKeyWork
+		}
+		if inner, ok := e.(tuple); ok {
+			if err := hashTuple(b, inner, depth+1, left); err != nil {
+				return err
+			}
+			b.WriteByte(',')
+			continue
+		}
+		if *left -= int64(textLen(e)); *left < 0 { // text is charged before it is copied
+			return errKeyWork
+		}
+		h, err := hashLeaf(e)
+		if err != nil {
+			return err
+		}
+		n := b.Len()
+		fmt.Fprintf(b, "%T:%v,", h, h)
+		if *left -= int64(b.Len() - n); *left < 0 {
+			return errKeyWork
+		}
+	}
+	b.WriteByte(')')
+	return nil
+}
+
+// hashLeaf returns the comparable identity of a key that is not a tuple.
+func hashLeaf(k any) (any, error) {
 	switch v := k.(type) {
 	case nil, bool, int64, float64, string:
 		return v, nil
 	case *big.Int:
-		return bigKey(v.String()), nil
+		return bigKey(v.Text(16)), nil
 	case []byte:
 		return bytesKey(v), nil
 	case *global:
 		return *v, nil
-	case tuple:
-		if depth >= maxDepth {
-			return nil, errors.New("dict key: tuple nested too deeply")
-		}
-		var b strings.Builder
-		b.WriteByte('(')
-		for _, e := range v {
-			h, err := hashKey(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(&b, "%T:%v,", h, h)
-		}
-		b.WriteByte(')')
-		return tupleKey(b.String()), nil
 	}
 	return nil, fmt.Errorf("unhashable dict key of type %s", typeName(k))
+}
+
+// describe shows a decoded value in an error message, in a bounded length: plain values as Python
+// writes them (text and large ints cut short), containers by their type.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	case int64, float64:
+		return fmt.Sprint(v)
+	case *big.Int:
+		return quote.Clip(v.String()) // at most maxLong bytes: a few hundred digits
+	case string:
+		return quote.String(v)
+	case []byte:
+		return "b" + quote.Bytes(v)
+	}
+	return aType(v)
 }
 
 // typeName names the Python type of a decoded value, for error messages.
@@ -209,6 +323,8 @@ type unpickler struct {
 	stack []any
 	marks []int // stack lengths at each open MARK
 	memo  map[uint64]any
+	ops   int   // opcodes run by this pickle
+	work  int64 // what is left of the pickle's hashing budget (maxHashWork)
 
 	// persistentLoad turns a BINPERSID id into a value (a storage).
 	persistentLoad func(pid any) (any, error)
@@ -220,6 +336,7 @@ func (u *unpickler) load() (any, error) {
 	u.stack = u.stack[:0]
 	u.marks = u.marks[:0]
 	u.memo = map[uint64]any{}
+	u.ops, u.work = 0, maxHashWork
 	for {
 		at := u.pos
 		if at >= len(u.data) {
@@ -227,6 +344,9 @@ func (u *unpickler) load() (any, error) {
 		}
 		op := u.data[at]
 		u.pos++
+		if u.ops++; u.ops > maxOps {
+			return nil, fmt.Errorf("byte %d: more than %d opcodes in one pickle (limit maxOps in ckpt/torch)", at, maxOps)
+		}
 		v, done, err := u.step(op)
 		if err != nil {
 			name, ok := opNames[op]
@@ -393,6 +513,9 @@ func (u *unpickler) step(op byte) (v any, done bool, err error) {
 		if err != nil {
 			return nil, false, err
 		}
+		if n > maxLong {
+			return nil, false, fmt.Errorf("an int of %d bytes: more than the %d a state dict may hold (limit maxLong in ckpt/torch)", n, maxLong)
+		}
 		b, err := u.read(n)
 		if err != nil {
 			return nil, false, err
@@ -473,13 +596,13 @@ func (u *unpickler) step(op byte) (v any, done bool, err error) {
 			return nil, false, err
 		}
 	case opEmptyDict:
-		u.push(newDict())
+		u.push(newDict(&u.work))
 	case opDict:
 		items, err := u.popMark()
 		if err != nil {
 			return nil, false, err
 		}
-		d := newDict()
+		d := newDict(&u.work)
 		if err := setItems(d, items); err != nil {
 			return nil, false, err
 		}
@@ -521,6 +644,9 @@ func (u *unpickler) step(op byte) (v any, done bool, err error) {
 		v, err := u.top()
 		if err != nil {
 			return nil, false, err
+		}
+		if _, ok := u.memo[i]; !ok && len(u.memo) >= maxMemo {
+			return nil, false, fmt.Errorf("more than %d memo entries (limit maxMemo in ckpt/torch)", maxMemo)
 		}
 		u.memo[i] = v
 	case opBinGet, opLongBinGet:
@@ -588,7 +714,7 @@ func (u *unpickler) step(op byte) (v any, done bool, err error) {
 		if !ok {
 			return nil, false, fmt.Errorf("%s called with %s of arguments, want a tuple", g, aType(args))
 		}
-		v, err := call(g, a, 0)
+		v, err := call(g, a, 0, &u.work)
 		if err != nil {
 			return nil, false, err
 		}

@@ -13,19 +13,10 @@ import (
 // repr renders a decoded value much as Python's repr would.
 func repr(v any) string {
 	switch v := v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		if v {
-			return "True"
-		}
-		return "False"
-	case int64:
-		return fmt.Sprint(v)
+	case nil, bool, int64, float64:
+		return describe(v)
 	case *big.Int:
 		return v.String()
-	case float64:
-		return fmt.Sprint(v)
 	case string:
 		return fmt.Sprintf("'%s'", v)
 	case []byte:
@@ -203,7 +194,8 @@ func TestUnpickleErrors(t *testing.T) {
 		{"unhashable in tuple key", []byte{opProto, 2, opEmptyDict, opEmptyDict, opTuple1, opNone, opSetItem},
 			"unhashable dict key of type dict"},
 		{"long string", []byte{opProto, 2, opBinUnicode, 0xff, 0xff, 0xff, 0xff, 'a'}, "truncated: needs 4294967295 bytes, 1 left"},
-		{"long4 length", []byte{opProto, 2, opLong4, 0xff, 0xff, 0xff, 0x7f}, "truncated"},
+		{"long4 length", []byte{opProto, 2, opLong4, 0xff, 0xff, 0xff, 0x7f}, "an int of 2147483647 bytes"},
+		{"long4 truncated", []byte{opProto, 2, opLong4, 0x10, 0, 0, 0}, "truncated"},
 		{"negative binstring", []byte{opProto, 2, opBinString, 0xff, 0xff, 0xff, 0xff}, "negative string length -1"},
 		{"global without newline", []byte("\x80\x02ctorch"), "truncated or overlong"},
 		{"reduce non-global", pickle(func(p *pk) { p.op(opNone, opEmptyTuple, opReduce) }), "calls a None, not a function"},

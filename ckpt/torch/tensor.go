@@ -3,6 +3,8 @@ package torch
 import (
 	"fmt"
 	"math"
+
+	"github.com/resnext/resnext/ckpt/internal/quote"
 )
 
 // storage is one of the file's storages: a flat array of elements that tensors view.
@@ -63,8 +65,8 @@ func (t *tensor) check() (int64, error) {
 }
 
 func (t *tensor) outOfRange() error {
-	return fmt.Errorf("view (offset %d, size %v, stride %v) reaches past the end of storage %q of %d elements",
-		t.offset, t.shape, t.stride, t.storage.key, t.storage.numel)
+	return fmt.Errorf("view (offset %d, size %v, stride %v) reaches past the end of storage %s of %d elements",
+		t.offset, t.shape, t.stride, quote.String(t.storage.key), t.storage.numel)
 }
 
 // contiguous reports whether the view's elements lie in C order without gaps.

@@ -33,6 +33,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/ckpt/safetensors"
 )
 
@@ -133,7 +134,7 @@ func (d *decoder) persistentLoad(pid any) (any, error) {
 		return nil, errors.New("the file holds a whole pickled model (torch.save(model)); " +
 			"load it in Python and save model.state_dict() instead")
 	default:
-		return nil, fmt.Errorf("persistent id of unknown kind %q, want \"storage\"", tag)
+		return nil, fmt.Errorf("persistent id of unknown kind %s, want \"storage\"", quote.String(tag))
 	}
 	want := 5
 	if d.legacy {
@@ -154,16 +155,16 @@ func (d *decoder) persistentLoad(pid any) (any, error) {
 			typeName(t[2]), typeName(t[3]), typeName(t[4]))
 	}
 	if numel < 0 || numel > math.MaxInt64/int64(g.dtype.size) {
-		return nil, fmt.Errorf("storage %q: bad size %d", key, numel)
+		return nil, fmt.Errorf("storage %s: bad size %d", quote.String(key), numel)
 	}
 	if d.legacy && t[5] != nil {
-		return nil, fmt.Errorf("storage %q is a view of another storage (old torch): not supported; "+
-			"load the file with torch and save it again", key)
+		return nil, fmt.Errorf("storage %s is a view of another storage (old torch): not supported; "+
+			"load the file with torch and save it again", quote.String(key))
 	}
 	if st, ok := d.storages[key]; ok {
 		if st.dtype != g.dtype || st.numel != numel {
-			return nil, fmt.Errorf("storage %q declared both as %d %s and as %d %s elements",
-				key, st.numel, st.dtype.name, numel, g.dtype.name)
+			return nil, fmt.Errorf("storage %s declared both as %d %s and as %d %s elements",
+				quote.String(key), st.numel, st.dtype.name, numel, g.dtype.name)
 		}
 		return st, nil
 	}
@@ -196,7 +197,7 @@ func findStateDict(v any, where string, depth int) (*dict, error) {
 	if depth < 3 {
 		for _, k := range wrapperKeys {
 			if inner, ok := d.get(k); ok {
-				if sd, err := findStateDict(inner, fmt.Sprintf("%s[%q]", where, k), depth+1); err == nil {
+				if sd, err := findStateDict(inner, fmt.Sprintf("%s[%s]", where, quote.String(k)), depth+1); err == nil {
 					return sd, nil
 				}
 			}
@@ -213,8 +214,8 @@ func findStateDict(v any, where string, depth int) (*dict, error) {
 			return nil, fmt.Errorf("%s holds %d tensors, but item %d has %s key: tensor names must be str",
 				where, tensors, bad, aType(d.keys[bad]))
 		}
-		return nil, fmt.Errorf("%s holds %d tensors, but its entry %q is %s: want a dict of tensors alone",
-			where, tensors, d.keys[bad], aType(d.values[bad]))
+		return nil, fmt.Errorf("%s holds %d tensors, but its entry %s is %s: want a dict of tensors alone",
+			where, tensors, quote.String(d.keys[bad].(string)), aType(d.values[bad]))
 	}
 	return nil, fmt.Errorf("no state dict found: %s holds %s; want a dict of tensors, at the top or under %q",
 		where, describeItems(d), wrapperKeys)
@@ -235,7 +236,7 @@ func describeItems(d *dict) string {
 			b.WriteString(", ")
 		}
 		if s, ok := k.(string); ok {
-			fmt.Fprintf(&b, "%q", s)
+			b.WriteString(quote.String(s))
 		} else {
 			b.WriteString(typeName(k))
 		}
@@ -261,7 +262,7 @@ func (d *decoder) tensors(root any) ([]safetensors.Tensor, error) {
 		name := k.(string)
 		t, err := d.materialise(sd.values[i].(*tensor), uses)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", name, err)
+			return nil, fmt.Errorf("tensor %s: %w", quote.String(name), err)
 		}
 		t.Name = name
 		out = append(out, t)
@@ -308,7 +309,7 @@ func (d *decoder) materialise(t *tensor, uses map[*storage]int) (safetensors.Ten
 
 // describeStorage says what a storage holds, for size errors.
 func describeStorage(st *storage) string {
-	return fmt.Sprintf("%d bytes (%d %s elements of storage %q)", st.nbytes(), st.numel, st.dtype.name, st.key)
+	return fmt.Sprintf("%d bytes (%d %s elements of storage %s)", st.nbytes(), st.numel, st.dtype.name, quote.String(st.key))
 }
 
 // decodeZip reads the zip layout of torch >= 1.6.
@@ -321,7 +322,7 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 	var folders []string
 	for _, f := range zr.File {
 		if _, dup := entries[f.Name]; dup {
-			return nil, fmt.Errorf("zip entry %q appears twice (damaged file)", f.Name)
+			return nil, fmt.Errorf("zip entry %s appears twice (damaged file)", quote.String(f.Name))
 		}
 		entries[f.Name] = f
 		if dir, base, ok := strings.Cut(f.Name, "/"); ok && dir != "" && base == "data.pkl" {
@@ -332,13 +333,14 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 	case 0:
 		names := make([]string, 0, 5)
 		for _, f := range zr.File[:min(len(zr.File), 5)] {
-			names = append(names, fmt.Sprintf("%q", f.Name))
+			names = append(names, quote.String(f.Name))
 		}
 		return nil, fmt.Errorf("a zip archive without a <folder>/data.pkl entry: not a torch.save checkpoint "+
 			"(its %d entries start with %s)", len(zr.File), strings.Join(names, ", "))
 	case 1:
 	default:
-		return nil, fmt.Errorf("a zip archive with %d data.pkl entries (in folders %q): want one", len(folders), folders)
+		return nil, fmt.Errorf("a zip archive with %d data.pkl entries (in folders %s): want one", len(folders),
+			quote.Clip(fmt.Sprintf("%q", folders)))
 	}
 	prefix := folders[0] + "/"
 	if _, ok := entries[prefix+"constants.pkl"]; ok {
@@ -357,7 +359,7 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 		case "big":
 			bigEndian = true
 		default:
-			return nil, fmt.Errorf("%s: byte order %q, want \"little\" or \"big\"", f.Name, b)
+			return nil, fmt.Errorf("%s: byte order %s, want \"little\" or \"big\"", quote.String(f.Name), quote.Bytes(b))
 		}
 	}
 
@@ -371,7 +373,7 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 		name := prefix + "data/" + st.key
 		f, ok := entries[name]
 		if !ok {
-			return fmt.Errorf("the archive has no entry %s for storage %q", name, st.key)
+			return fmt.Errorf("the archive has no entry %s for storage %s", quote.String(name), quote.String(st.key))
 		}
 		data, err := readEntry(f, st.nbytes(), st.nbytes(), size)
 		if errors.Is(err, errSize) {
@@ -458,8 +460,8 @@ func decodeLegacy(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 		return nil, fmt.Errorf("%s: protocol version: %w", what, err)
 	}
 	if proto != int64(legacyProtocol) {
-		return nil, fmt.Errorf("%s: protocol version %v, want %d: load the file with torch and save it again",
-			what, proto, legacyProtocol)
+		return nil, fmt.Errorf("%s: protocol version %s, want %d: load the file with torch and save it again",
+			what, describe(proto), legacyProtocol)
 	}
 	info, err := u.load()
 	if err != nil {
@@ -494,13 +496,13 @@ func decodeLegacy(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 		}
 		st, ok := d.storages[key]
 		if !ok {
-			return nil, fmt.Errorf("%s: storage %q has data but no tensor uses it (damaged file)", what, key)
+			return nil, fmt.Errorf("%s: storage %s has data but no tensor uses it (damaged file)", what, quote.String(key))
 		}
 		if st.loaded || st.data != nil {
-			return nil, fmt.Errorf("%s: storage %q listed twice (damaged file)", what, key)
+			return nil, fmt.Errorf("%s: storage %s listed twice (damaged file)", what, quote.String(key))
 		}
 		if int64(len(data))-pos < 8 {
-			return nil, fmt.Errorf("%s: truncated at byte %d: storage %q's size is missing", what, pos, key)
+			return nil, fmt.Errorf("%s: truncated at byte %d: storage %s's size is missing", what, pos, quote.String(key))
 		}
 		n := int64(0)
 		for j := 7; j >= 0; j-- {
@@ -508,19 +510,19 @@ func decodeLegacy(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 		}
 		pos += 8
 		if n != st.numel {
-			return nil, fmt.Errorf("%s: storage %q at byte %d holds %d elements, want %d (damaged file)",
-				what, key, pos-8, n, st.numel)
+			return nil, fmt.Errorf("%s: storage %s at byte %d holds %d elements, want %d (damaged file)",
+				what, quote.String(key), pos-8, n, st.numel)
 		}
 		nb := st.nbytes()
 		if int64(len(data))-pos < nb {
-			return nil, fmt.Errorf("%s: truncated at byte %d: storage %q needs %s", what, pos, key, describeStorage(st))
+			return nil, fmt.Errorf("%s: truncated at byte %d: storage %s needs %s", what, pos, quote.String(key), describeStorage(st))
 		}
 		st.data = data[pos : pos+nb : pos+nb]
 		pos += nb
 	}
 	d.load = func(st *storage) error {
 		if st.data == nil && st.nbytes() > 0 {
-			return fmt.Errorf("%s: storage %q has no data in the file", what, st.key)
+			return fmt.Errorf("%s: storage %s has no data in the file", what, quote.String(st.key))
 		}
 		return nil
 	}
