@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"archive/zip"
 	"bytes"
 	"strings"
 	"testing"
@@ -149,5 +150,39 @@ func TestLongErrorMessages(t *testing.T) {
 				t.Errorf("error of %d bytes: %.300s", len(err.Error()), err)
 			}
 		})
+	}
+}
+
+// TestZipBomb: a deflated storage of zeros, declared at its true size, may not inflate beyond
+// maxRatio times its compressed size; a deflated data.pkl neither.
+func TestZipBomb(t *testing.T) {
+	const numel = 16 << 20 // 64 MiB of float32 zeros, about 64 KiB deflated
+	data := makeZip(t, []entry{
+		{name: "archive/data.pkl", data: stateDict("FloatStorage", "0", numel, 0, []int32{numel}, []int32{1})},
+		{name: "archive/data/0", data: make([]byte, 4*numel), method: zip.Deflate},
+	})
+	start := time.Now()
+	_, err := decodeBytes(data)
+	checkFast(t, start, err, "times its size")
+	if !strings.Contains(err.Error(), "archive/data/0") {
+		t.Errorf("error %v does not name the entry", err)
+	}
+
+	pkl := append(bytes.Repeat([]byte{opNone, opPop}, 8<<20), stateDict("FloatStorage", "0", 1, 0, []int32{1}, []int32{1})...)
+	data = makeZip(t, []entry{
+		{name: "archive/data.pkl", data: pkl, method: zip.Deflate},
+		{name: "archive/data/0", data: make([]byte, 4)},
+	})
+	start = time.Now()
+	_, err = decodeBytes(data)
+	checkFast(t, start, err, "archive/data.pkl: compressed entry of")
+
+	// A deflated storage within the ratio is read.
+	data = makeZip(t, []entry{
+		{name: "archive/data.pkl", data: stateDict("FloatStorage", "0", 4, 0, []int32{4}, []int32{1}), method: zip.Deflate},
+		{name: "archive/data/0", data: make([]byte, 16), method: zip.Deflate},
+	})
+	if _, err := decodeBytes(data); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -352,7 +352,7 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 	if f, ok := entries[prefix+"byteorder"]; ok {
 		b, err := readEntry(f, -1, 64, size)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.Name, err)
+			return nil, err
 		}
 		switch strings.TrimSpace(string(b)) {
 		case "little":
@@ -366,7 +366,7 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 	pklName := prefix + "data.pkl"
 	pkl, err := readEntry(entries[pklName], -1, maxPickle, size)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pklName, err)
+		return nil, err
 	}
 	d := newDecoder(false)
 	d.load = func(st *storage) error {
@@ -377,9 +377,9 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 		}
 		data, err := readEntry(f, st.nbytes(), st.nbytes(), size)
 		if errors.Is(err, errSize) {
-			return fmt.Errorf("%s: %w, want %s", name, err, describeStorage(st))
+			return fmt.Errorf("%w, want %s", err, describeStorage(st))
 		} else if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return err
 		}
 		if bigEndian {
 			swapBytes(data, st.dtype.size)
@@ -390,7 +390,7 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 	u := &unpickler{data: pkl, persistentLoad: d.persistentLoad}
 	root, err := u.load()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", pklName, err)
+		return nil, fmt.Errorf("%s: %w", quote.Clip(pklName), err)
 	}
 	return d.tensors(root)
 }
@@ -398,9 +398,27 @@ func decodeZip(r io.ReaderAt, size int64) ([]safetensors.Tensor, error) {
 // errSize marks an entry whose size differs from what the pickle declares.
 var errSize = errors.New("wrong size")
 
-// readEntry reads a zip entry whole. With want >= 0 the entry must hold exactly want bytes; otherwise
-// it may hold at most limit bytes. The CRC is checked.
+const (
+	// maxRatio bounds how many times larger than its compressed bytes a compressed entry may
+	// inflate (torch stores its entries uncompressed; deflate reaches about 1000 on zeros), and
+	// minInflate is what any entry may inflate to whatever its ratio.
+	maxRatio   = 256
+	minInflate = 1 << 20
+)
+
+// readEntry reads a zip entry whole; its errors name it. With want >= 0 the entry must hold exactly
+// want bytes; otherwise it may hold at most limit bytes. A compressed entry may also inflate to at
+// most maxRatio times its compressed size (or minInflate). The CRC is checked. Nothing is
+// allocated on the strength of a size the archive declares beyond what the file holds.
 func readEntry(f *zip.File, want, limit, fileSize int64) ([]byte, error) {
+	data, err := readEntryData(f, want, limit, fileSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", quote.Clip(f.Name), err)
+	}
+	return data, nil
+}
+
+func readEntryData(f *zip.File, want, limit, fileSize int64) ([]byte, error) {
 	if want >= 0 && f.UncompressedSize64 != uint64(want) {
 		return nil, fmt.Errorf("%w: it holds %d bytes", errSize, f.UncompressedSize64)
 	}
@@ -427,14 +445,29 @@ func readEntry(f *zip.File, want, limit, fileSize int64) ([]byte, error) {
 	if want >= 0 {
 		limit = want
 	}
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	ratioLimit := int64(math.MaxInt64)
+	if f.Method != zip.Store {
+		ratioLimit = minInflate
+		if c := min(f.CompressedSize64, uint64(fileSize)); c <= (math.MaxInt64-minInflate)/maxRatio {
+			ratioLimit += int64(c) * maxRatio
+		}
+	} else if fileSize < limit {
+		limit = fileSize // stored bytes cannot outnumber the file's
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, min(limit, ratioLimit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
-	if int64(len(data)) > limit {
+	switch n := int64(len(data)); {
+	case n > ratioLimit && ratioLimit < limit:
+		return nil, fmt.Errorf("compressed entry of %d bytes inflates to more than %d bytes: more than %d times its size "+
+			"(limit maxRatio in ckpt/torch; a zip bomb?)", f.CompressedSize64, ratioLimit, maxRatio)
+	case n > limit:
+		if want >= 0 {
+			return nil, fmt.Errorf("%w: it holds more than %d bytes", errSize, want)
+		}
 		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	if want >= 0 && int64(len(data)) != want {
+	case want >= 0 && n != want:
 		return nil, fmt.Errorf("%w: it holds %d bytes", errSize, len(data))
 	}
 	return data, nil
