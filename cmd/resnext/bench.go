@@ -180,19 +180,33 @@ func (o benchOptions) validate() (resnext.Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("--model: %w", err)
 	}
-	switch {
-	case o.mode != "infer" && o.mode != "train":
+	if o.mode != "infer" && o.mode != "train" {
 		return cfg, fmt.Errorf("--mode %q: want infer, train or data", o.mode)
-	case o.batchSize <= 0:
-		return cfg, fmt.Errorf("--batch_size %d: want a positive number of images", o.batchSize)
-	case o.steps <= 0:
-		return cfg, fmt.Errorf("--steps %d: want at least one timed step", o.steps)
-	case o.warmup < 0:
-		return cfg, fmt.Errorf("--warmup %d: want 0 or more steps", o.warmup)
-	case o.imageSize <= 0:
-		return cfg, fmt.Errorf("--image_size %d: want a positive size", o.imageSize)
+	}
+	if err := o.validateCommon(); err != nil {
+		return cfg, err
+	}
+	if n := cfg.MinTrainBatch(o.imageSize); o.mode == "train" && o.batchSize < n {
+		return cfg, fmt.Errorf("--batch_size %d with --image_size %d: want at least %d in --mode train: %s's last stage is %dx%d, and batch norm in training needs two values per channel",
+			o.batchSize, o.imageSize, n, cfg.Name, cfg.FeatureSize(o.imageSize), cfg.FeatureSize(o.imageSize))
 	}
 	return cfg, nil
+}
+
+// validateCommon checks the flags every mode has.
+func (o benchOptions) validateCommon() error {
+	var bucket error
+	if o.distribute || o.bucketCapMB != 0 { // 0 (unset) is fine where nothing is averaged
+		bucket = floatFlag("bucket_cap_mb", o.bucketCapMB, 0, true, 1<<16)
+	}
+	return firstErr(
+		intFlag("batch_size", o.batchSize, 1, resnext.MaxBatchSize, "images per step"),
+		intFlag("steps", o.steps, 1, maxSteps, "timed steps"),
+		intFlag("warmup", o.warmup, 0, maxSteps, "untimed steps"),
+		intFlag("image_size", o.imageSize, 1, resnext.MaxImageSize, "pixels"),
+		o.device.validate(),
+		bucket,
+	)
 }
 
 func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
@@ -219,8 +233,6 @@ func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
 	switch {
 	case parallel && o.mode != "train":
 		return fmt.Errorf("--distribute True times a training step: give --mode train")
-	case parallel && !(o.bucketCapMB > 0):
-		return fmt.Errorf("--bucket_cap_mb %v: want a positive size", o.bucketCapMB)
 	case parallel:
 		log = log.With(zap.Int("rank", env.Rank))
 		if o.device.threads == 0 {
@@ -258,6 +270,9 @@ func runBench(o benchOptions, out io.Writer, log *zap.Logger) error {
 func benchOn(b ops.Backend, o benchOptions, comm dist.Communicator, log *zap.Logger) (benchResult, error) {
 	cfg, err := o.validate()
 	if err != nil {
+		return benchResult{}, err
+	}
+	if err := checkMemory(b, cfg, o.batchSize, o.imageSize, o.mode == "train", "batch_size", "image_size"); err != nil {
 		return benchResult{}, err
 	}
 	net, err := resnext.New(b, cfg, benchSeed)

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/resnext/resnext/data"
+	"github.com/resnext/resnext/train/config"
 )
 
 // dataBenchOptions are the flags of `resnext bench --mode data`.
@@ -18,6 +19,9 @@ type dataBenchOptions struct {
 	workers, prefetch           int
 }
 
+// maxPrefetch limits --prefetch: each batch made ready ahead is held in memory.
+const maxPrefetch = 64
+
 // validateData checks the flags of the data mode.
 func (o benchOptions) validateData() error {
 	switch {
@@ -25,20 +29,12 @@ func (o benchOptions) validateData() error {
 		return fmt.Errorf("--mode data: give --data_dir, an image folder laid out as data_dir/<split>/<class>/<image>")
 	case o.data.split == "":
 		return fmt.Errorf("--split: give train or val (the sub-folder of --data_dir, and the transform)")
-	case o.batchSize <= 0:
-		return fmt.Errorf("--batch_size %d: want a positive number of images", o.batchSize)
-	case o.steps <= 0:
-		return fmt.Errorf("--steps %d: want at least one timed batch", o.steps)
-	case o.warmup < 0:
-		return fmt.Errorf("--warmup %d: want 0 or more batches", o.warmup)
-	case o.imageSize <= 0:
-		return fmt.Errorf("--image_size %d: want a positive size", o.imageSize)
-	case o.data.workers < 1:
-		return fmt.Errorf("--num_parallel_workers %d: want at least 1", o.data.workers)
-	case o.data.prefetch < 0:
-		return fmt.Errorf("--prefetch %d: want 0 (the default depth) or more batches", o.data.prefetch)
 	}
-	return nil
+	return firstErr(
+		o.validateCommon(),
+		intFlag("num_parallel_workers", o.data.workers, 1, config.MaxWorkers, "decoding goroutines"),
+		intFlag("prefetch", o.data.prefetch, 0, maxPrefetch, "batches ahead (0: the default depth)"),
+	)
 }
 
 // benchData times the input pipeline: batches of the folder's split through MindCV's train (split

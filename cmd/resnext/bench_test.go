@@ -107,6 +107,16 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"--image_size", "0"}, "--image_size 0"},
 		{[]string{"--mode", "eval"}, `--mode "eval": want infer, train or data`},
 		{[]string{"--device_target", "GPU"}, "want Ascend, CPU or auto"},
+		// Sizes that reached the allocator (a makeslice panic, an out-of-memory crash) or batch norm's
+		// one value per channel (a Go panic) are refused up front, naming the flag and the limit.
+		{[]string{"--image_size", "1000000000"}, "--image_size 1000000000: want pixels from 1 to 4096"},
+		{[]string{"--batch_size", "1000000000"}, "--batch_size 1000000000: want images per step from 1 to 65536"},
+		{[]string{"--steps", "99999999999"}, "--steps 99999999999: want timed steps from 1 to 1000000"},
+		{[]string{"--warmup", "99999999999"}, "--warmup 99999999999"},
+		{[]string{"--threads", "99999999"}, "--threads 99999999: want CPU threads (0: all cores) from 0 to 4096"},
+		{[]string{"--bucket_cap_mb", "NaN"}, "--bucket_cap_mb NaN: want a number in (0, 65536]"},
+		{[]string{"--mode", "train", "--batch_size", "1", "--image_size", "8"}, "--batch_size 1 with --image_size 8: want at least 2 in --mode train"},
+		{[]string{"--mode", "train", "--batch_size", "65536", "--image_size", "4096"}, "needs about"},
 	} {
 		_, err := run(t, append([]string{"bench", "--model", "resnext14_small", "--image_size", "28", "--steps", "1"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
