@@ -168,11 +168,14 @@ func (d *pictureDecoder) decodeBytes(b []byte, pl planner) (transform.Window, tr
 // errPlan marks an error of the transform's plan, not of the file's bytes.
 var errPlan = errors.New("transform")
 
-// decodeJPEG decodes the window of b that the plan needs, at 1/s of its size. (ReadHeader refuses
-// empty pictures and pictures above jpeg.MaxPixels.)
+// decodeJPEG decodes the window of b that the plan needs, at 1/s of its size. (Pictures
+// jpeg.CheckSize refuses are refused before anything is decoded.)
 func (d *pictureDecoder) decodeJPEG(b []byte, pl planner) (transform.Window, transform.Plan, error) {
 	hdr, err := jpeg.ReadHeader(b)
 	if err != nil {
+		return transform.Window{}, transform.Plan{}, err
+	}
+	if err := jpeg.CheckSize("JPEG", hdr.Width, hdr.Height, len(b)); err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
 	o := 1
@@ -222,7 +225,7 @@ func (d *pictureDecoder) decodeStd(b []byte, pl planner) (transform.Window, tran
 	if err != nil {
 		return transform.Window{}, transform.Plan{}, fmt.Errorf("cannot decode the image (%s): %w", extList(), err)
 	}
-	if err := checkPixels(format, cfg.Width, cfg.Height); err != nil {
+	if err := jpeg.CheckSize(format, cfg.Width, cfg.Height, len(b)); err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
 	img, format, err := image.Decode(bytes.NewReader(b))
@@ -235,14 +238,6 @@ func (d *pictureDecoder) decodeStd(b []byte, pl planner) (transform.Window, tran
 		return transform.Window{}, transform.Plan{}, fmt.Errorf("%w: %w", errPlan, err)
 	}
 	return transform.WindowOf(&d.rgb), p, nil
-}
-
-// checkPixels refuses pictures of no pixels or more than jpeg.MaxPixels, before they are decoded.
-func checkPixels(format string, w, h int) error {
-	if w < 1 || h < 1 || int64(w)*int64(h) > jpeg.MaxPixels {
-		return fmt.Errorf("the %s image is %dx%d: want between 1 and %d pixels", format, w, h, jpeg.MaxPixels)
-	}
-	return nil
 }
 
 // upright is the size of a w x h stored picture shown with EXIF orientation o: orientations 5 to

@@ -146,14 +146,7 @@ func TestScaledDecodingTolerance(t *testing.T) {
 		}
 	}
 	for _, dec := range decoders(t) {
-		be, err := chooseJPEG(dec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := newPictureDecoder(be, false)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := testDecoder(t, dec)
 		decodeAt := func(b []byte, s int) jpeg.Image {
 			t.Helper()
 			img, err := d.decodeWindow(b, s, image.Rectangle{})

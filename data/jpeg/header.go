@@ -37,9 +37,35 @@ const (
 	mTEM   = 0x01
 )
 
-// MaxPixels caps Width*Height: larger pictures are refused before anything is allocated. The
-// input pipeline holds every decoder, and Go's image decoders, to it.
-const MaxPixels = 1 << 28
+// MaxPixels caps Width*Height (2^28 by default: 16384x16384, 768 MiB as RGB): larger pictures are
+// refused before anything is allocated. The input pipeline (package data) holds every decoder, and
+// Go's image decoders, to it. Set it before decoding starts to accept larger pictures.
+var MaxPixels = 1 << 28
+
+// MaxPixelsPerByte caps Width*Height against the size of the file (16384 by default), so that a
+// small file whose header claims a large picture is refused before anything is allocated for it.
+// No picture the input pipeline reads stores more pixels per byte: a JPEG's entropy-coded data
+// holds at least a bit per 8x8 block, even of its most subsampled component (8192 pixels per byte
+// at most), and a PNG's 1-bit rows deflate at most 1032:1 (8256). Only unusual WebP pictures (a
+// large area of a single colour) go beyond it; set it higher before decoding starts for those.
+var MaxPixelsPerByte = 1 << 14
+
+// CheckSize reports a width x height picture, stored in a file of fileBytes bytes, that the
+// decoders refuse: an empty one, one of more than MaxPixels pixels, or one of more than
+// MaxPixelsPerByte pixels per byte of the file. format names the picture's format in the error.
+func CheckSize(format string, width, height, fileBytes int) error {
+	switch px := int64(width) * int64(height); {
+	case width < 1 || height < 1:
+		return fmt.Errorf("the %s image is %dx%d: it holds no pixels", format, width, height)
+	case width > MaxPixels || height > MaxPixels || px > int64(MaxPixels):
+		return fmt.Errorf("the %s image is %dx%d, %d pixels: more than jpeg.MaxPixels (%d); not decoded (raise jpeg.MaxPixels if the picture is genuine)",
+			format, width, height, px, MaxPixels)
+	case px > int64(MaxPixelsPerByte)*int64(fileBytes):
+		return fmt.Errorf("the %s image claims %dx%d pixels in %d bytes: more than jpeg.MaxPixelsPerByte (%d) per byte, which no genuine picture reaches; not decoded (raise jpeg.MaxPixelsPerByte if it is genuine)",
+			format, width, height, fileBytes, MaxPixelsPerByte)
+	}
+	return nil
+}
 
 var errNoSOI = errors.New("jpeg: missing SOI marker (not a JPEG file)")
 

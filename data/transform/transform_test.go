@@ -5,9 +5,13 @@ import (
 	"image/color"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/resnext/resnext/data/internal/alloctest"
 )
 
 func grey(w, h int, f func(x, y int) uint8) *RGB {
@@ -127,4 +131,36 @@ func toRGB(img image.Image) *RGB {
 	out := new(RGB)
 	ToRGBInto(img, out)
 	return out
+}
+
+// Extreme aspect ratios (the shorter side resized to 256 would make the longer one millions of
+// pixels) cost memory of the output's size only: the plan works in the picture's coordinates.
+func TestExtremeAspectRatiosBounded(t *testing.T) {
+	eval := Eval{ImageSize: 224, CropPct: 0.875, Std: [3]float32{1, 1, 1}}
+	train := Train{ImageSize: 224, Scale: [2]float64{0.08, 1}, Ratio: [2]float64{0.75, 4.0 / 3}, HFlip: 0.5,
+		Std: [3]float32{1, 1, 1}}
+	dst := make([]float32, 3*224*224)
+	for _, size := range [][2]int{{1, 30000}, {100000, 1}, {1, 1 << 22}, {1, 1}} {
+		img := NewRGB(size[0], size[1])
+		n := alloctest.Bytes(func() {
+			if err := eval.Apply(img, dst); err != nil {
+				t.Errorf("eval %v: %v", size, err)
+			}
+			if err := train.Apply(img, rand.New(rand.NewPCG(1, 2)), dst); err != nil {
+				t.Errorf("train %v: %v", size, err)
+			}
+		})
+		if n > 16<<20 {
+			t.Errorf("%v: %d MiB allocated", size, n>>20)
+		}
+	}
+	for _, size := range [][2]int{{0, 5}, {5, 0}, {0, 0}} {
+		img := NewRGB(size[0], size[1])
+		if err := eval.Apply(img, dst); err == nil || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("eval %v: %v, want an error", size, err)
+		}
+		if err := train.Apply(img, rand.New(rand.NewPCG(1, 2)), dst); err == nil || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("train %v: %v, want an error", size, err)
+		}
+	}
 }

@@ -135,7 +135,7 @@ func (d *Decoder) ReadHeader(b []byte) (Header, error) {
 //
 // The pixels live in the Decoder's buffer and are overwritten by its next Decode. Errors wrap
 // ErrUnsupported (CMYK or YCCK, not 8-bit, lossless, or a scale the library lacks) or ErrTooLarge
-// (more than MaxPixels), or are an *Error from the library, corrupt or truncated data included.
+// (more than jpeg.MaxPixels, or more than jpeg.MaxPixelsPerByte pixels per byte of b), or are an *Error from the library, corrupt or truncated data included.
 func (d *Decoder) Decode(b []byte, scale int, crop image.Rectangle) (jpeg.Image, error) {
 	defer lockThread()()
 	if !validScale(scale) {
@@ -150,6 +150,9 @@ func (d *Decoder) Decode(b []byte, scale int, crop image.Rectangle) (jpeg.Image,
 	}
 	if err := checkHeader(h, int(r.precision), r.lossless != 0); err != nil {
 		return jpeg.Image{}, err
+	}
+	if err := jpeg.CheckSize("JPEG", h.Width, h.Height, len(b)); err != nil {
+		return jpeg.Image{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
 	sw, sh := jpeg.ScaledSize(h.Width, h.Height, scale)
 	region, win, err := window(sw, sh, crop, d.lib.c.api == 3, h.Subsampling, scale)

@@ -32,7 +32,7 @@
 // libjpeg's warnings (corrupt or truncated data, which it would otherwise fill with grey) are errors
 // (TJFLAG_STOPONWARNING): an *Error carrying the library's message and whether it was a warning.
 // Progressive JPEGs of more than 500 scans are refused (TJFLAG_LIMITSCANS), as are headers of more
-// than MaxPixels pixels (ErrTooLarge), before anything is allocated. Pictures TurboJPEG cannot decode
+// than jpeg.MaxPixels pixels (ErrTooLarge), before anything is allocated. Pictures TurboJPEG cannot decode
 // to 8-bit RGB (CMYK, YCCK, 12-bit, lossless) give an error wrapping ErrUnsupported, for the caller to
 // decode another way; greyscale pictures decode to RGB.
 //

@@ -21,10 +21,6 @@ var DefaultNames = []string{"libturbojpeg.so.0", "libturbojpeg.so"}
 const installHint = "install libjpeg-turbo's TurboJPEG library (Debian/Ubuntu: apt-get install libturbojpeg0; " +
 	"RHEL/openEuler: dnf install libjpeg-turbo) or set " + EnvLib + " to its path"
 
-// MaxPixels is the largest picture, in pixels before scaling, that Decode accepts (the Go
-// decoder's limit, jpeg.MaxPixels). Larger headers are refused before anything is allocated.
-const MaxPixels = jpeg.MaxPixels
-
 // Chrominance subsampling of a JPEG picture (Header.Subsampling), turbojpeg.h's TJSAMP values.
 const (
 	Subsampling444     = 0  // no subsampling
@@ -61,7 +57,8 @@ type Header struct {
 // Callers decode those with another decoder.
 var ErrUnsupported = errors.New("turbojpeg: picture not supported by the TurboJPEG decoder")
 
-// ErrTooLarge is wrapped by Decode's error for a header of more than MaxPixels pixels.
+// ErrTooLarge is wrapped by Decode's error for a header of more than jpeg.MaxPixels pixels, or of
+// more than jpeg.MaxPixelsPerByte pixels per byte of the data.
 var ErrTooLarge = errors.New("turbojpeg: picture too large")
 
 // ErrNoCgo is returned by Load in a binary built with CGO_ENABLED=0.
@@ -126,9 +123,9 @@ func checkHeader(h Header, precision int, lossless bool) error {
 	if h.Width < 1 || h.Height < 1 {
 		return fmt.Errorf("turbojpeg: the header gives no picture size (%dx%d); the data holds no image", h.Width, h.Height)
 	}
-	if int64(h.Width)*int64(h.Height) > MaxPixels {
-		return fmt.Errorf("%w: %dx%d pixels, more than MaxPixels (%d); decode it another way if it is genuine",
-			ErrTooLarge, h.Width, h.Height, MaxPixels)
+	if int64(h.Width)*int64(h.Height) > int64(jpeg.MaxPixels) {
+		return fmt.Errorf("%w: %dx%d pixels, more than jpeg.MaxPixels (%d); raise jpeg.MaxPixels if the picture is genuine",
+			ErrTooLarge, h.Width, h.Height, jpeg.MaxPixels)
 	}
 	switch {
 	case h.Colorspace == ColorspaceCMYK || h.Colorspace == ColorspaceYCCK:
