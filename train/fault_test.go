@@ -1,0 +1,94 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resnext/resnext/ckpt"
+	"github.com/resnext/resnext/internal/testutil"
+)
+
+// TestDivergenceStops: with a fixed loss scale, a run whose loss turns infinite or NaN (a learning
+// rate far too high) stops at the next log line with an error naming the learning rate, and writes
+// no checkpoint of the ruined weights; the checkpoint of the epoch before stays whole.
+func TestDivergenceStops(t *testing.T) {
+	cfg := smallConfig(t)
+	cfg.LR, cfg.Scheduler, cfg.LogInterval = 1e8, "constant", 1
+	cfg.EpochSize = 3
+	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = tr.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the loss is") || !strings.Contains(err.Error(), "--lr") || errors.Is(err, ErrInterrupted) {
+		t.Fatalf("a diverging run returned %v, want an error naming the loss and --lr", err)
+	}
+	entries, _ := os.ReadDir(cfg.CkptSaveDir)
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".ckpt") {
+			continue
+		}
+		c, err := ckpt.Read(filepath.Join(cfg.CkptSaveDir, e.Name()))
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		for _, x := range c.Tensors {
+			v, _ := x.Float32()
+			for _, f := range v {
+				if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+					t.Fatalf("%s holds a non-finite %s", e.Name(), x.Name)
+				}
+			}
+		}
+	}
+}
+
+// deleteAt removes files when the first epoch reaches a step.
+type deleteAt struct {
+	at    int
+	files []string
+	epoch int
+}
+
+func (d *deleteAt) Start(epoch, epochs, steps, done int) { d.epoch = epoch }
+func (d *deleteAt) Step(done int) {
+	if d.epoch == 1 && done == d.at {
+		for _, f := range d.files {
+			os.Remove(f)
+		}
+	}
+}
+func (d *deleteAt) Report(float64, float64) {}
+func (d *deleteAt) Done()                   {}
+
+// TestDatasetFileDeleted: images deleted from an ImageFolder mid-run are reported, counted and
+// replaced by readable ones; the run goes on and finishes.
+func TestDatasetFileDeleted(t *testing.T) {
+	cfg := smallConfig(t)
+	dir := t.TempDir()
+	testutil.WriteImageFolder(t, dir, []string{"a", "b", "c", "d"}, 8, 16)
+	cfg.Dataset, cfg.DataDir, cfg.NumClasses, cfg.ImageResize = "imagenet", dir, 4, 16
+	cfg.NumSamples, cfg.BatchSize, cfg.EpochSize, cfg.DecayEpochs = 0, 8, 2, 2
+	gone, _ := filepath.Glob(filepath.Join(dir, "train", "a", "*"))
+	if len(gone) != 8 {
+		t.Fatalf("%d images of class a", len(gone))
+	}
+	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2), Progress: &deleteAt{at: 1, files: gone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	sum, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != 8 || sum.Steps != 8 {
+		t.Errorf("%d images skipped in %d steps; want each of the 8 deleted counted once, and every step taken", sum.Skipped, sum.Steps)
+	}
+}
