@@ -36,6 +36,9 @@ func loadModel(b ops.Backend, log *zap.Logger, model, path string, numClasses in
 		if numClasses, err = classifierOutputs(c); err != nil {
 			return nil, err
 		}
+		if numClasses < 1 || numClasses > resnext.MaxNumClasses {
+			return nil, fmt.Errorf("ckpt %s: the classifier has %d outputs: want 1 to %d classes", path, numClasses, resnext.MaxNumClasses)
+		}
 	}
 	cfg.NumClasses = numClasses
 	choice, err := c.ChoosePoolPadding(poolFlag, "--pool_padding")

@@ -19,6 +19,7 @@ import (
 	"github.com/resnext/resnext/data/imagenet"
 	"github.com/resnext/resnext/data/npy"
 	"github.com/resnext/resnext/ops"
+	"github.com/resnext/resnext/resnext"
 )
 
 // predictOptions are the flags of `resnext predict`.
@@ -87,8 +88,9 @@ func runPredict(o predictOptions, args []string, out io.Writer, log *zap.Logger)
 		return fmt.Errorf("give either --input X.npy or images, not both")
 	case o.input == "" && len(args) == 0:
 		return fmt.Errorf("nothing to predict: give image files or folders, or --input X.npy --output Y.npy")
-	case o.batchSize <= 0 || o.topK <= 0:
-		return fmt.Errorf("--batch_size %d and --topk %d must be positive", o.batchSize, o.topK)
+	}
+	if err := o.validate(); err != nil {
+		return err
 	}
 	b, err := o.device.open(log)
 	if err != nil {
@@ -106,6 +108,18 @@ func runPredict(o predictOptions, args []string, out io.Writer, log *zap.Logger)
 	return predictImages(b, m, o, args, out, log)
 }
 
+// validate checks the numeric flags against their ranges.
+func (o predictOptions) validate() error {
+	return firstErr(
+		intFlag("batch_size", o.batchSize, 1, resnext.MaxBatchSize, "images per forward pass"),
+		intFlag("topk", o.topK, 1, resnext.MaxNumClasses, "classes per image"),
+		intFlag("image_size", o.imageSize, 1, resnext.MaxImageSize, "pixels"),
+		intFlag("num_classes", o.numClasses, 0, resnext.MaxNumClasses, "classifier outputs (0: from the checkpoint)"),
+		floatFlag("crop_pct", o.cropPct, 0, true, 1),
+		o.device.validate(),
+	)
+}
+
 // forward runs the model on a batch of host values [n, c, h, w] and returns the logits.
 func forward(b ops.Backend, m *loadedModel, shape ops.Shape, x []float32) ([]float32, error) {
 	t := ops.FromFloat32(b, ops.Float32, shape, x)
@@ -121,6 +135,12 @@ func predictArray(b ops.Backend, m *loadedModel, o predictOptions, log *zap.Logg
 	cfg := m.Config()
 	if len(a.Shape) != 4 || a.Shape[1] != cfg.InChannels || a.Shape[0] == 0 {
 		return fmt.Errorf("--input %s has shape %v: want [N, %d, H, W] with N > 0 (NCHW, normalised)", o.input, a.Shape, cfg.InChannels)
+	}
+	if h, w := a.Shape[2], a.Shape[3]; h < 1 || w < 1 || h > resnext.MaxImageSize || w > resnext.MaxImageSize {
+		return fmt.Errorf("--input %s has shape %v: want a height and width from 1 to %d", o.input, a.Shape, resnext.MaxImageSize)
+	}
+	if err := checkMemory(b, cfg, min(o.batchSize, a.Shape[0]), max(a.Shape[2], a.Shape[3]), false, "batch_size", "input's side"); err != nil {
+		return err
 	}
 	if a.DType != "<f4" {
 		return fmt.Errorf("--input %s is %s: want float32 (<f4); convert with x.astype(numpy.float32)", o.input, a.DType)
@@ -220,6 +240,9 @@ func predictImages(b ops.Backend, m *loadedModel, o predictOptions, args []strin
 	cfg := m.Config()
 	if cfg.InChannels != 3 {
 		return fmt.Errorf("--model %s takes %d-channel input; images are RGB: use --input X.npy for it", cfg.Name, cfg.InChannels)
+	}
+	if err := checkMemory(b, cfg, o.batchSize, o.imageSize, false, "batch_size", "image_size"); err != nil {
+		return err
 	}
 	paths, err := imagePaths(args)
 	if err != nil {

@@ -231,6 +231,9 @@ func TestCommandErrors(t *testing.T) {
 	rgb, _ := npy.FromFloat32([]int{1, 3, 28, 28}, make([]float32, 3*28*28))
 	x3 := filepath.Join(dir, "rgb.npy")
 	rgb.Write(x3)
+	flat, _ := npy.FromFloat32([]int{1, 1, 0, 28}, nil)
+	x0 := filepath.Join(dir, "flat.npy")
+	flat.Write(x0)
 	trunc := filepath.Join(dir, "trunc.ckpt")
 	raw, _ := os.ReadFile(w)
 	os.WriteFile(trunc, raw[:len(raw)/2], 0o644)
@@ -266,6 +269,17 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--pool_padding", "valid", dir}, "--pool_padding"},
 		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", missing, "--input", x3, "--output", "y.npy"}, "conv1.weight"},
 		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", reshaped, "--input", x3, "--output", "y.npy"}, "conv1.weight"},
+		// An input of height 0 gave all-zero logits and status 0; absurd sizes reached the allocator.
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--input", x0, "--output", "y.npy"}, "want a height and width from 1 to 4096"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--image_size", "0", dir}, "--image_size 0: want pixels from 1 to 4096"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--image_size", "1000000000", dir}, "--image_size 1000000000"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--batch_size", "99999999999", dir}, "--batch_size 99999999999: want images per forward pass from 1 to 65536"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--num_classes", "1000000000", dir}, "--num_classes 1000000000: want classifier outputs (0: from the checkpoint) from 0 to 100000"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--crop_pct", "0", dir}, "--crop_pct 0: want a number in (0, 1]"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--crop_pct", "NaN", dir}, "--crop_pct NaN"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--crop_pct", "1.5", dir}, "--crop_pct 1.5"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--topk", "0", dir}, "--topk 0"},
+		{[]string{"predict", "--model", "resnext14_small", "--ckpt_path", w, "--threads", "-1", dir}, "--threads -1"},
 		{[]string{"convert", w, filepath.Join(dir, "o.safetensors"), "--naming", "keras"}, "--naming"},
 		{[]string{"convert", w, filepath.Join(dir, "o.pth")}, ".pth"},
 		{[]string{"convert", w}, "accepts 2 arg"},
