@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/ckpt/safetensors"
 )
 
@@ -66,7 +67,7 @@ type value struct {
 // where names a value in messages: its tag when it has one, else its position.
 func (v *value) where() string {
 	if v.hasTag {
-		return fmt.Sprintf("tag %q", v.tag)
+		return fmt.Sprintf("tag %s", quote.String(v.tag))
 	}
 	return fmt.Sprintf("value %d (at byte %d)", v.index, v.offset)
 }
@@ -106,7 +107,7 @@ func decode(data []byte) (*File, error) {
 		}
 		if len(group) == 0 {
 			if first, dup := seen[v.tag]; dup {
-				return nil, fmt.Errorf("tag %q appears twice: at values %d and %d, with other tags between them", v.tag, first, index)
+				return nil, fmt.Errorf("tag %s appears twice: at values %d and %d, with other tags between them", quote.String(v.tag), first, index)
 			}
 			seen[v.tag] = index
 		}
@@ -139,7 +140,7 @@ func truncated(rest []byte, index, off int) error {
 	what := fmt.Sprintf("value %d at byte %d", index, off)
 	if num, typ, k := protowire.ConsumeTag(rest[n:]); k > 0 && num == fieldTag && typ == protowire.BytesType {
 		if tag, m := protowire.ConsumeBytes(rest[n+k:]); m > 0 && utf8.Valid(tag) {
-			what = fmt.Sprintf("tag %q (value %d at byte %d)", tag, index, off)
+			what = fmt.Sprintf("tag %s (value %d at byte %d)", quote.Bytes(tag), index, off)
 		}
 	}
 	return fmt.Errorf("truncated: %s declares %d bytes, but only %d remain in the file", what, length, len(rest)-n)
@@ -155,7 +156,7 @@ func parseValue(b []byte, index, off int) (*value, error) {
 				return wireTypeError("tag", typ)
 			}
 			if !utf8.Valid(field) {
-				return fmt.Errorf("tag %q is not valid UTF-8", field)
+				return fmt.Errorf("tag %s is not valid UTF-8", quote.Bytes(field))
 			}
 			v.tag, v.hasTag = string(field), true
 		case fieldTensor:
@@ -175,11 +176,11 @@ func parseValue(b []byte, index, off int) (*value, error) {
 	case !v.hasTag:
 		return nil, fmt.Errorf("%s has no tag", v.where())
 	case v.mapTensor && !v.hasTensor:
-		return nil, fmt.Errorf("tag %q holds a map tensor (a MindSpore MapParameter), which this reader does not support", v.tag)
+		return nil, fmt.Errorf("tag %s holds a map tensor (a MindSpore MapParameter), which this reader does not support", quote.String(v.tag))
 	case !v.hasTensor:
-		return nil, fmt.Errorf("tag %q has no tensor", v.tag)
+		return nil, fmt.Errorf("tag %s has no tensor", quote.String(v.tag))
 	case !v.hasType:
-		return nil, fmt.Errorf("tag %q: the tensor has no tensor_type", v.tag)
+		return nil, fmt.Errorf("tag %s: the tensor has no tensor_type", quote.String(v.tag))
 	}
 	return v, nil
 }
@@ -260,7 +261,8 @@ func (f *File) add(group []*value) error {
 	first := group[0]
 	for i, v := range group[1:] {
 		if v.tensorType != first.tensorType {
-			return fmt.Errorf("tensor %q: slice %d has tensor_type %q, slice 0 has %q", first.tag, i+1, v.tensorType, first.tensorType)
+			return fmt.Errorf("tensor %s: slice %d has tensor_type %s, slice 0 has %s", quote.String(first.tag), i+1,
+				quote.String(v.tensorType), quote.String(first.tensorType))
 		}
 	}
 	content := first.content
@@ -278,7 +280,7 @@ func (f *File) add(group []*value) error {
 	case TypeString:
 		s, err := decodeString(group, content)
 		if err != nil {
-			return fmt.Errorf("string %q: %w", first.tag, err)
+			return fmt.Errorf("string %s: %w", quote.String(first.tag), err)
 		}
 		f.Strings[first.tag] = s
 		return nil
@@ -288,11 +290,11 @@ func (f *File) add(group []*value) error {
 	}
 	dtype, err := DType(first.tensorType)
 	if err != nil {
-		return fmt.Errorf("tensor %q: %w", first.tag, err)
+		return fmt.Errorf("tensor %s: %w", quote.String(first.tag), err)
 	}
 	shape, err := resolveShape(group, len(content), safetensors.DTypeSize(dtype))
 	if err != nil {
-		return fmt.Errorf("tensor %q: %w", first.tag, err)
+		return fmt.Errorf("tensor %s: %w", quote.String(first.tag), err)
 	}
 	f.Tensors = append(f.Tensors, Tensor{Name: first.tag, DType: dtype, Shape: shape, Data: content})
 	return nil
@@ -319,25 +321,25 @@ func resolveShape(group []*value, size, elem int) ([]int, error) {
 			return []int{}, nil
 		}
 		if len(group) > 1 {
-			return nil, fmt.Errorf("content size mismatch: %d slices hold %d bytes, but %s %v needs %d",
-				len(group), size, group[0].tensorType, shape, need)
+			return nil, fmt.Errorf("content size mismatch: %d slices hold %d bytes, but %s %s needs %d",
+				len(group), size, group[0].tensorType, quote.Ints(shape), need)
 		}
-		return nil, fmt.Errorf("content size mismatch: tensor_content has %d bytes, but %s %v needs %d",
-			size, group[0].tensorType, shape, need)
+		return nil, fmt.Errorf("content size mismatch: tensor_content has %d bytes, but %s %s needs %d",
+			size, group[0].tensorType, quote.Ints(shape), need)
 	}
 	// Slices with their own dims: the same rank and trailing dims, each content matching its dims.
 	var rows int
 	for i, v := range group {
 		if len(v.dims) != len(dims) || len(dims) == 0 || !slices.Equal(v.dims[1:], dims[1:]) {
-			return nil, fmt.Errorf("slices disagree on dims: slice %d has %v, slice 0 has %v", i, v.dims, dims)
+			return nil, fmt.Errorf("slices disagree on dims: slice %d has %s, slice 0 has %s", i, quote.Ints(v.dims), quote.Ints(dims))
 		}
 		shape, need, err := toShape(v.dims, elem)
 		if err != nil {
 			return nil, fmt.Errorf("slice %d: %w", i, err)
 		}
 		if need != uint64(len(v.content)) {
-			return nil, fmt.Errorf("content size mismatch: slice %d has %d bytes, but %s %v needs %d",
-				i, len(v.content), v.tensorType, shape, need)
+			return nil, fmt.Errorf("content size mismatch: slice %d has %d bytes, but %s %s needs %d",
+				i, len(v.content), v.tensorType, quote.Ints(shape), need)
 		}
 		if shape[0] > math.MaxInt-rows { // possible only for zero-size slices
 			return nil, fmt.Errorf("slices hold more than %d rows", math.MaxInt)
@@ -359,11 +361,11 @@ func toShape(dims []int64, elem int) ([]int, uint64, error) {
 	n := uint64(elem)
 	for i, d := range dims {
 		if d < 0 {
-			return nil, 0, fmt.Errorf("dims %v has a negative dimension", dims)
+			return nil, 0, fmt.Errorf("dims %s has a negative dimension", quote.Ints(dims))
 		}
 		hi, lo := bits.Mul64(n, uint64(d))
 		if hi != 0 || lo > math.MaxInt64 || uint64(d) > math.MaxInt {
-			return nil, 0, fmt.Errorf("dims %v is too large: its size overflows 64 bits", dims)
+			return nil, 0, fmt.Errorf("dims %s is too large: its size overflows 64 bits", quote.Ints(dims))
 		}
 		n = lo
 		shape[i] = int(d)
@@ -374,7 +376,7 @@ func toShape(dims []int64, elem int) ([]int, uint64, error) {
 // decodeString decodes a string entry: NumPy's UTF-32LE form with trailing NULs as padding.
 func decodeString(group []*value, content []byte) (string, error) {
 	if d := group[0].dims; len(d) > 1 || len(d) == 1 && d[0] != 0 {
-		return "", fmt.Errorf("dims %v, want [0] or none", d)
+		return "", fmt.Errorf("dims %s, want [0] or none", quote.Ints(d))
 	}
 	if len(content)%4 != 0 {
 		return "", fmt.Errorf("content has %d bytes, not a multiple of 4 (UTF-32)", len(content))

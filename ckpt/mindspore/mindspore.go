@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/ckpt/safetensors"
 )
 
@@ -98,7 +99,7 @@ func DType(tensorType string) (string, error) {
 	if dt, ok := tensorTypes[tensorType]; ok {
 		return dt, nil
 	}
-	return "", fmt.Errorf("unknown tensor_type %q, want one of %s", tensorType, typeNames)
+	return "", fmt.Errorf("unknown tensor_type %s, want one of %s", quote.String(tensorType), typeNames)
 }
 
 // TensorType returns the MindSpore tensor_type string of a safetensors dtype ("F32" -> "Float32").
@@ -108,7 +109,7 @@ func TensorType(dtype string) (string, error) {
 			return tt, nil
 		}
 	}
-	return "", fmt.Errorf("dtype %q has no MindSpore tensor_type", dtype)
+	return "", fmt.Errorf("dtype %s has no MindSpore tensor_type", quote.String(dtype))
 }
 
 // Tensor returns the tensor with the given tag.

@@ -11,9 +11,9 @@
 // reference implementation does: the header padded with spaces to a multiple of 8 bytes, and the data
 // ordered by decreasing element size then by name, so every tensor is aligned to its element size.
 //
-// The package depends only on ops (for half-precision conversions) and internal/atomicfile (the
-// atomic file write every file writer shares), so any layer above ops, and the tests of ops
-// itself, may use it.
+// The package depends only on ops (for half-precision conversions), internal/atomicfile (the
+// atomic file write every file writer shares) and ckpt/internal/quote (error messages quote at most
+// 64 bytes of a name), so any layer above ops, and the tests of ops itself, may use it.
 package safetensors
 
 import (
@@ -30,6 +30,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/internal/atomicfile"
 )
 
@@ -118,7 +119,7 @@ func (f *File) Names() []string {
 func (f *File) Tensor(name string) (Tensor, error) {
 	t, ok := f.Tensors[name]
 	if !ok {
-		return Tensor{}, fmt.Errorf("safetensors: no tensor %q (the file has %d tensors)", name, len(f.Tensors))
+		return Tensor{}, fmt.Errorf("safetensors: no tensor %s (the file has %d tensors)", quote.String(name), len(f.Tensors))
 	}
 	if t.Name == "" {
 		t.Name = name
@@ -144,22 +145,22 @@ func (t Tensor) check() error {
 		return errors.New("safetensors: tensor with an empty name")
 	}
 	if t.Name == MetadataKey {
-		return fmt.Errorf("safetensors: tensor name %q is reserved for metadata", t.Name)
+		return fmt.Errorf("safetensors: tensor name %s is reserved for metadata", quote.String(t.Name))
 	}
 	if !utf8.ValidString(t.Name) {
-		return fmt.Errorf("safetensors: tensor name %q is not valid UTF-8", t.Name)
+		return fmt.Errorf("safetensors: tensor name %s is not valid UTF-8", quote.String(t.Name))
 	}
 	size := DTypeSize(t.DType)
 	if size == 0 {
-		return fmt.Errorf("safetensors: tensor %q: unknown dtype %q, want one of %s", t.Name, t.DType, dtNames)
+		return fmt.Errorf("safetensors: tensor %s: unknown dtype %s, want one of %s", quote.String(t.Name), quote.String(t.DType), dtNames)
 	}
 	n, err := numelBytes(t.Shape, size)
 	if err != nil {
-		return fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
+		return fmt.Errorf("safetensors: tensor %s: %w", quote.String(t.Name), err)
 	}
 	if uint64(len(t.Data)) != n {
-		return fmt.Errorf("safetensors: tensor %q: %d bytes of data for %s %v, want %d",
-			t.Name, len(t.Data), t.DType, t.Shape, n)
+		return fmt.Errorf("safetensors: tensor %s: %d bytes of data for %s %s, want %d",
+			quote.String(t.Name), len(t.Data), t.DType, quote.Ints(t.Shape), n)
 	}
 	return nil
 }
@@ -170,11 +171,11 @@ func numelBytes(shape []int, size int) (uint64, error) {
 	n := uint64(size)
 	for i, d := range shape {
 		if d < 0 {
-			return 0, fmt.Errorf("shape %v has a negative dimension %d at index %d", shape, d, i)
+			return 0, fmt.Errorf("shape %s has a negative dimension %d at index %d", quote.Ints(shape), d, i)
 		}
 		hi, lo := bits.Mul64(n, uint64(d))
 		if hi != 0 || lo > math.MaxInt64 {
-			return 0, fmt.Errorf("shape %v is too large: its size overflows 64 bits", shape)
+			return 0, fmt.Errorf("shape %s is too large: its size overflows 64 bits", quote.Ints(shape))
 		}
 		n = lo
 	}
@@ -259,7 +260,7 @@ func decode(data []byte) (*File, error) {
 		}
 		t, s, err := parseEntry(kv.key, kv.value)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", kv.key, err)
+			return nil, fmt.Errorf("tensor %s: %w", quote.String(kv.key), err)
 		}
 		f.Tensors[kv.key] = t
 		spans = append(spans, s)
@@ -285,14 +286,14 @@ func decode(data []byte) (*File, error) {
 	for i, s := range spans {
 		switch {
 		case s.end > uint64(len(body)):
-			return nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] out of range: the data section has %d bytes",
-				s.name, s.begin, s.end, len(body))
+			return nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] out of range: the data section has %d bytes",
+				quote.String(s.name), s.begin, s.end, len(body))
 		case s.begin < pos:
-			return nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] overlap tensor %q, which ends at %d",
-				s.name, s.begin, s.end, spans[i-1].name, pos)
+			return nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] overlap tensor %s, which ends at %d",
+				quote.String(s.name), s.begin, s.end, quote.String(spans[i-1].name), pos)
 		case s.begin > pos:
-			return nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] leave a gap: the previous tensor ends at %d",
-				s.name, s.begin, s.end, pos)
+			return nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] leave a gap: the previous tensor ends at %d",
+				quote.String(s.name), s.begin, s.end, pos)
 		}
 		t := f.Tensors[s.name]
 		t.Data = body[s.begin:s.end:s.end]
@@ -323,7 +324,7 @@ func parseEntry(name string, raw json.RawMessage) (Tensor, span, error) {
 	}
 	size := DTypeSize(*e.DType)
 	if size == 0 {
-		return Tensor{}, span{}, fmt.Errorf("unknown dtype %q, want one of %s", *e.DType, dtNames)
+		return Tensor{}, span{}, fmt.Errorf("unknown dtype %s, want one of %s", quote.String(*e.DType), dtNames)
 	}
 	want, err := numelBytes(*e.Shape, size)
 	if err != nil {
@@ -331,14 +332,14 @@ func parseEntry(name string, raw json.RawMessage) (Tensor, span, error) {
 	}
 	off := *e.Offsets
 	if len(off) != 2 {
-		return Tensor{}, span{}, fmt.Errorf("data_offsets %v: want [begin, end]", off)
+		return Tensor{}, span{}, fmt.Errorf("data_offsets %s: want [begin, end]", quote.Ints(off))
 	}
 	if off[0] < 0 || off[1] < off[0] {
 		return Tensor{}, span{}, fmt.Errorf("data_offsets [%d, %d]: want 0 <= begin <= end", off[0], off[1])
 	}
 	if got := uint64(off[1] - off[0]); got != want {
-		return Tensor{}, span{}, fmt.Errorf("wrong size: data_offsets [%d, %d] hold %d bytes, but %s %v needs %d",
-			off[0], off[1], got, *e.DType, *e.Shape, want)
+		return Tensor{}, span{}, fmt.Errorf("wrong size: data_offsets [%d, %d] hold %d bytes, but %s %s needs %d",
+			off[0], off[1], got, *e.DType, quote.Ints(*e.Shape), want)
 	}
 	shape := *e.Shape
 	if shape == nil {
@@ -376,12 +377,12 @@ func parseObject(src []byte) ([]keyValue, error) {
 			return nil, fmt.Errorf("want a key, got %v", tok)
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("key %q appears twice", key)
+			return nil, fmt.Errorf("key %s appears twice", quote.String(key))
 		}
 		seen[key] = true
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("value of %q: %w", key, err)
+			return nil, fmt.Errorf("value of %s: %w", quote.String(key), err)
 		}
 		out = append(out, keyValue{key, v})
 	}
@@ -416,7 +417,7 @@ func (f *File) layout() ([]Tensor, error) {
 			t.Name = key
 		}
 		if t.Name != key {
-			return nil, fmt.Errorf("safetensors: tensor stored under %q is named %q", key, t.Name)
+			return nil, fmt.Errorf("safetensors: tensor stored under %s is named %s", quote.String(key), quote.String(t.Name))
 		}
 		if err := t.check(); err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/ops"
 )
 
@@ -37,7 +38,7 @@ func (t Tensor) Float32() ([]float32, error) {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
 		}
 	default:
-		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, not F32, F16, BF16 or F64", t.Name, t.DType)
+		return nil, fmt.Errorf("safetensors: tensor %s has dtype %s, not F32, F16, BF16 or F64", quote.String(t.Name), t.DType)
 	}
 	return out, nil
 }
@@ -75,7 +76,7 @@ func (t Tensor) Int32() ([]int32, error) {
 	out := make([]int32, len(v))
 	for i, x := range v {
 		if x < math.MinInt32 || x > math.MaxInt32 {
-			return nil, fmt.Errorf("safetensors: tensor %q: element %d = %d does not fit in int32", t.Name, i, x)
+			return nil, fmt.Errorf("safetensors: tensor %s: element %d = %d does not fit in int32", quote.String(t.Name), i, x)
 		}
 		out[i] = int32(x)
 	}
@@ -124,12 +125,12 @@ func (t Tensor) Int64() ([]int64, error) {
 		for i := range out {
 			u := le.Uint64(d[8*i:])
 			if u > math.MaxInt64 {
-				return nil, fmt.Errorf("safetensors: tensor %q: element %d = %d does not fit in int64", t.Name, i, u)
+				return nil, fmt.Errorf("safetensors: tensor %s: element %d = %d does not fit in int64", quote.String(t.Name), i, u)
 			}
 			out[i] = int64(u)
 		}
 	default:
-		return nil, fmt.Errorf("safetensors: tensor %q has dtype %s, not an integer type", t.Name, t.DType)
+		return nil, fmt.Errorf("safetensors: tensor %s has dtype %s, not an integer type", quote.String(t.Name), t.DType)
 	}
 	return out, nil
 }
@@ -139,14 +140,14 @@ func (t Tensor) Int64() ([]int64, error) {
 func (t Tensor) sized() error {
 	size := DTypeSize(t.DType)
 	if size == 0 {
-		return fmt.Errorf("safetensors: tensor %q: unknown dtype %q", t.Name, t.DType)
+		return fmt.Errorf("safetensors: tensor %s: unknown dtype %s", quote.String(t.Name), quote.String(t.DType))
 	}
 	n, err := numelBytes(t.Shape, size)
 	if err != nil {
-		return fmt.Errorf("safetensors: tensor %q: %w", t.Name, err)
+		return fmt.Errorf("safetensors: tensor %s: %w", quote.String(t.Name), err)
 	}
 	if uint64(len(t.Data)) != n {
-		return fmt.Errorf("safetensors: tensor %q: %d bytes of data for %s %v, want %d", t.Name, len(t.Data), t.DType, t.Shape, n)
+		return fmt.Errorf("safetensors: tensor %s: %d bytes of data for %s %s, want %d", quote.String(t.Name), len(t.Data), t.DType, quote.Ints(t.Shape), n)
 	}
 	return nil
 }
@@ -184,6 +185,6 @@ func From[T float32 | float64 | int32 | int64](name string, shape []int, v []T) 
 
 func mustMatch(t Tensor, n int) {
 	if t.Numel() != n {
-		panic(fmt.Sprintf("safetensors: tensor %q: %d values for shape %v", t.Name, n, t.Shape))
+		panic(fmt.Sprintf("safetensors: tensor %s: %d values for shape %s", quote.String(t.Name), n, quote.Ints(t.Shape)))
 	}
 }
