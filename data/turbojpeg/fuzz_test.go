@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/resnext/resnext/data/jpeg"
 )
 
 var fuzzDecoders sync.Pool
@@ -16,6 +18,10 @@ var fuzzDecoders sync.Pool
 // holds what it says whenever there is no error.
 func FuzzDecode(f *testing.F) {
 	l := testLib(f)
+	// Pictures of at most 4 Mi pixels, so that an input costs little memory.
+	old := jpeg.MaxPixels
+	jpeg.MaxPixels = 1 << 22
+	f.Cleanup(func() { jpeg.MaxPixels = old })
 	files, _ := filepath.Glob("testdata/*.jpg")
 	for i, name := range files {
 		b, err := os.ReadFile(name)
