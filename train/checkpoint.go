@@ -196,7 +196,7 @@ func (t *Trainer) saveEpoch(metric float64, best, periodic bool) (string, error)
 	}
 	path := filepath.Join(t.cfg.CkptSaveDir, checkpointName(t.cfg.Model, t.epoch, t.stepsPerEpoch))
 	if err := st.Write(path); err != nil {
-		return "", err
+		return "", t.writeFailed(err)
 	}
 	t.ckpts.added(savedCkpt{path: path, epoch: t.epoch, batch: t.stepsPerEpoch, metric: metric})
 	if err := t.writeOptim(st); err != nil {
@@ -204,6 +204,18 @@ func (t *Trainer) saveEpoch(metric float64, best, periodic bool) (string, error)
 	}
 	t.log.Info("checkpoint saved", zap.String("checkpoint", path))
 	return path, nil
+}
+
+// writeFailed is the error of a checkpoint that could not be written (a full disk, a directory turned
+// read-only): the run stops, and the error says which checkpoint it can resume from, which the
+// atomic write left whole.
+func (t *Trainer) writeFailed(err error) error {
+	prev, _ := LatestCheckpoint(t.cfg.CkptSaveDir, t.cfg.Model)
+	if prev == "" {
+		return fmt.Errorf("%w; the run stopped before writing any checkpoint: free space in ckpt_save_dir %s (or give another) and start again", err, t.cfg.CkptSaveDir)
+	}
+	return fmt.Errorf("%w; the run stopped, its checkpoint %s is whole: free space in ckpt_save_dir %s (or give another) and resume with --ckpt_path %s --resume_opt True",
+		err, prev, t.cfg.CkptSaveDir, prev)
 }
 
 // writeOptim writes optim_{model}.ckpt: the optimizer's entries of the training state full, as

@@ -92,3 +92,33 @@ func TestDatasetFileDeleted(t *testing.T) {
 		t.Errorf("%d images skipped in %d steps; want each of the 8 deleted counted once, and every step taken", sum.Skipped, sum.Steps)
 	}
 }
+
+// TestCheckpointWriteFails: a checkpoint that cannot be written (here its name is taken by a
+// directory; a full disk or a read-only directory fail the same write) stops the run with an error
+// naming the checkpoint to resume from, which is whole, and leaves no temporary file.
+func TestCheckpointWriteFails(t *testing.T) {
+	cfg := smallConfig(t)
+	cfg.EpochSize = 3
+	if err := os.MkdirAll(filepath.Join(cfg.CkptSaveDir, "resnext14_small-2_4.ckpt", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = tr.Run(context.Background())
+	prev := filepath.Join(cfg.CkptSaveDir, "resnext14_small-1_4.ckpt")
+	if err == nil || !strings.Contains(err.Error(), "resnext14_small-2_4.ckpt") || !strings.Contains(err.Error(), "--ckpt_path "+prev+" --resume_opt True") {
+		t.Fatalf("Run = %v, want an error naming the failed checkpoint and how to resume from %s", err, prev)
+	}
+	if _, err := ckpt.Read(prev); err != nil {
+		t.Errorf("the previous checkpoint: %v", err)
+	}
+	entries, _ := os.ReadDir(cfg.CkptSaveDir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") || strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
