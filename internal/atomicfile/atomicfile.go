@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,16 +53,14 @@ var pending = struct {
 func RemovePending() ([]string, error) {
 	pending.Lock()
 	defer pending.Unlock()
-	names := make([]string, 0, len(pending.names))
+	names := slices.Sorted(maps.Keys(pending.names))
 	var errs []error
-	for name := range pending.names {
+	for _, name := range names {
 		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		names = append(names, name)
 	}
 	clear(pending.names)
-	slices.Sort(names)
 	return names, errors.Join(errs...)
 }
 
@@ -69,12 +68,7 @@ func RemovePending() ([]string, error) {
 func Pending() []string {
 	pending.Lock()
 	defer pending.Unlock()
-	names := make([]string, 0, len(pending.names))
-	for name := range pending.names {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(pending.names))
 }
 
 // Write creates or replaces the file at path with what write puts into the writer it is given. The
