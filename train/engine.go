@@ -309,6 +309,9 @@ func (t *Trainer) openData() error {
 		if t.valSet, err = data.Open(dataOptions(c, c.ValSplit, false)); err != nil {
 			return fmt.Errorf("val_while_train: %w (or set --val_while_train False)", err)
 		}
+		if err := checkNotEmpty(t.valSet, c); err != nil {
+			return fmt.Errorf("val_while_train: %w (or set --val_while_train False)", err)
+		}
 		if t.valLoader, err = newEvalLoader(t.valSet, data.LoaderOptions{BatchSize: t.evalBatch(), Workers: c.NumParallelWorkers,
 			OnSkip: warn, Buffers: batchBuffers(t.b), Rank: rank, Size: size}); err != nil {
 			return fmt.Errorf("validation set: %w", err)
@@ -437,6 +440,9 @@ func (t *Trainer) buildModel() error {
 	if err != nil {
 		return err
 	}
+	if err := t.checkTrainBatches(mc); err != nil {
+		return err
+	}
 	if mc.NumClasses != len(t.classes) {
 		t.log.Warn("num_classes differs from the data's classes", zap.Int("num_classes", mc.NumClasses), zap.Int("data_classes", len(t.classes)))
 	}
@@ -463,6 +469,27 @@ func (t *Trainer) buildModel() error {
 		return errors.New("pretrained True: weights are not downloaded; give the file with --ckpt_path (MindCV .ckpt, torchvision .pth or .safetensors)")
 	}
 	t.loss = nn.NewSoftmaxCrossEntropy(t.b, c.LabelSmoothing)
+	return nil
+}
+
+// checkTrainBatches refuses, before any step, a training batch on which batch norm would have one
+// value per channel (MindSpore refuses it too): a batch_size below the model's minimum for
+// image_resize, or, with drop_remainder False, an epoch's last batch that small. Only tiny images
+// (a last stage of 1x1) need two images in a batch; a frozen backbone trains no batch norm.
+func (t *Trainer) checkTrainBatches(mc resnext.Config) error {
+	c := t.cfg
+	if t.finetune && c.FreezeBackbone && c.TrainableStages == 0 {
+		return nil
+	}
+	n, f := mc.MinTrainBatch(c.ImageResize), mc.FeatureSize(c.ImageResize)
+	if c.BatchSize < n {
+		return fmt.Errorf("batch_size %d with image_resize %d: want at least %d: %s's last stage is %dx%d, and batch norm in training needs two values per channel",
+			c.BatchSize, c.ImageResize, n, mc.Name, f, f)
+	}
+	if last := t.trainLoader.Len() % c.BatchSize; !c.DropRemainder && last > 0 && last < n {
+		return fmt.Errorf("drop_remainder False: the epoch's last batch has %d image (%d per worker, batch_size %d), and at image_resize %d %s's last stage is %dx%d: batch norm in training needs two values per channel; set drop_remainder True or another batch_size",
+			last, t.trainLoader.Len(), c.BatchSize, c.ImageResize, mc.Name, f, f)
+	}
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/resnext/resnext/ckpt"
+	"github.com/resnext/resnext/data"
 	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/ops"
 	"github.com/resnext/resnext/train/config"
@@ -500,3 +501,48 @@ func (s *scraper) Step(done int) {
 }
 func (s *scraper) Report(float64, float64) {}
 func (s *scraper) Done()                   {}
+
+// TestBatchNormOneValueRefused: a training batch that leaves batch norm one value per channel
+// (8-pixel images leave resnext14_small's last stage 1x1) was a Go panic in the first step, or in
+// the last batch of an epoch with drop_remainder False; New refuses it, naming the keys.
+func TestBatchNormOneValueRefused(t *testing.T) {
+	for _, c := range []struct {
+		set  func(*config.Config)
+		want string
+	}{
+		{func(c *config.Config) { c.BatchSize = 1 }, "batch_size 1 with image_resize 8: want at least 2"},
+		{func(c *config.Config) { c.NumSamples, c.DropRemainder = 33, false }, "drop_remainder False: the epoch's last batch has 1 image"},
+		{func(c *config.Config) { c.NumSamples, c.DropRemainder = 33, true }, ""},
+		{func(c *config.Config) { c.NumSamples, c.DropRemainder = 34, false }, ""},
+	} {
+		cfg := smallConfig(t)
+		cfg.ImageResize = 8
+		c.set(&cfg)
+		tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 1)})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v: %v", cfg, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n")):
+			t.Errorf("got %v, want one line containing %q", err, c.want)
+		}
+		if tr != nil {
+			tr.Close()
+		}
+	}
+}
+
+// emptySet is a data set without samples.
+type emptySet struct{ data.Dataset }
+
+func (emptySet) Len() int { return 0 }
+
+// TestEmptyValidationSplitRefused: an evaluation over no images reported a top-1 of NaN with
+// status 0; the split is refused, named.
+func TestEmptyValidationSplitRefused(t *testing.T) {
+	cfg := smallConfig(t)
+	cfg.ValSplit, cfg.DataDir = "holdout", "/data/x"
+	err := checkNotEmpty(emptySet{}, cfg)
+	if err == nil || !strings.Contains(err.Error(), `val_split "holdout" of fashion_mnist (data_dir "/data/x") holds no images`) {
+		t.Errorf("got %v", err)
+	}
+}

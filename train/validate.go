@@ -10,6 +10,7 @@ import (
 	"github.com/resnext/resnext/ckpt"
 	"github.com/resnext/resnext/data"
 	"github.com/resnext/resnext/resnext"
+	"github.com/resnext/resnext/train/config"
 )
 
 // Validate is MindCV's validate.py: the weights of Config.CkptPath in Config.Model, evaluated on
@@ -22,6 +23,9 @@ func Validate(ctx context.Context, o Options) (EvalResult, error) {
 	}
 	ds, err := data.Open(dataOptions(cfg, cfg.ValSplit, false))
 	if err != nil {
+		return EvalResult{}, err
+	}
+	if err := checkNotEmpty(ds, cfg); err != nil {
 		return EvalResult{}, err
 	}
 	batch := EvalBatchSize(ds.Len(), cfg.BatchSize)
@@ -87,4 +91,13 @@ func EvalBatchSize(n, batch int) int {
 		}
 	}
 	return 1
+}
+
+// checkNotEmpty refuses a validation split without images, naming it: an evaluation over none
+// would report a top-1 of NaN.
+func checkNotEmpty(ds data.Dataset, cfg config.Config) error {
+	if ds.Len() > 0 {
+		return nil
+	}
+	return fmt.Errorf("val_split %q of %s (data_dir %q) holds no images: nothing to evaluate", cfg.ValSplit, cfg.Dataset, cfg.DataDir)
 }
