@@ -1,0 +1,76 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resnext/resnext/internal/testutil"
+	"github.com/resnext/resnext/resnext"
+)
+
+// TestCorruptCheckpoint gives every command that reads weights a checkpoint cut short, emptied or with
+// its header overwritten, in each format written here: each ends non-zero with one line naming the
+// file, never a panic, and writes nothing.
+func TestCorruptCheckpoint(t *testing.T) {
+	dir := chdir(t)
+	cfg, _ := resnext.Variant("resnext14_small")
+	cfg.InChannels, cfg.NumClasses = 1, 10
+	b := testutil.CPU(t, 1)
+	folder := filepath.Join(dir, "folder")
+	testutil.WriteImageFolder(t, folder, []string{"a", "b"}, 4, 16)
+	var files []string
+	for _, ext := range []string{".ckpt", ".safetensors"} {
+		good := filepath.Join(dir, "good"+ext)
+		savedModel(t, b, cfg, good)
+		data, err := os.ReadFile(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := append([]byte(nil), data...)
+		for i := range min(64, len(header)) {
+			header[i] = byte(0xA5 ^ i*37)
+		}
+		for name, content := range map[string][]byte{"half": data[:len(data)/2], "empty": nil, "header": header} {
+			path := filepath.Join(dir, name+ext)
+			if err := os.WriteFile(path, content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, path)
+		}
+	}
+	for _, path := range files {
+		for _, args := range [][]string{
+			{"validate", "--model", "resnext14_small", "--ckpt_path", path},
+			{"train", "--epoch_size", "1", "--num_samples", "64", "--ckpt_path", path, "--resume_opt", "True", "--ckpt_save_dir", filepath.Join(dir, "out")},
+			{"finetune", "--model", "resnext14_small", "--ckpt_path", path, "--data_dir", folder, "--device_target", "CPU", "--batch_size", "4", "--ckpt_save_dir", filepath.Join(dir, "out")},
+			{"convert", path, filepath.Join(dir, "out", "converted.safetensors")},
+		} {
+			cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
+			cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1")
+			out, err := cmd.CombinedOutput()
+			s := string(out)
+			last := strings.TrimSpace(s[strings.LastIndex(strings.TrimRight(s, "\n"), "\n")+1:])
+			if testing.Verbose() {
+				t.Logf("%s %s: %s", args[0], filepath.Base(path), last)
+			}
+			switch {
+			case err == nil:
+				t.Errorf("%s %s: succeeded", args[0], filepath.Base(path))
+			case strings.Contains(s, "panic:") || strings.Contains(s, "goroutine "):
+				t.Errorf("%s %s: panicked:\n%s", args[0], filepath.Base(path), s)
+			case !strings.HasPrefix(last, "resnext: ") || !strings.Contains(last, filepath.Base(path)):
+				t.Errorf("%s %s: the last line does not name the file: %q", args[0], filepath.Base(path), last)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "out")); len(entries) > 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("written from corrupt checkpoints: %v", names)
+	}
+}
