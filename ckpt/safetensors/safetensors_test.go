@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/resnext/resnext/ckpt/internal/fuzzcheck"
 )
 
 func sample(t *testing.T) *File {
@@ -374,8 +377,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add(file(`{}`, nil))
 	f.Add(file(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}`, []byte{1, 2}))
 	f.Add([]byte{})
+	if py, err := os.ReadFile(filepath.Join("testdata", "python.safetensors")); err == nil {
+		f.Add(py)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
 		file, err := Decode(data)
+		fuzzcheck.Result(t, start, err)
 		if err != nil {
 			return
 		}

@@ -1,14 +1,25 @@
 package torch
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/resnext/resnext/ckpt/internal/fuzzcheck"
 	"github.com/resnext/resnext/ckpt/safetensors"
 )
+
+// lowSlack lowers what expanded views may allocate for the duration of a fuzz target, so that no
+// input allocates more than a few MiB.
+func lowSlack(f *testing.F) {
+	old := expandSlack
+	expandSlack = 1 << 20
+	f.Cleanup(func() { expandSlack = old })
+}
 
 func checkSizes(t *testing.T, ts []safetensors.Tensor) {
 	t.Helper()
@@ -35,15 +46,38 @@ func fixtures(f *testing.F) [][]byte {
 	return out
 }
 
-// FuzzDecode feeds whole files to Decode: any input gives tensors of consistent sizes or an error.
+// FuzzDecode feeds whole files to Decode, zip archives and legacy files: any input gives tensors of
+// consistent sizes or a short error, quickly.
 func FuzzDecode(f *testing.F) {
 	for _, b := range fixtures(f) {
 		f.Add(b)
 	}
 	f.Add([]byte("PK\x05\x06"))
 	f.Add([]byte{opProto, 2})
+	lowSlack(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
 		ts, err := decodeBytes(data)
+		fuzzcheck.Result(t, start, err)
+		if err == nil {
+			checkSizes(t, ts)
+		}
+	})
+}
+
+// FuzzLegacy is FuzzDecode for the legacy format alone (whose pickles, unlike a zip archive's
+// entries, carry no checksum that mutations must get right).
+func FuzzLegacy(f *testing.F) {
+	for _, b := range fixtures(f) {
+		if b[0] == opProto {
+			f.Add(b)
+		}
+	}
+	lowSlack(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
+		ts, err := decodeLegacy(bytes.NewReader(data), int64(len(data)))
+		fuzzcheck.Result(t, start, err)
 		if err == nil {
 			checkSizes(t, ts)
 		}
@@ -64,7 +98,13 @@ func FuzzPickle(f *testing.F) {
 		}
 	}
 	f.Add(stateDict("FloatStorage", "0", 6, 1, []int32{2, 2}, []int32{1, 3}))
+	f.Add(pickle(func(p *pk) { // shared nested tuples as a dict key
+		p.op(opEmptyDict)
+		nestedPairs(p, 40, true)
+		p.op(opNone, opSetItem)
+	}))
 	f.Fuzz(func(t *testing.T, pkl []byte) {
+		start := time.Now()
 		d := newDecoder(false)
 		d.slack = 1 << 20
 		d.load = func(st *storage) error {
@@ -80,9 +120,11 @@ func FuzzPickle(f *testing.F) {
 		u := &unpickler{data: pkl, persistentLoad: d.persistentLoad}
 		root, err := u.load()
 		if err != nil {
+			fuzzcheck.Result(t, start, err)
 			return
 		}
 		ts, err := d.tensors(root)
+		fuzzcheck.Result(t, start, err)
 		if err == nil {
 			checkSizes(t, ts)
 		}
