@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/ckpt/mindspore"
 	"github.com/resnext/resnext/ckpt/safetensors"
 )
@@ -207,7 +208,7 @@ func (c *Checkpoint) WriteWith(path string, opt WriteOptions) error {
 	seen := map[string]bool{}
 	for _, t := range all {
 		if seen[t.Name] {
-			return fmt.Errorf("ckpt %s: tensor %q appears twice", path, t.Name)
+			return fmt.Errorf("ckpt %s: tensor %s appears twice", path, quote.String(t.Name))
 		}
 		seen[t.Name] = true
 	}

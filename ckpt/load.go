@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/resnext/resnext/ckpt/internal/quote"
 	"github.com/resnext/resnext/ckpt/safetensors"
 	"github.com/resnext/resnext/nn"
 	"github.com/resnext/resnext/ops"
@@ -72,7 +73,7 @@ func Load(params []*nn.Param, b ops.Backend, c *Checkpoint, opt LoadOptions) (*L
 			continue
 		}
 		if _, dup := byName[name]; dup {
-			return nil, fmt.Errorf("ckpt %s: two tensors are called %q (after converting names to MindCV's)", c.where(), name)
+			return nil, fmt.Errorf("ckpt %s: two tensors are called %s (after converting names to MindCV's)", c.where(), quote.String(name))
 		}
 		byName[name] = t
 		order = append(order, name)
@@ -186,7 +187,7 @@ func dtypeName(dt ops.DType) string {
 func convert(t Tensor, dt ops.DType) ([]byte, error) {
 	if t.DType == dtypeName(dt) {
 		if len(t.Data) != t.Numel()*dt.Size() {
-			return nil, fmt.Errorf("tensor %q: %d bytes of data for %s %v", t.Name, len(t.Data), t.DType, t.Shape)
+			return nil, fmt.Errorf("tensor %s: %d bytes of data for %s %s", quote.String(t.Name), len(t.Data), t.DType, quote.Ints(t.Shape))
 		}
 		return t.Data, nil
 	}
@@ -208,7 +209,7 @@ func convert(t Tensor, dt ops.DType) ([]byte, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("tensor %q: cannot convert to %v", t.Name, dt)
+	return nil, fmt.Errorf("tensor %s: cannot convert to %v", quote.String(t.Name), dt)
 }
 
 // problems collects what keeps a checkpoint from fitting a model.
@@ -250,8 +251,12 @@ func (p *problems) describe(naming Naming, opt LoadOptions) string {
 
 // listNames joins up to maxListed names and says how many more there are.
 func listNames(list []string) string {
-	if len(list) <= maxListed {
-		return strings.Join(list, ", ")
+	shown := make([]string, 0, maxListed)
+	for _, s := range list[:min(len(list), maxListed)] {
+		shown = append(shown, quote.Clip(s)) // names from the file may be of any length
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(list[:maxListed], ", "), len(list)-maxListed)
+	if len(list) <= maxListed {
+		return strings.Join(shown, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(shown, ", "), len(list)-maxListed)
 }

@@ -3,6 +3,8 @@ package ckpt
 import (
 	"fmt"
 	"strings"
+
+	"github.com/resnext/resnext/ckpt/internal/quote"
 )
 
 // Naming is a parameter naming convention.
@@ -209,7 +211,7 @@ func DetectNaming(names []string) (Naming, error) {
 	}
 	switch {
 	case mindcv != "" && torch != "":
-		return NamingNeutral, fmt.Errorf("the names mix MindCV's convention (%q) and torchvision's (%q)", mindcv, torch)
+		return NamingNeutral, fmt.Errorf("the names mix MindCV's convention (%s) and torchvision's (%s)", quote.String(mindcv), quote.String(torch))
 	case mindcv != "":
 		return NamingMindCV, nil
 	case torch != "":
@@ -264,7 +266,8 @@ func (c *Checkpoint) ConvertNames(to Naming) error {
 			continue
 		}
 		if prev, dup := seen[mapped[i]]; dup {
-			return fmt.Errorf("ckpt %s: tensors %q and %q both map to %q", c.where(), prev, t.Name, mapped[i])
+			return fmt.Errorf("ckpt %s: tensors %s and %s both map to %s", c.where(), quote.String(prev), quote.String(t.Name),
+				quote.String(mapped[i]))
 		}
 		seen[mapped[i]] = t.Name
 		t.Name = mapped[i]

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/resnext/resnext/ckpt/internal/fuzzcheck"
 )
@@ -381,9 +380,8 @@ func FuzzDecode(f *testing.F) {
 		f.Add(py)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
-		file, err := Decode(data)
-		fuzzcheck.Result(t, start, err)
+		var file *File
+		err := fuzzcheck.Run(t, func() (err error) { file, err = Decode(data); return err })
 		if err != nil {
 			return
 		}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/resnext/resnext/ckpt/internal/fuzzcheck"
 	"github.com/resnext/resnext/ckpt/safetensors"
@@ -56,9 +55,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{opProto, 2})
 	lowSlack(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
-		ts, err := decodeBytes(data)
-		fuzzcheck.Result(t, start, err)
+		var ts []safetensors.Tensor
+		err := fuzzcheck.Run(t, func() (err error) { ts, err = decodeBytes(data); return err })
 		if err == nil {
 			checkSizes(t, ts)
 		}
@@ -75,9 +73,8 @@ func FuzzLegacy(f *testing.F) {
 	}
 	lowSlack(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
-		ts, err := decodeLegacy(bytes.NewReader(data), int64(len(data)))
-		fuzzcheck.Result(t, start, err)
+		var ts []safetensors.Tensor
+		err := fuzzcheck.Run(t, func() (err error) { ts, err = decodeLegacy(bytes.NewReader(data), int64(len(data))); return err })
 		if err == nil {
 			checkSizes(t, ts)
 		}
@@ -104,27 +101,28 @@ func FuzzPickle(f *testing.F) {
 		p.op(opNone, opSetItem)
 	}))
 	f.Fuzz(func(t *testing.T, pkl []byte) {
-		start := time.Now()
-		d := newDecoder(false)
-		d.slack = 1 << 20
-		d.load = func(st *storage) error {
-			if st.nbytes() > 1<<20 {
-				return errors.New("storage too large for the fuzz test")
+		var ts []safetensors.Tensor
+		err := fuzzcheck.Run(t, func() error {
+			d := newDecoder(false)
+			d.slack = 1 << 20
+			d.load = func(st *storage) error {
+				if st.nbytes() > 1<<20 {
+					return errors.New("storage too large for the fuzz test")
+				}
+				st.data = make([]byte, st.nbytes())
+				for i := range st.data {
+					st.data[i] = byte(i)
+				}
+				return nil
 			}
-			st.data = make([]byte, st.nbytes())
-			for i := range st.data {
-				st.data[i] = byte(i)
+			u := &unpickler{data: pkl, persistentLoad: d.persistentLoad}
+			root, err := u.load()
+			if err != nil {
+				return err
 			}
-			return nil
-		}
-		u := &unpickler{data: pkl, persistentLoad: d.persistentLoad}
-		root, err := u.load()
-		if err != nil {
-			fuzzcheck.Result(t, start, err)
-			return
-		}
-		ts, err := d.tensors(root)
-		fuzzcheck.Result(t, start, err)
+			ts, err = d.tensors(root)
+			return err
+		})
 		if err == nil {
 			checkSizes(t, ts)
 		}
