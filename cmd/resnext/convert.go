@@ -31,6 +31,7 @@ carried over. The max-pool padding the weights go with is recorded in OUT where 
   resnext convert resnext50.ckpt resnext50.safetensors --naming torchvision`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer removeTempsOnSignal()()
 			return logged(o.logFormat, func(log *zap.Logger) error { return runConvert(o, args[0], args[1], log) })
 		},
 	}

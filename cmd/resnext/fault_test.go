@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/resnext/resnext/internal/testutil"
 	"github.com/resnext/resnext/resnext"
@@ -72,5 +74,63 @@ func TestCorruptCheckpoint(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("written from corrupt checkpoints: %v", names)
+	}
+}
+
+// TestConvertInterrupted sends SIGINT to convert while it writes: it ends with status 130 and
+// leaves neither the output nor its temporary file, and a file it was replacing keeps its content
+// and mode.
+func TestConvertInterrupted(t *testing.T) {
+	dir := chdir(t)
+	cfg, _ := resnext.Variant("resnext101_64x4d")
+	b := testutil.CPU(t, 2)
+	in := filepath.Join(dir, "in.safetensors")
+	savedModel(t, b, cfg, in)
+	out := filepath.Join(dir, "out.ckpt")
+	if err := os.WriteFile(out, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(os.Args[0], "--", "convert", in, out)
+		cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		caught := false
+		var err error
+	wait:
+		for {
+			select {
+			case err = <-done:
+				break wait
+			case <-time.After(time.Millisecond):
+				if m, _ := filepath.Glob(filepath.Join(dir, ".out.ckpt.tmp*")); len(m) > 0 && !caught {
+					cmd.Process.Signal(os.Interrupt)
+					caught = true
+				}
+			}
+		}
+		if !caught {
+			if attempt == 3 {
+				t.Fatalf("convert never showed its temporary file in 4 attempts (%v)", err)
+			}
+			os.WriteFile(out, []byte("old"), 0o640)
+			continue
+		}
+		var e *exec.ExitError
+		if !errors.As(err, &e) || e.ExitCode() != 130 {
+			t.Errorf("convert after SIGINT: %v, want exit status 130", err)
+		}
+		break
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(m) > 0 {
+		t.Errorf("left behind: %v", m)
+	}
+	got, err := os.ReadFile(out)
+	info, _ := os.Stat(out)
+	if err != nil || string(got) != "old" || info.Mode().Perm() != 0o640 {
+		t.Errorf("the file convert was replacing: %q, mode %v, %v", got, info.Mode(), err)
 	}
 }

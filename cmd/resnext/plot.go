@@ -36,6 +36,7 @@ The text keeps its size in points: a larger --dpi gives a sharper picture at the
   resnext plot ckpt/metrics.jsonl -o resnext50.png --width 1600 --height 1200`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer removeTempsOnSignal()()
 			o.titleSet = cmd.Flags().Changed("title")
 			return logged(o.logFormat, func(log *zap.Logger) error { return runPlot(o, args[0], log) })
 		},
