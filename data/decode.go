@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif" // Go's decoders register themselves with image.Decode
 	_ "image/jpeg"
 	_ "image/png"
@@ -228,6 +229,12 @@ func (d *pictureDecoder) decodeStd(b []byte, pl planner) (transform.Window, tran
 	if err := jpeg.CheckSize(format, cfg.Width, cfg.Height, len(b)); err != nil {
 		return transform.Window{}, transform.Plan{}, err
 	}
+	// Go's decoders allocate the whole picture in its own colour model (8 bytes a pixel for 16-bit
+	// RGBA) before reading the data: hold that, too, to MaxPixelsPerByte bytes a byte of the file.
+	if n := int64(cfg.Width) * int64(cfg.Height) * bytesPerPixel(cfg.ColorModel); n > int64(jpeg.MaxPixelsPerByte)*int64(len(b)) {
+		return transform.Window{}, transform.Plan{}, fmt.Errorf("the %s image claims %dx%d pixels, %d MiB decoded, in %d bytes: more than jpeg.MaxPixelsPerByte (%d) decoded bytes per byte, which no genuine picture reaches; not decoded (raise jpeg.MaxPixelsPerByte if it is genuine)",
+			format, cfg.Width, cfg.Height, n>>20, len(b), jpeg.MaxPixelsPerByte)
+	}
 	img, format, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return transform.Window{}, transform.Plan{}, fmt.Errorf("cannot decode the %s image: %w", format, err)
@@ -238,6 +245,22 @@ func (d *pictureDecoder) decodeStd(b []byte, pl planner) (transform.Window, tran
 		return transform.Window{}, transform.Plan{}, fmt.Errorf("%w: %w", errPlan, err)
 	}
 	return transform.WindowOf(&d.rgb), p, nil
+}
+
+// bytesPerPixel is what Go's image decoders allocate a pixel of colour model m.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4
 }
 
 // upright is the size of a w x h stored picture shown with EXIF orientation o: orientations 5 to

@@ -95,6 +95,10 @@ func testDecoder(t testing.TB, dec string) *pictureDecoder {
 	return d
 }
 
+// pad appends zeros to b (after a PNG's IEND, which Go's decoder does not read), making the file
+// n bytes long.
+func pad(b []byte, n int) []byte { return append(b, make([]byte, n-len(b))...) }
+
 // planFunc is a planner made of a function.
 type planFunc func(w, h int) (transform.Plan, error)
 
@@ -152,8 +156,11 @@ func TestHeaderBombs(t *testing.T) {
 		"jpeg 65535x4096":             {jpegClaiming(t, 65535, 4096), "jpeg.MaxPixelsPerByte"},
 		"gif 16384x16383":             {gifClaiming(t, 16384, 16383), "jpeg.MaxPixelsPerByte"},
 		"bmp 16384x16384":             {bmpClaiming(t, 16384, 16384), "jpeg.MaxPixelsPerByte"},
-		"png 0x5":                     {pngClaiming(t, 0, 5, 8, 2), "picture"},
-		"jpeg 0x16":                   {jpegClaiming(t, 0, 16), "picture"},
+		// 1 GiB of 16-bit RGBA (128 Mi pixels) from a 16 KiB file: few enough pixels per byte,
+		// too many decoded bytes.
+		"png 16-bit RGBA in 16 KiB": {pad(pngClaiming(t, 16384, 8192, 16, 6), 16<<10), "decoded bytes per byte"},
+		"png 0x5":                   {pngClaiming(t, 0, 5, 8, 2), "picture"},
+		"jpeg 0x16":                 {jpegClaiming(t, 0, 16), "picture"},
 	}
 	for _, dec := range decoders(t) {
 		for name, c := range bombs {
