@@ -3,6 +3,7 @@ package torch
 import (
 	"archive/zip"
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,45 @@ func TestZipBomb(t *testing.T) {
 	})
 	if _, err := decodeBytes(data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestZipDeclaredSizes: an entry whose zip header declares sizes far beyond the file (and the
+// pickle a storage to match) is refused without allocating what it declares.
+func TestZipDeclaredSizes(t *testing.T) {
+	const numel = 1 << 40 // 4 TiB of float32
+	for _, method := range []uint16{zip.Store, zip.Deflate} {
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		pw, err := w.Create("archive/data.pkl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := new(pk).op(opProto, 2, opEmptyDict).str("w")
+		p.global("torch._utils", "_rebuild_tensor_v2").op(opMark)
+		p.op(opMark).str("storage").global("torch", "FloatStorage").str("0").str("cpu")
+		p.op(opLong1, 8).op(0, 0, 0, 0, 0, 1, 0, 0).op(opTuple, opBinPersID)
+		p.int(0).ints(1).ints(1).op(opNewFalse).global("collections", "OrderedDict").op(opEmptyTuple, opReduce)
+		p.op(opTuple, opReduce, opSetItem, opStop)
+		pw.Write(p.Bytes())
+		dw, err := w.CreateRaw(&zip.FileHeader{Name: "archive/data/0", Method: method,
+			CompressedSize64: 4 * numel, UncompressedSize64: 4 * numel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dw.Write(make([]byte, 64))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		_, err = decodeBytes(buf.Bytes())
+		runtime.ReadMemStats(&after)
+		checkFast(t, start, err, "archive/data/0")
+		t.Logf("method %d: %v", method, err)
+		if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+			t.Errorf("method %d: allocated %d bytes", method, grew)
+		}
 	}
 }

@@ -19,7 +19,11 @@
 // functions that rebuild tensors and parameters). Any other name, such as the class of a whole pickled
 // model or an argparse.Namespace in a training checkpoint, is an error that names it. Damaged or
 // hostile files give errors naming the file and the entry or tensor at fault; the decoder does not
-// panic, and it bounds what it allocates by what the file holds.
+// panic, and it bounds what it allocates by what the file holds. It bounds its work too: opcodes,
+// memo entries and the size of ints in a pickle are limited, and dict keys are hashed within a
+// budget (values built from shared references can be exponentially larger than the pickle); a
+// compressed zip entry may inflate to at most maxRatio times its compressed size. Each limit's error
+// names the constant that sets it. Errors quote at most 64 bytes of any text from the file.
 package torch
 
 import (
