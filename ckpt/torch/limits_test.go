@@ -23,10 +23,11 @@ func nestedPairs(p *pk, depth int, memo bool) *pk {
 	return p
 }
 
-// checkFast fails when err is nil, does not mention want, or took longer than a second.
+// checkFast fails when err is nil, does not mention want, or took longer than 10 seconds (what
+// these inputs once cost was exponential: hours; a loaded machine must not fail the test).
 func checkFast(t *testing.T, start time.Time, err error, want string) {
 	t.Helper()
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)
 	}
 	if err == nil || !strings.Contains(err.Error(), want) {
@@ -157,7 +158,7 @@ func TestLongErrorMessages(t *testing.T) {
 // TestZipBomb: a deflated storage of zeros, declared at its true size, may not inflate beyond
 // maxRatio times its compressed size; a deflated data.pkl neither.
 func TestZipBomb(t *testing.T) {
-	const numel = 16 << 20 // 64 MiB of float32 zeros, about 64 KiB deflated
+	const numel = 4 << 20 // 16 MiB of float32 zeros, about 16 KiB deflated
 	data := makeZip(t, []entry{
 		{name: "archive/data.pkl", data: stateDict("FloatStorage", "0", numel, 0, []int32{numel}, []int32{1})},
 		{name: "archive/data/0", data: make([]byte, 4*numel), method: zip.Deflate},
