@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"compress/gzip"
 	"image"
 	"image/color"
 	"image/gif"
@@ -31,9 +32,15 @@ func FuzzReadIDX(f *testing.F) {
 		f.Add(b, true)
 	}
 	f.Add(gz(good), false)
+	var zbuf bytes.Buffer
+	zw := gzip.NewWriter(&zbuf)
 	f.Fuzz(func(t *testing.T, b []byte, gzipped bool) {
 		if gzipped {
-			b = gz(b)
+			zbuf.Reset()
+			zw.Reset(&zbuf)
+			zw.Write(b)
+			zw.Close()
+			b = zbuf.Bytes()
 		}
 		x, err := ReadIDX(bytes.NewReader(b))
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // firstChunk is the buffer allocated before any data is read; it doubles as the data arrives.
-const firstChunk = 1 << 20
+const firstChunk = 64 << 10
 
 // ErrShort is wrapped by Read's error when the stream ends before n bytes.
 var ErrShort = errors.New("the data ends early")
