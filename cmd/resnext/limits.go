@@ -100,3 +100,18 @@ func checkMemory(b ops.Backend, cfg resnext.Config, batch, size int, training bo
 	return fmt.Errorf("--%s %d with --%s %d: %s needs about %.1f GiB of activations, more than this machine's %.1f GiB: lower --%s or --%s",
 		batchFlag, batch, sizeFlag, size, cfg.Name, need/(1<<30), have/(1<<30), batchFlag, sizeFlag)
 }
+
+// checkRunMemory is checkMemory for a train, finetune or validate run of cfg: its model, batch
+// (eval_batch_size when validating, if set) and image_resize.
+func checkRunMemory(b ops.Backend, cfg config.Config, training bool) error {
+	mc, err := resnext.Variant(cfg.Model)
+	if err != nil {
+		return nil // the run names the model
+	}
+	mc.InChannels = cfg.InChannels
+	batch, flag := cfg.BatchSize, "batch_size"
+	if !training && cfg.EvalBatchSize > 0 {
+		batch, flag = cfg.EvalBatchSize, "eval_batch_size"
+	}
+	return checkMemory(b, mc, batch, cfg.ImageResize, training, flag, "image_resize")
+}

@@ -96,12 +96,16 @@ func resolveConfig(cmd *cobra.Command, base string) (config.Config, *config.Repo
 	return config.Resolve(fs)
 }
 
-func runTrainCmd(cmd *cobra.Command, finetune bool) error {
-	base := "cpu/fashion_mnist.yaml"
-	if finetune {
-		base = "finetune/resnext50_32x4d_finetune.yaml"
+// configBase is the built-in configuration (a file of configs/) a command starts from without -c.
+func configBase(command string) string {
+	if command == "finetune" {
+		return "finetune/resnext50_32x4d_finetune.yaml"
 	}
-	cfg, rep, err := resolveConfig(cmd, base)
+	return "cpu/fashion_mnist.yaml"
+}
+
+func runTrainCmd(cmd *cobra.Command, finetune bool) error {
+	cfg, rep, err := resolveConfig(cmd, configBase(cmd.Name()))
 	if err != nil {
 		return err
 	}
@@ -138,6 +142,9 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 			return err
 		}
 		defer b.Close()
+		if err := checkRunMemory(b, cfg, true); err != nil {
+			return err
+		}
 		if cfg.AmpLevel == "O2" && b.Name() == "cpu" {
 			log.Info("amp_level O2 computes in float16 on Ascend; the CPU backend computes in float32 (the loss scale still applies)")
 		}

@@ -30,7 +30,7 @@ With no --config, the Fashion-MNIST recipe's data and model apply (configs/cpu/f
   resnext validate -c configs/cpu/fashion_mnist.yaml --data_dir /usr/share/datasets/fashion-mnist --ckpt_path runs/fashion_mnist/resnext14_small-10_937.ckpt --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, rep, err := resolveConfig(cmd, "cpu/fashion_mnist.yaml")
+			cfg, rep, err := resolveConfig(cmd, configBase(cmd.Name()))
 			if err != nil {
 				return err
 			}
@@ -62,6 +62,9 @@ func runValidate(cfg config.Config, log *zap.Logger) (train.EvalResult, error) {
 		return train.EvalResult{}, err
 	}
 	defer b.Close()
+	if err := checkRunMemory(b, cfg, false); err != nil {
+		return train.EvalResult{}, err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return train.Validate(ctx, train.Options{Config: cfg, Backend: b, Log: log})

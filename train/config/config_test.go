@@ -605,6 +605,7 @@ func TestValidate(t *testing.T) {
 		{"momentum NaN", func(c *Config) { c.Momentum = math.NaN() }, "momentum = NaN: must be a finite number"},
 		{"weight_decay NaN", func(c *Config) { c.WeightDecay = math.NaN() }, "weight_decay = NaN: must be a finite number"},
 		{"weight_decay Inf", func(c *Config) { c.WeightDecay = math.Inf(1) }, "weight_decay = +Inf: must be a finite number"},
+		{"mean NaN, std left alone", func(c *Config) { c.Mean = []float64{math.NaN()} }, "mean = NaN: every element must be a finite number"},
 		{"bucket_cap_mb NaN", func(c *Config) { c.BucketCapMB = math.NaN() }, "bucket_cap_mb = NaN: must be a finite number"},
 	}
 	for _, tt := range tests {

@@ -234,7 +234,7 @@ func (c Config) problems() []problem {
 	if len(c.Mean) == 0 {
 		ch.fail("mean", c.Mean, "want one number per channel")
 	}
-	if len(c.Std) != len(c.Mean) {
+	if len(c.Std) != len(c.Mean) && !ch.bad["mean"] { // a bad mean is the one problem
 		ch.fail("std", c.Std, "want as many numbers as mean has (%d)", len(c.Mean))
 	}
 	for _, x := range c.Std {
