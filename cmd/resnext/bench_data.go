@@ -30,11 +30,22 @@ func (o benchOptions) validateData() error {
 	case o.data.split == "":
 		return fmt.Errorf("--split: give train or val (the sub-folder of --data_dir, and the transform)")
 	}
-	return firstErr(
+	if err := firstErr(
 		o.validateCommon(),
 		intFlag("num_parallel_workers", o.data.workers, 1, config.MaxWorkers, "decoding goroutines"),
 		intFlag("prefetch", o.data.prefetch, 0, maxPrefetch, "batches ahead (0: the default depth)"),
-	)
+	); err != nil {
+		return err
+	}
+	// The batches in flight: the one consumed and those made ready ahead (2 by default), of
+	// float32 RGB images.
+	batches := float64(max(o.data.prefetch, 2) + 1)
+	need, have := batches*4*3*float64(o.batchSize)*float64(o.imageSize)*float64(o.imageSize), totalMemory()
+	if have > 0 && need > have {
+		return fmt.Errorf("--batch_size %d with --image_size %d: %.0f batches in flight need about %.1f GiB, more than this machine's %.1f GiB: lower --batch_size or --image_size",
+			o.batchSize, o.imageSize, batches, need/(1<<30), have/(1<<30))
+	}
+	return nil
 }
 
 // benchData times the input pipeline: batches of the folder's split through MindCV's train (split

@@ -44,6 +44,10 @@ func TestBenchDataJSON(t *testing.T) {
 		{[]string{"--mode", "data", "--data_dir", dir, "--num_parallel_workers", "0"}, "--num_parallel_workers 0"},
 		{[]string{"--mode", "data", "--data_dir", filepath.Join(dir, "nope")}, "does not exist"},
 		{[]string{"--mode", "data", "--data_dir", dir, "--jpeg_decoder", "pil"}, "jpeg_decoder"},
+		// Batches too large for the machine's memory were an out-of-memory crash in the loader.
+		{[]string{"--mode", "data", "--data_dir", dir, "--batch_size", "65536", "--image_size", "4096"}, "batches in flight need about"},
+		{[]string{"--mode", "data", "--data_dir", dir, "--prefetch", "99999999999"}, "--prefetch 99999999999: want batches ahead (0: the default depth) from 0 to 64"},
+		{[]string{"--mode", "data", "--data_dir", dir, "--num_parallel_workers", "99999999999"}, "--num_parallel_workers 99999999999: want decoding goroutines from 1 to 1024"},
 	} {
 		_, err := run(t, append([]string{"bench"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
