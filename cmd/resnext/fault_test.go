@@ -51,7 +51,7 @@ func TestCorruptCheckpoint(t *testing.T) {
 			{"convert", path, filepath.Join(dir, "out", "converted.safetensors")},
 		} {
 			cmd := exec.Command(os.Args[0], append([]string{"--"}, args...)...)
-			cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1")
+			cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1", "RESNEXT_TEST_AS_LIMIT_MB=4096")
 			out, err := cmd.CombinedOutput()
 			s := string(out)
 			last := strings.TrimSpace(s[strings.LastIndex(strings.TrimRight(s, "\n"), "\n")+1:])

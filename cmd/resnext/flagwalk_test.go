@@ -193,7 +193,7 @@ func runWalkCase(args []string, dir string) walkResult {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"--"}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1", "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1", "GOMAXPROCS=1", "RESNEXT_TEST_AS_LIMIT_MB=4096")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var out bytes.Buffer

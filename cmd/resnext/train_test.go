@@ -24,6 +24,7 @@ import (
 // command line after "--"), to send it real signals.
 func TestMain(m *testing.M) {
 	if os.Getenv("RESNEXT_TEST_MAIN") == "1" {
+		limitAddressSpace()
 		for i, a := range os.Args {
 			if a == "--" {
 				os.Args = append([]string{"resnext"}, os.Args[i+1:]...)
