@@ -297,6 +297,10 @@ func TestMisusePanics(t *testing.T) {
 	defer b.Free(x)
 	mustPanic(t, func() { conv.Forward(x) }, "Conv2d layer1.0.0", "[1, 3, 5, 5]", "[N, 4, H, W]")
 	mustPanic(t, func() { conv.Backward(x) }, "Conv2d layer1.0.0", "Backward before Forward")
+	// An image of height 0 gave all-zero logits, silently.
+	flat := b.Alloc(ops.Float32, ops.Shape{1, 4, 0, 5})
+	defer b.Free(flat)
+	mustPanic(t, func() { conv.Forward(flat) }, "Conv2d layer1.0.0", "[1, 4, 0, 5]", "every dimension must be at least 1")
 
 	bn := nn.NewBatchNorm2d(b, 4, nn.TorchMomentum(0.1))
 	defer bn.Free()

@@ -336,6 +336,9 @@ func wantNCHW(layer string, x ops.Tensor) (n, c, h, w int) {
 	if len(s) != 4 {
 		misuse(layer, "input has shape %v, want [N, C, H, W]", s)
 	}
+	if s[0] < 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 {
+		misuse(layer, "input has shape %v: every dimension must be at least 1", s)
+	}
 	return s[0], s[1], s[2], s[3]
 }
 
