@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,6 +119,41 @@ func TestCheckpointWriteFails(t *testing.T) {
 	entries, _ := os.ReadDir(cfg.CkptSaveDir)
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".tmp") || strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestCheckpointDiskFull writes the checkpoints to a file system too small for the second one (a
+// tmpfs of 3 MiB; the test needs root to mount it and is skipped otherwise): the run stops naming
+// the first, which is whole, and the failed write leaves no temporary file.
+func TestCheckpointDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small file system needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	cfg := smallConfig(t)
+	cfg.EpochSize, cfg.CkptSaveDir = 4, dir
+	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, err = tr.Run(context.Background())
+	first := filepath.Join(dir, "resnext14_small-1_4.ckpt")
+	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "--ckpt_path "+first) {
+		t.Fatalf("Run on a full disk = %v, want an error saying so and naming %s", err, first)
+	}
+	if _, err := ckpt.Read(first); err != nil {
+		t.Errorf("the checkpoint before the disk filled: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
