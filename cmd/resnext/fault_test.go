@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,5 +134,45 @@ func TestConvertInterrupted(t *testing.T) {
 	info, _ := os.Stat(out)
 	if err != nil || string(got) != "old" || info.Mode().Perm() != 0o640 {
 		t.Errorf("the file convert was replacing: %q, mode %v, %v", got, info.Mode(), err)
+	}
+}
+
+// TestSecondSignalStopsTrainAtOnce: a second SIGTERM while train stops after the first ends the
+// process at once (status 143), leaving no temporary file; the checkpoints already written stay
+// whole.
+func TestSecondSignalStopsTrainAtOnce(t *testing.T) {
+	dir := chdir(t)
+	cmd := exec.Command(os.Args[0], "--", "train", "--epoch_size", "3", "--num_samples", "640", "--log_interval", "1",
+		"--threads", "1", "--log_format", "json", "--model", "resnext26_small")
+	cmd.Env = append(os.Environ(), "RESNEXT_TEST_MAIN=1")
+	cmd.Dir = dir
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	sent := false
+	for sc.Scan() {
+		if !sent && strings.Contains(sc.Text(), `"msg":"train"`) && strings.Contains(sc.Text(), `"step":2,`) {
+			cmd.Process.Signal(syscall.SIGTERM)
+			time.Sleep(10 * time.Millisecond) // the first one's step is still under way
+			cmd.Process.Signal(syscall.SIGTERM)
+			sent = true
+		}
+	}
+	err := cmd.Wait()
+	var e *exec.ExitError
+	if !errors.As(err, &e) || e.ExitCode() != 143 {
+		t.Fatalf("exit %v after two SIGTERMs, want status 143", err)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, _ error) error {
+		if strings.Contains(filepath.Base(path), ".tmp") {
+			left = append(left, path)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

@@ -148,8 +148,15 @@ func runTrainCmd(cmd *cobra.Command, finetune bool) error {
 		if cfg.AmpLevel == "O2" && b.Name() == "cpu" {
 			log.Info("amp_level O2 computes in float16 on Ascend; the CPU backend computes in float32 (the loss scale still applies)")
 		}
+		// The first SIGINT or SIGTERM stops the run after the step under way, with a checkpoint; a
+		// second one ends the process at once, leaving no temporary file.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		go func() {
+			<-ctx.Done()
+			removeTempsOnSignal()
+			stop()
+		}()
 		var comm dist.Communicator
 		if parallel {
 			start := time.Now()
