@@ -138,6 +138,25 @@ func JoinTCP(ctx context.Context, b ops.Backend, env launch.Env, host string, op
 	if err != nil {
 		return nil, fmt.Errorf("dist: rank %d: listening on %s for the ring: %w", env.Rank, host, err)
 	}
+	c, addrs, _, err := meet(ctx, env, l.Addr().String())
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
+	}
+	c.Close()
+	r, err := tcp.New(ctx, env.Rank, env.Size, l, addrs, opts)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
+	}
+	return newHostComm(b, r, l), nil
+}
+
+// meet dials the job's scheduler and registers this rank there with self, the address its peers
+// reach it on (rendezvous.Join in the attempt's scope), waiting for the other ranks up to env's
+// cluster timeout. It returns the open client, every rank's address in rank order, and that timeout
+// (0: no limit).
+func meet(ctx context.Context, env launch.Env, self string) (*rendezvous.Client, []string, time.Duration, error) {
 	timeout := env.ClusterTimeout
 	if env.Forever() {
 		timeout = 0
@@ -148,21 +167,14 @@ func JoinTCP(ctx context.Context, b ops.Backend, env launch.Env, host string, op
 	}
 	c, err := rendezvous.Dial(ctx, env.Addr(), dial)
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
+		return nil, nil, 0, err
 	}
-	defer c.Close()
-	addrs, err := rendezvous.Join(ctx, c, env.Scope(), env.Rank, env.Size, l.Addr().String(), timeout)
+	addrs, err := rendezvous.Join(ctx, c, env.Scope(), env.Rank, env.Size, self, timeout)
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
+		c.Close()
+		return nil, nil, 0, err
 	}
-	r, err := tcp.New(ctx, env.Rank, env.Size, l, addrs, opts)
-	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("dist: rank %d: %w", env.Rank, err)
-	}
-	return newHostComm(b, r, l), nil
+	return c, addrs, timeout, nil
 }
 
 // hostComm runs a tcp.Ring on copies of the tensors in host memory. The ring's operations run one

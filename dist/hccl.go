@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/resnext/resnext/dist/launch"
-	"github.com/resnext/resnext/dist/rendezvous"
 	"github.com/resnext/resnext/ops"
 )
 
@@ -102,23 +101,12 @@ func JoinHCCL(ctx context.Context, b ops.Backend, env launch.Env, opts HCCLOptio
 // shareRootInfo meets the other ranks at the scheduler; rank 0 then makes HCCL's root info and
 // publishes it, the others read it.
 func shareRootInfo(ctx context.Context, b ops.Collectives, env launch.Env) ([]byte, error) {
-	timeout := env.ClusterTimeout
-	if env.Forever() {
-		timeout = 0
-	}
-	dial := timeout
-	if dial <= 0 {
-		dial = 24 * time.Hour
-	}
-	c, err := rendezvous.Dial(ctx, env.Addr(), dial)
+	// Every rank registers first, so that a rank that never starts is named after the timeout.
+	c, _, timeout, err := meet(ctx, env, "hccl")
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	// Every rank registers first, so that a rank that never starts is named after the timeout.
-	if _, err := rendezvous.Join(ctx, c, env.Scope(), env.Rank, env.Size, "hccl", timeout); err != nil {
-		return nil, err
-	}
 	key := env.Scope() + rootInfoKey
 	if env.Rank == 0 {
 		ri, err := b.CollectiveRootInfo()
