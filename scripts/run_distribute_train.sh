@@ -45,12 +45,9 @@ Examples:
 EOF
 }
 
-die() {
-	echo "$(basename "$0"): $*" >&2
-	exit 2
-}
-
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/train_common.sh
+. "$repo/scripts/lib/train_common.sh"
 default_config=configs/resnext/resnext50_32x4d_ascend.yaml
 
 config=${CONFIG_PATH:-}
@@ -121,30 +118,8 @@ fi
 [ "$worker_num" = "$local_num" ] || [ "$node_rank" != -1 ] ||
 	die "a job over several nodes (LOCAL_WORKER_NUM $local_num < WORKER_NUM $worker_num) needs NODE_RANK (-r) on every node"
 
-# A relative config path is taken from the current directory, else from the repository.
-if [ ! -f "$config" ] && [ "${config#/}" = "$config" ] && [ -f "$repo/$config" ]; then
-	config=$repo/$config
-fi
-[ -f "$config" ] || die "config file not found: $config"
-[ -d "$data_dir" ] || die "data directory not found: $data_dir"
-
-# The binary: $RESNEXT_BIN, else PATH, else a build of this repository.
-tmp=
-cleanup() { [ -z "$tmp" ] || rm -rf "$tmp"; }
-trap cleanup EXIT
-if [ -n "${RESNEXT_BIN:-}" ]; then
-	[ -x "$RESNEXT_BIN" ] || die "RESNEXT_BIN=$RESNEXT_BIN is not an executable file"
-	bin=$RESNEXT_BIN
-elif command -v resnext >/dev/null 2>&1; then
-	bin=$(command -v resnext)
-else
-	go=$(command -v go || echo /usr/local/go/bin/go)
-	[ -x "$go" ] || die "no resnext binary (set RESNEXT_BIN or put resnext on PATH) and no go to build one"
-	tmp=$(mktemp -d)
-	echo "building resnext from $repo into $tmp" >&2
-	(cd "$repo" && "$go" build -o "$tmp/resnext" ./cmd/resnext) || die "go build ./cmd/resnext failed"
-	bin=$tmp/resnext
-fi
+check_inputs
+find_resnext
 
 mkdir -p "$log_dir"
 cmd=("$bin" msrun
