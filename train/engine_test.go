@@ -360,6 +360,15 @@ func TestMemoryStaysFlat(t *testing.T) {
 	cfg.NumSamples, cfg.BatchSize = 64, 32
 	cfg.ValWhileTrain = true
 	cfg.EpochSize, cfg.DecayEpochs = 12, 12
+	trainFlat(t, cfg)
+}
+
+// trainFlat trains cfg on a counting CPU backend and checks that from the third epoch on (two of
+// training and one of validation have set up every buffer) the backend allocates nothing its pool
+// cannot serve and the Go heap does not grow, and that closing the trainer gives every tensor back.
+func trainFlat(t *testing.T, cfg config.Config) {
+	t.Helper()
+	epochs := cfg.EpochSize
 	counting := &testutil.Counting{Backend: testutil.CPU(t, 2)}
 	probe := &memoryProbe{b: counting}
 	tr, err := New(Options{Config: cfg, Backend: counting, Progress: probe})
@@ -370,16 +379,14 @@ func TestMemoryStaysFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Close()
-	if len(probe.fresh) != 12 {
+	if len(probe.fresh) != epochs {
 		t.Fatalf("%d epochs seen", len(probe.fresh))
 	}
-	// From the third epoch on (two of training and one of validation have set up every buffer),
-	// nothing new.
-	if probe.fresh[2] != probe.fresh[11] {
+	if probe.fresh[2] != probe.fresh[epochs-1] {
 		t.Errorf("backend memory grew: allocations a pool could not serve %v by epoch", probe.fresh)
 	}
-	if probe.heap[11] > probe.heap[2]+8<<20 {
-		t.Errorf("Go heap grew from %d MiB at epoch 3 to %d MiB at epoch 12", probe.heap[2]>>20, probe.heap[11]>>20)
+	if probe.heap[epochs-1] > probe.heap[2]+8<<20 {
+		t.Errorf("Go heap grew from %d MiB at epoch 3 to %d MiB at epoch %d", probe.heap[2]>>20, probe.heap[epochs-1]>>20, epochs)
 	}
 	if counting.Live != 0 {
 		t.Errorf("%d tensors (%d bytes) still live after Close", counting.Live, counting.LiveBytes)

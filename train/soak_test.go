@@ -1,13 +1,9 @@
 package train
 
 import (
-	"context"
 	"runtime"
 	"testing"
 	"time"
-
-	"github.com/resnext/resnext/internal/testutil"
-	"github.com/resnext/resnext/train/config"
 )
 
 // settledGoroutines is the number of goroutines once those that are ending have ended (or after a
@@ -40,28 +36,7 @@ func TestSoak(t *testing.T) {
 	cfg.CkptSaveInterval = 5
 
 	before := runtime.NumGoroutine()
-	counting := &testutil.Counting{Backend: testutil.CPU(t, 2)}
-	probe := &memoryProbe{b: counting}
-	tr, err := New(Options{Config: cfg, Backend: counting, Progress: probe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	tr.Close()
-	if len(probe.fresh) != epochs {
-		t.Fatalf("%d epochs seen", len(probe.fresh))
-	}
-	if probe.fresh[2] != probe.fresh[epochs-1] {
-		t.Errorf("backend memory grew: allocations a pool could not serve %v by epoch", probe.fresh)
-	}
-	if probe.heap[epochs-1] > probe.heap[2]+8<<20 {
-		t.Errorf("Go heap grew from %d MiB at epoch 3 to %d MiB at epoch %d", probe.heap[2]>>20, probe.heap[epochs-1]>>20, epochs)
-	}
-	if counting.Live != 0 {
-		t.Errorf("%d tensors (%d bytes) still live after Close", counting.Live, counting.LiveBytes)
-	}
+	trainFlat(t, cfg)
 	if n := settledGoroutines(before); n > before {
 		t.Errorf("%d goroutines after the run, %d before", n, before)
 	}
@@ -69,7 +44,7 @@ func TestSoak(t *testing.T) {
 	// Two ranks: their loaders, rings and the scheduler end with the run.
 	cfg.CkptSaveDir = t.TempDir()
 	cfg.EpochSize, cfg.DecayEpochs = epochs/2, epochs/2
-	res := runRanks(t, cfg, 2, func(int, *config.Config, *stepHashes) {})
+	res := runRanks(t, cfg, 2, nil)
 	for r, x := range res {
 		if x.err != nil {
 			t.Fatalf("rank %d: %v", r, x.err)
