@@ -21,12 +21,7 @@ func TestDivergenceStops(t *testing.T) {
 	cfg := smallConfig(t)
 	cfg.LR, cfg.Scheduler, cfg.LogInterval = 1e8, "constant", 1
 	cfg.EpochSize = 3
-	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	_, err = tr.Run(context.Background())
+	err := run(t, cfg, 0).err
 	if err == nil || !strings.Contains(err.Error(), "the loss is") || !strings.Contains(err.Error(), "--lr") || errors.Is(err, ErrInterrupted) {
 		t.Fatalf("a diverging run returned %v, want an error naming the loss and --lr", err)
 	}
@@ -103,12 +98,7 @@ func TestCheckpointWriteFails(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(cfg.CkptSaveDir, "resnext14_small-2_4.ckpt", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	_, err = tr.Run(context.Background())
+	err := run(t, cfg, 0).err
 	prev := filepath.Join(cfg.CkptSaveDir, "resnext14_small-1_4.ckpt")
 	if err == nil || !strings.Contains(err.Error(), "resnext14_small-2_4.ckpt") || !strings.Contains(err.Error(), "--ckpt_path "+prev+" --resume_opt True") {
 		t.Fatalf("Run = %v, want an error naming the failed checkpoint and how to resume from %s", err, prev)
@@ -138,12 +128,7 @@ func TestCheckpointDiskFull(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	cfg := smallConfig(t)
 	cfg.EpochSize, cfg.CkptSaveDir = 4, dir
-	tr, err := New(Options{Config: cfg, Backend: testutil.CPU(t, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	_, err = tr.Run(context.Background())
+	err := run(t, cfg, 0).err
 	first := filepath.Join(dir, "resnext14_small-1_4.ckpt")
 	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "--ckpt_path "+first) {
 		t.Fatalf("Run on a full disk = %v, want an error saying so and naming %s", err, first)
